@@ -1,0 +1,1 @@
+"""Node drivers: one docker-py driver with three transports (unix, tcp+TLS, ssh), and observing."""

@@ -1,0 +1,216 @@
+"""Frozen models of what teams commit: deployments, definitions and nodes.
+
+Field names follow the YAML (camelCase there, snake_case here). Quantities are already parsed
+into exact integers (millicores, bytes); durations into seconds. Every model keeps the place it
+was read from so later stages can point a user at a file and a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+StrategyType = Literal["RollingUpdate", "Recreate"]
+HealthKind = Literal["http", "tcp", "command"]
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a document was read from: a path relative to the repository root, 1-based line."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"."""
+
+    type: StrategyType = "RollingUpdate"
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-instance limits. None means unlimited (and claims nothing from a node's capacity)."""
+
+    cpu_millis: int | None = None
+    memory_bytes: int | None = None
+    vram_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class AutoScaling:
+    min_replicas: int
+    max_replicas: int
+    cpu_threshold: int  # percent, 1..100
+
+
+@dataclass(frozen=True)
+class TargetRegion:
+    cluster: str
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A Deployment as the reference defines it (status/details are never read from Git)."""
+
+    id: str
+    definition_id: str
+    name: str = ""
+    description: str = ""
+    replicas: int = 1
+    strategy: Strategy = field(default_factory=Strategy)
+    resources: Resources = field(default_factory=Resources)
+    auto_scaling: AutoScaling | None = None
+    target_regions: tuple[TargetRegion, ...] = ()
+    envars: tuple[tuple[str, str], ...] = ()  # ordered (key, raw value with {{...}} templates)
+    source: SourceLocation | None = field(default=None, compare=False)
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    name: str
+    internal_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepositorySource:
+    """Build from source. ``url`` is a path inside the Git repo (relative to its root) or a URL."""
+
+    url: str
+    version: str | None = None
+    build_context: str = "."
+    container_file: str = "Dockerfile"
+    internal_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    internal: int
+    host: int
+    host_ip: str = "127.0.0.1"
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One probe: an HTTP GET (path, port), a TCP connect (port), or a command in the container."""
+
+    kind: HealthKind
+    path: str | None = None
+    port: int | None = None
+    command: tuple[str, ...] = ()
+    interval_s: float = 10.0
+    timeout_s: float = 5.0
+    retries: int = 3
+    start_period_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    source: str  # a named volume or an absolute host path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A service definition: what to run. Exactly one of ``image`` and ``repository`` is set."""
+
+    id: str
+    image: ImageSource | None = None
+    repository: RepositorySource | None = None
+    envars: tuple[tuple[str, str], ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+    api_specs: tuple[tuple[tuple[str, str], ...], ...] = ()  # informational, kept for listing
+    clients: tuple[tuple[str, str], ...] = ()  # (language, url), informational
+    command: tuple[str, ...] | None = None
+    health_check: HealthCheck | None = None
+    network: str | None = None  # Docker network mode/name; None = engine default
+    volumes: tuple[VolumeMount, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    source: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def internal_ports(self) -> tuple[int, ...]:
+        origin = self.image or self.repository
+        return origin.internal_ports if origin else ()
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass(frozen=True)
+class Capacity:
+    cpu_millis: int | None = None
+    memory_bytes: int | None = None
+    vram_bytes: int | None = None  # total across GPUs, when declared without a gpus list
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    id: str  # device id as the NVIDIA runtime names it ("0", "GPU-uuid")
+    vram_bytes: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Paths on the control host, never key material."""
+
+    ca_cert: str
+    client_cert: str
+    client_key: str
+
+
+@dataclass(frozen=True)
+class SshFiles:
+    """Paths on the control host, never key material."""
+
+    identity_file: str | None = None
+    known_hosts: str | None = None  # None: the system/user known_hosts
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    id: str
+    url: str  # unix:///path, tcp://host:port, ssh://user@host:port
+    cluster: str = "default"
+    zone: str | None = None
+    capacity: Capacity | None = None  # None: discovered from the engine
+    gpus: tuple[GpuSpec, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    tls: TlsFiles | None = None
+    ssh: SshFiles | None = None
+    source: SourceLocation | None = field(default=None, compare=False)
+
+
+# --------------------------------------------------------------------------- the whole repo
+
+
+@dataclass(frozen=True)
+class RepoSpec:
+    """Everything one revision of the repository declares, parsed and cross-checked."""
+
+    root: Path
+    deployments: tuple[Deployment, ...] = ()
+    definitions: tuple[Definition, ...] = ()
+    nodes: tuple[NodeSpec, ...] = ()
+    revision: str | None = None  # commit sha when loaded from Git
+
+    def definition(self, definition_id: str) -> Definition | None:
+        return next((d for d in self.definitions if d.id == definition_id), None)
