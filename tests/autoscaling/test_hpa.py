@@ -1,0 +1,177 @@
+"""The HPA rule, its stabilisation window and the Git baseline, tested with data (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syncd.plan.autoscaling import (
+    Autoscaler,
+    ScaleDownStabilizer,
+    desired_replicas,
+    status_text,
+)
+from syncd.spec.models import AutoScaling, Deployment
+
+
+# current, average %, threshold %, min, max, expected
+@pytest.mark.parametrize(
+    ("current", "average", "threshold", "min_r", "max_r", "expected"),
+    [
+        (2, 80.0, 80, 1, 10, 2),  # on target
+        (2, 87.9, 80, 1, 10, 2),  # ratio 1.099: within the 10% tolerance
+        (2, 88.0, 80, 1, 10, 2),  # ratio exactly 1.1: still within tolerance
+        (2, 88.1, 80, 1, 10, 3),  # just past it: ceil(2 * 1.101) = 3
+        (2, 72.0, 80, 1, 10, 2),  # ratio 0.9: within tolerance going down
+        (2, 71.9, 80, 1, 10, 2),  # ceil(2 * 0.89875) = 2: outside tolerance, same count
+        (4, 50.0, 100, 1, 10, 2),  # exact halving
+        (4, 30.0, 100, 1, 10, 2),  # ceil(1.2) = 2
+        (3, 100.0, 50, 1, 10, 6),  # doubling
+        (3, 100.0, 50, 1, 5, 5),  # clamped to max
+        (4, 1.0, 80, 2, 10, 2),  # clamped to min
+        (1, 400.0, 80, 1, 10, 5),  # a burning instance without a limit reads over 100%
+        (5, 0.0, 80, 1, 10, 1),  # idle: scale to min
+        (0, 90.0, 80, 2, 10, 2),  # nothing runs yet: min
+        (12, 80.0, 80, 2, 10, 10),  # in tolerance, but current outside the range: clamped
+    ],
+)
+def test_desired_replicas_matches_hpa(current, average, threshold, min_r, max_r, expected):
+    assert desired_replicas(current, average, threshold, min_r, max_r) == expected
+
+
+def test_tolerance_is_configurable():
+    assert desired_replicas(10, 85.0, 80, 1, 20, tolerance=0.1) == 10
+    assert desired_replicas(10, 85.0, 80, 1, 20, tolerance=0.05) == 11
+
+
+def test_a_nonpositive_threshold_is_refused():
+    with pytest.raises(ValueError, match="threshold"):
+        desired_replicas(2, 50.0, 0, 1, 3)
+
+
+@given(
+    current=st.integers(0, 50),
+    average=st.floats(0, 1000, allow_nan=False),
+    threshold=st.integers(1, 100),
+    min_r=st.integers(1, 20),
+    extra=st.integers(0, 20),
+)
+def test_the_count_never_leaves_the_range(current, average, threshold, min_r, extra):
+    max_r = min_r + extra
+    assert min_r <= desired_replicas(current, average, threshold, min_r, max_r) <= max_r
+
+
+# (time, recommendation) fed in order, and the count applied after each, for a 60 s window
+@pytest.mark.parametrize(
+    ("feed", "applied"),
+    [
+        ([(0, 4), (10, 6)], [4, 6]),  # scale-up is immediate
+        ([(0, 6), (10, 2), (30, 2)], [6, 6, 6]),  # scale-down waits for the window
+        ([(0, 6), (10, 2), (61, 2)], [6, 6, 2]),  # the 6 left the window at t=60
+        ([(0, 6), (30, 4), (61, 2), (91, 2)], [6, 6, 4, 2]),  # steps down through the window
+        ([(0, 5), (60, 3)], [5, 5]),  # exactly window_s old still counts
+    ],
+)
+def test_stabilizer_applies_the_highest_recommendation_in_the_window(feed, applied):
+    stabilizer = ScaleDownStabilizer(window_s=60)
+    assert [stabilizer.stabilize(t, r) for t, r in feed] == applied
+
+
+def test_stabilizer_forgets_what_left_the_window():
+    stabilizer = ScaleDownStabilizer(window_s=10)
+    for t in range(100):
+        stabilizer.stabilize(float(t), t % 3)
+    assert all(t >= 89 for t, _ in stabilizer.recommendations())
+
+
+def _deployment(
+    replicas: int = 2, min_r: int = 1, max_r: int = 5, threshold: int = 50
+) -> Deployment:
+    return Deployment(
+        id="depl_web",
+        definition_id="def_web",
+        replicas=replicas,
+        auto_scaling=AutoScaling(min_replicas=min_r, max_replicas=max_r, cpu_threshold=threshold),
+    )
+
+
+def test_autoscaler_starts_from_git_then_follows_the_measurements():
+    scaler = Autoscaler(scale_down_window_s=30)
+    deployment = _deployment(replicas=2)
+    first = scaler.decide([deployment], {"depl_web": 100.0}, now=0)["depl_web"]
+    assert (first.count, first.reset) == (2, True)
+    up = scaler.decide([deployment], {"depl_web": 100.0}, now=5)["depl_web"]
+    assert (up.count, up.recommendation, up.status) == (4, 4, "autoscaled 1..5, now 4")
+    capped = scaler.decide([deployment], {"depl_web": 100.0}, now=10)["depl_web"]
+    assert capped.count == 5
+    held = scaler.decide([deployment], {"depl_web": 0.0}, now=20)["depl_web"]
+    assert (held.count, held.recommendation) == (5, 1)  # within the window: held
+    down = scaler.decide([deployment], {"depl_web": 0.0}, now=41)["depl_web"]
+    assert down.count == 1
+
+
+def test_nothing_measured_keeps_the_count():
+    scaler = Autoscaler(scale_down_window_s=0)
+    deployment = _deployment(replicas=3)
+    scaler.decide([deployment], {}, now=0)
+    decision = scaler.decide([deployment], {"depl_web": None}, now=1)["depl_web"]
+    assert (decision.count, decision.recommendation) == (3, None)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        _deployment(replicas=3),  # replicas edited in Git
+        _deployment(max_r=4),  # autoScaling edited in Git
+        _deployment(threshold=60),
+    ],
+)
+def test_a_changed_git_baseline_resets_to_the_git_count(changed):
+    scaler = Autoscaler(scale_down_window_s=0)
+    scaler.decide([_deployment()], {}, now=0)
+    scaler.decide([_deployment()], {"depl_web": 100.0}, now=1)
+    assert scaler.state("depl_web").count == 4
+    decision = scaler.decide([changed], {"depl_web": 100.0}, now=2)["depl_web"]
+    assert decision.reset
+    assert decision.count == changed.replicas
+
+
+def test_a_change_that_is_not_scaling_keeps_the_count():
+    """A rollout (new image, envars...) keeps the autoscaled count."""
+    scaler = Autoscaler(scale_down_window_s=0)
+    scaler.decide([_deployment()], {}, now=0)
+    scaler.decide([_deployment()], {"depl_web": 100.0}, now=1)
+    rolled = Deployment(
+        id="depl_web",
+        definition_id="def_web_v2",
+        replicas=2,
+        envars=(("VERSION", "2"),),
+        auto_scaling=_deployment().auto_scaling,
+    )
+    decision = scaler.decide([rolled], {"depl_web": 50.0}, now=2)["depl_web"]
+    assert (decision.reset, decision.count) == (False, 4)
+
+
+def test_git_count_outside_the_range_starts_within_it():
+    scaler = Autoscaler()
+    decision = scaler.decide([_deployment(replicas=9, max_r=5)], {}, now=0)["depl_web"]
+    assert decision.count == 5
+
+
+def test_a_restarted_daemon_keeps_the_running_count():
+    scaler = Autoscaler()
+    decision = scaler.decide([_deployment()], {}, now=0, observed_counts={"depl_web": 4})
+    assert decision["depl_web"].count == 4
+
+
+def test_deployments_without_autoscaling_or_gone_are_forgotten():
+    scaler = Autoscaler()
+    scaler.decide([_deployment()], {}, now=0)
+    plain = Deployment(id="depl_web", definition_id="def_web", replicas=2)
+    assert scaler.decide([plain], {}, now=1) == {}
+    assert scaler.state("depl_web") is None
+
+
+def test_status_text():
+    assert status_text(AutoScaling(2, 10, 80), 4) == "autoscaled 2..10, now 4"
