@@ -1,0 +1,92 @@
+"""Running git commands for the source layer: one place for timeouts, environment and errors.
+
+Network and write operations go through the git binary (via GitPython's command runner) rather
+than GitPython's object layer: git's own messages are what a user can act on, a timeout can kill
+a hung fetch, and no long-lived ``cat-file`` process is left behind between passes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import git
+
+from syncd.errors import SourceError
+
+# Never wait for a password on a terminal the daemon does not have; never read a pager.
+_BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_ASKPASS": "true"}
+
+#: the identity of commits syncd makes itself (git notes), unless the caller gives another
+SYNCD_IDENTITY = ("syncd", "syncd@localhost")
+
+
+def ssh_command(ssh_key: Path | None, known_hosts: Path | None) -> str | None:
+    """The GIT_SSH_COMMAND for a deploy key and a pinned known_hosts file (None: ssh's default).
+
+    Host keys are always checked strictly: an unknown or changed host key fails the fetch, it is
+    never accepted on first use.
+    """
+    if ssh_key is None and known_hosts is None:
+        return None
+    parts = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+    if ssh_key is not None:
+        parts += ["-i", str(ssh_key), "-o", "IdentitiesOnly=yes"]
+    if known_hosts is not None:
+        parts += ["-o", f"UserKnownHostsFile={known_hosts}"]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def identity_env(name: str, email: str) -> dict[str, str]:
+    """Author and committer environment for a commit made as ``name <email>``."""
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+def run_git(
+    cwd: Path | None,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> str:
+    """Run ``git ARGS`` in ``cwd`` and return stdout without the final newline.
+
+    Raises GitCommandError (with git's stderr) on a non-zero exit or when ``timeout_s`` passes;
+    callers turn it into a SourceError that says what they were doing.
+    """
+    runner = git.Git(str(cwd) if cwd is not None else None)
+    full_env = {**_BASE_ENV, **(env or {})}
+    output = runner.execute(
+        ["git", *args], env=full_env, kill_after_timeout=timeout_s, stdout_as_string=True
+    )
+    return str(output).rstrip("\n")
+
+
+def git_message(error: git.GitCommandError) -> str:
+    """Git's own words from a failed command: its stderr, stripped of GitPython's framing."""
+    stderr = error.stderr
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    text = (stderr or "").strip()
+    # GitPython wraps stderr as "\n  stderr: '...'"; keep only what git printed.
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '") : -1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return f"git exited with status {error.status}"
+    # git's fatal/error lines say what failed; the rest is advice like "Please make sure...".
+    important = [line for line in lines if line.startswith(("fatal:", "error:", "! [", "remote:"))]
+    return "; ".join(important or lines)
+
+
+def source_error(
+    action: str, error: git.GitCommandError, *, hint: str | None = None
+) -> SourceError:
+    """A retryable SourceError saying what we were doing and what git answered."""
+    return SourceError(f"{action}: {git_message(error)}", hint=hint)

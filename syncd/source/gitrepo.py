@@ -1,0 +1,308 @@
+"""The daemon's Git source: one clone in the state dir, brought to the branch head every pass.
+
+Each pass fetches the branch and makes the checkout exactly the remote head (hard reset, untracked
+files removed), so nothing left in the directory can change what is applied. The checkout belongs
+to this object alone: a lock file found at the start of a pass was left by a killed git, and a
+damaged checkout is recovered by cloning again, never repaired in place.
+
+GitPython keeps ``git cat-file`` processes and caches per ``Repo``; its README warns they leak in
+long-running processes. So a ``Repo`` lives for one call only and is closed (caches cleared)
+before the call returns; network and write steps run the git binary with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+from gitdb.exc import BadName, BadObject
+
+from syncd.errors import SignatureError, SourceError
+from syncd.source.gitcommand import git_message, run_git, source_error, ssh_command
+
+log = logging.getLogger(__name__)
+
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
+_ALLOWED_SCHEMES = ("file", "https", "http", "ssh", "git+ssh", "ssh+git")
+# Words in git's stderr that mean the checkout itself is broken, not the remote.
+_LOCAL_DAMAGE = (
+    ".lock': File exists",
+    "cannot lock ref",
+    "index file",
+    "corrupt",
+    "bad object",
+    "unable to read",
+    "loose object",
+    "not a git repository",
+)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What status and notes say about a commit."""
+
+    sha: str
+    author: str  # "Name <email>"
+    date: datetime  # author date, timezone-aware
+    subject: str  # first line of the message
+
+
+def display_url(url: str) -> str:
+    """``url`` without a password or token, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        # A token given as the user name (https://TOKEN@host) is as secret as a password.
+        shown = "***" if ":" in userinfo or parts.scheme.startswith("http") else user
+        return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    return url
+
+
+def check_url(url: str) -> None:
+    """Refuse a repository URL git would run a program for (``ext::``) or read as an option."""
+    if not url or url.startswith("-"):
+        raise SourceError(
+            f"invalid repository url {url!r}",
+            hint="give a local path, file://, https:// or ssh:// URL (repo.url in the config)",
+        )
+    scheme = urlsplit(url).scheme.lower()
+    if "::" in url.split("/", 1)[0] or ("://" in url and scheme not in _ALLOWED_SCHEMES):
+        error = SourceError(
+            f"unsupported repository url {display_url(url)!r}",
+            hint="use a local path, file://, https:// or ssh:// (or user@host:path)",
+        )
+        error.retryable = False
+        raise error
+
+
+class GitSource:
+    """A branch of a remote repository, kept checked out in ``checkout_dir``."""
+
+    def __init__(
+        self,
+        url: str,
+        branch: str,
+        checkout_dir: Path,
+        *,
+        ssh_key: Path | None = None,
+        known_hosts: Path | None = None,
+        timeout_s: float = 60,
+    ) -> None:
+        check_url(url)
+        if not branch or branch.startswith("-") or ".." in branch or " " in branch:
+            raise SourceError(f"invalid branch name {branch!r}", hint="set repo.branch, e.g. main")
+        self.url = url
+        self.branch = branch
+        self.checkout_dir = Path(checkout_dir)
+        self.timeout_s = timeout_s
+        self._env: dict[str, str] = {}
+        command = ssh_command(ssh_key, known_hosts)
+        if command is not None:
+            self._env["GIT_SSH_COMMAND"] = command
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def sync(self) -> str:
+        """Bring the checkout to the remote branch head and return its sha.
+
+        Clones on first use; afterwards fetches, hard-resets to ``origin/<branch>`` and removes
+        untracked files. A damaged checkout is cloned again (and logged). Raises SourceError
+        (retryable) with git's own message when the remote cannot be reached or read.
+        """
+        if not self.checkout_dir.exists():
+            return self._clone()
+        problem = self._checkout_problem()
+        if problem is not None:
+            return self._reclone(problem)
+        try:
+            self._git("remote", "set-url", "origin", self.url)  # the config may have changed
+            self._git(
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--no-tags",
+                "origin",
+                f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
+                timeout=True,
+            )
+        except git.GitCommandError as exc:
+            message = git_message(exc)
+            if any(word in message for word in _LOCAL_DAMAGE) and not _names_remote(message):
+                return self._reclone(f"fetch failed in the checkout: {message}")
+            raise self._fetch_error("cannot fetch", exc) from exc
+        try:
+            self._git(
+                "checkout",
+                "--quiet",
+                "--force",
+                "-B",
+                self.branch,
+                f"refs/remotes/origin/{self.branch}",
+            )
+            self._git("clean", "-ffdxq")
+            return self._git("rev-parse", "--verify", "HEAD^{commit}")
+        except git.GitCommandError as exc:
+            return self._reclone(f"cannot reset the checkout: {git_message(exc)}")
+
+    def head(self) -> str:
+        """The sha the checkout is at now (after the last ``sync``), without fetching."""
+        try:
+            return self._git("rev-parse", "--verify", "HEAD^{commit}")
+        except git.GitCommandError as exc:
+            raise source_error(f"cannot read HEAD in {self.checkout_dir}", exc) from exc
+
+    def _clone(self) -> str:
+        # Clone beside the target and rename into place: a clone killed half-way never leaves a
+        # checkout that looks usable.
+        staging = self.checkout_dir.with_name(self.checkout_dir.name + ".cloning")
+        if staging.exists():
+            shutil.rmtree(staging)
+        self.checkout_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run_git(
+                None,
+                [
+                    "clone",
+                    "--quiet",
+                    "--no-tags",
+                    "--branch",
+                    self.branch,
+                    "--",
+                    self.url,
+                    str(staging),
+                ],
+                env=self._env,
+                timeout_s=self.timeout_s,
+            )
+        except git.GitCommandError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise self._fetch_error("cannot clone", exc) from exc
+        if self.checkout_dir.exists():
+            shutil.rmtree(self.checkout_dir)
+        staging.rename(self.checkout_dir)
+        return self._git("rev-parse", "--verify", "HEAD^{commit}")
+
+    def _reclone(self, problem: str) -> str:
+        log.warning(
+            "git checkout %s is damaged (%s); cloning %s again",
+            self.checkout_dir,
+            problem,
+            display_url(self.url),
+        )
+        return self._clone()
+
+    def _checkout_problem(self) -> str | None:
+        """Why the checkout cannot be used as it is, or None when it is sound."""
+        dot_git = self.checkout_dir / ".git"
+        if not dot_git.is_dir():
+            return f"{dot_git} is missing"
+        if not (dot_git / "index").is_file():
+            return f"{dot_git / 'index'} is missing"
+        for lock in ("index.lock", "HEAD.lock", "shallow.lock", "config.lock"):
+            if (dot_git / lock).exists():
+                return f"a lock file {dot_git / lock} was left by a git process that died"
+        try:
+            repo = git.Repo(self.checkout_dir)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            return f"not a Git repository any more ({type(exc).__name__})"
+        try:
+            repo.head.commit.tree  # noqa: B018 -- reads HEAD, the ref and the commit object
+        except (ValueError, BadName, BadObject, TypeError, OSError, git.GitCommandError) as exc:
+            return f"HEAD does not name a readable commit ({exc})".replace("\n", " ")
+        finally:
+            repo.close()
+            repo.git.clear_cache()
+        return None
+
+    def _fetch_error(self, verb: str, exc: git.GitCommandError) -> SourceError:
+        return source_error(
+            f"{verb} branch {self.branch} of {display_url(self.url)}",
+            exc,
+            hint="check that the repository URL, branch, deploy key and known_hosts are right "
+            "and that the Git host is reachable; syncd retries on the next pass",
+        )
+
+    def _git(self, *args: str, timeout: bool = False) -> str:
+        return run_git(
+            self.checkout_dir, args, env=self._env, timeout_s=self.timeout_s if timeout else None
+        )
+
+    # -- reading commits ------------------------------------------------------------------------
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        """Author, date and subject of a commit in the checkout."""
+        repo = git.Repo(self.checkout_dir)
+        try:
+            commit = repo.commit(sha)
+            return CommitInfo(
+                sha=commit.hexsha,
+                author=f"{commit.author.name} <{commit.author.email}>",
+                date=commit.authored_datetime,
+                subject=str(commit.summary),
+            )
+        except (BadName, BadObject, ValueError) as exc:
+            raise SourceError(
+                f"unknown commit {sha!r} in {self.checkout_dir}",
+                hint="sync the source first; the commit may not be on the branch",
+            ) from exc
+        finally:
+            repo.close()
+            repo.git.clear_cache()
+
+    def verify_signature(
+        self, sha: str, allowed_signers: Path | None, gpg_home: Path | None
+    ) -> None:
+        """Refuse commit ``sha`` unless it is signed by an allowed key.
+
+        SSH signatures are checked against ``allowed_signers`` (git's gpg.ssh.allowedSignersFile
+        format); GPG signatures against the keyring in ``gpg_home`` (every key in it is allowed).
+        Give either or both. Raises SignatureError (permanent until a new commit arrives).
+        """
+        if allowed_signers is None and gpg_home is None:
+            raise SignatureError(
+                "a signature policy needs an allowed signers file or a GPG home",
+                hint="set the signature policy's allowedSignersFile (SSH) or gpgHome (GPG)",
+            )
+        for name, path in (("allowed signers file", allowed_signers), ("GPG home", gpg_home)):
+            if path is not None and not Path(path).exists():
+                raise SignatureError(
+                    f"the {name} {path} does not exist",
+                    hint="fix the path in the signature policy of the daemon's config",
+                )
+        short = sha[:12]
+        try:
+            raw = self._git("cat-file", "commit", sha)
+        except git.GitCommandError as exc:
+            raise source_error(f"cannot read commit {short}", exc) from exc
+        header = raw.split("\n\n", 1)[0]
+        if not any(line.startswith("gpgsig") for line in header.splitlines()):
+            raise SignatureError(
+                f"commit {short} is not signed: the signature policy refuses unsigned commits",
+                hint="sign the commit (git commit -S) with an allowed key and push it",
+            )
+        args: list[str] = []
+        env = dict(self._env)
+        if allowed_signers is not None:
+            args += ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"]
+        if gpg_home is not None:
+            env["GNUPGHOME"] = str(gpg_home)
+        try:
+            run_git(self.checkout_dir, [*args, "verify-commit", sha], env=env)
+        except git.GitCommandError as exc:
+            raise SignatureError(
+                f"commit {short} is not signed by an allowed key: {git_message(exc)}",
+                hint="sign with a key listed in the allowed signers file (or the GPG keyring), "
+                "or add the signer's key there",
+            ) from exc
+
+
+def _names_remote(message: str) -> bool:
+    # "fatal: remote error: ..." and friends come from the far side, not from our checkout.
+    return "remote error" in message or "Could not read from remote" in message
