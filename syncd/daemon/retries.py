@@ -1,0 +1,137 @@
+"""Per-deployment states (Pending, Deploying, OK, Error, Failed) and the retry schedule.
+
+The reference's state machine, with what it left open made precise:
+- Error is retryable: the next attempt waits an exponential backoff with jitter (``backoffMin``
+  doubling up to ``backoffMax``), so a broken node is not hammered and many deployments that
+  failed together do not retry together.
+- Failed is final for the deployment *as committed*: after ``maxAttempts`` attempts, or at once
+  for a permanent cause (an image that does not build, a health check that fails). Only a commit
+  that changes the deployment (its fingerprint) starts it over.
+The daemon keeps this in memory only: after a restart every deployment starts over at Pending,
+which costs at most ``maxAttempts`` more attempts and never a wrong state on a node.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from syncd.daemon.config import RetrySettings
+
+State = Literal["Pending", "Deploying", "OK", "Error", "Failed"]
+
+
+def backoff_delay(attempt: int, settings: RetrySettings, rng: random.Random | None = None) -> float:
+    """Seconds to wait before attempt ``attempt + 1`` after ``attempt`` failures (``attempt`` ≥ 1).
+
+    "Equal jitter": half the exponential delay is fixed, half is random, so the wait grows for
+    sure while retries of different deployments spread out.
+    """
+    rng = rng or random
+    exponential = settings.backoff_min_s * (2 ** max(attempt - 1, 0))
+    capped = min(exponential, settings.backoff_max_s)
+    return capped / 2 + rng.uniform(0, capped / 2)
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """What the daemon knows of one deployment between passes."""
+
+    deployment_id: str
+    fingerprint: str  # changes exactly when a commit changes the deployment
+    state: State = "Pending"
+    details: str = "Waiting for its first rollout."
+    attempts: int = 0  # failed attempts at this fingerprint
+    retry_at: float | None = None  # wall-clock time of the next attempt (Error only)
+    last_heal: str | None = None  # sentence about the last drift healed
+
+    def retry_due(self, now: float | None = None) -> bool:
+        return self.retry_at is None or (now or time.time()) >= self.retry_at
+
+
+class DeploymentStates:
+    """The states of every deployment; one instance per daemon, touched by the pass thread only."""
+
+    def __init__(self, settings: RetrySettings, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self._rng = rng or random.Random()
+        self._states: dict[str, DeploymentState] = {}
+
+    def get(self, deployment_id: str) -> DeploymentState | None:
+        return self._states.get(deployment_id)
+
+    def all(self) -> dict[str, DeploymentState]:
+        return dict(self._states)
+
+    def observe_fingerprint(self, deployment_id: str, fingerprint: str) -> DeploymentState:
+        """The deployment as the current commit has it: a new fingerprint starts over."""
+        current = self._states.get(deployment_id)
+        if current is None or current.fingerprint != fingerprint:
+            current = DeploymentState(deployment_id, fingerprint)
+            self._states[deployment_id] = current
+        return current
+
+    def forget_except(self, deployment_ids: set[str]) -> None:
+        """Drop the deployments that left Git (once their prune is done)."""
+        for deployment_id in list(self._states):
+            if deployment_id not in deployment_ids:
+                del self._states[deployment_id]
+
+    def set(
+        self, deployment_id: str, state: State, details: str, **changes: object
+    ) -> DeploymentState:
+        current = self._states[deployment_id]
+        updated = replace(current, state=state, details=details, **changes)  # type: ignore[arg-type]
+        self._states[deployment_id] = updated
+        return updated
+
+    def deploying(self, deployment_id: str, details: str) -> DeploymentState:
+        return self.set(deployment_id, "Deploying", details, retry_at=None)
+
+    def ok(self, deployment_id: str, details: str) -> DeploymentState:
+        return self.set(deployment_id, "OK", details, attempts=0, retry_at=None)
+
+    def failed_attempt(
+        self, deployment_id: str, reason: str, *, retryable: bool, now: float | None = None
+    ) -> DeploymentState:
+        """Count one failed attempt: Error with a backoff, or Failed when attempts ran out or the
+        cause is permanent. ``reason`` is a sentence (``health check failed: ...``)."""
+        current = self._states[deployment_id]
+        attempts = current.attempts + 1
+        reason = _sentence(reason)
+        if not retryable:
+            return self.set(deployment_id, "Failed", reason, attempts=attempts, retry_at=None)
+        if attempts >= self.settings.max_attempts:
+            return self.set(
+                deployment_id,
+                "Failed",
+                f"{reason} Gave up after {attempts} attempts; a new commit that changes "
+                "this deployment starts it over.",
+                attempts=attempts,
+                retry_at=None,
+            )
+        delay = backoff_delay(attempts, self.settings, self._rng)
+        retry_at = (now or time.time()) + delay
+        return self.set(
+            deployment_id,
+            "Error",
+            f"{reason} Attempt {attempts} of {self.settings.max_attempts}; retrying in "
+            f"{_seconds(delay)}.",
+            attempts=attempts,
+            retry_at=retry_at,
+        )
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split()) or "it failed for an unknown reason"
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _seconds(delay: float) -> str:
+    if delay < 10:
+        return f"{delay:.1f}s"
+    if delay < 120:
+        return f"{delay:.0f}s"
+    return f"{delay / 60:.1f}m"
