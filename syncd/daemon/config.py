@@ -1,0 +1,334 @@
+"""The daemon's settings: typed, frozen, read from one YAML file checked by its JSON Schema.
+
+In the style of kopf's ``OperatorSettings``: one tree of small frozen dataclasses with defaults,
+so every part of the daemon reads ``settings.retry.max_attempts`` rather than digging in dicts,
+and a reload (SIGHUP) swaps one immutable value for another. The file is loaded with the same
+loader as the repository (line numbers, duplicate keys refused) and validated against
+``schemas/config.schema.json``; every problem is reported at once as ``FILE:LINE:COL: PATH: ...``.
+Relative paths are resolved against the config file's directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from syncd.errors import SpecError, SpecProblem, UsageError
+from syncd.spec.loading import Document, load_yaml
+from syncd.spec.models import NodeSpec
+from syncd.spec.quantities import QuantityError, parse_duration
+
+DEFAULT_STATE_DIR = Path("/var/lib/syncd")
+DEFAULT_NOTES_REF = "refs/notes/syncd"
+DEFAULT_LISTEN = "127.0.0.1:9400"
+
+
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """Only apply a head commit signed by a key in one of these (paths on the control host)."""
+
+    allowed_signers_file: Path | None = None
+    gpg_home: Path | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.allowed_signers_file is not None or self.gpg_home is not None
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    url: str
+    branch: str = "main"
+    path: str = "."
+    poll_interval_s: float = 60.0
+    ssh_key: Path | None = None
+    known_hosts: Path | None = None
+    signatures: SignaturePolicy = field(default_factory=SignaturePolicy)
+
+
+@dataclass(frozen=True)
+class NotesSettings:
+    ref: str = DEFAULT_NOTES_REF
+    push: bool = False
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    dir: Path | None = None
+    age_identity: Path | None = None
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Backoff of a deployment in Error; Failed after ``max_attempts`` on the same commit."""
+
+    max_attempts: int = 5
+    backoff_min_s: float = 1.0
+    backoff_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: Literal["text", "json"] = "text"
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    github_secret_file: Path | None = None
+    gitea_secret_file: Path | None = None
+    gitlab_token_file: Path | None = None
+    max_body_bytes: int = 25 * 1024 * 1024  # GitHub's own cap on a webhook payload
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    tokens_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class AutoscalingSettings:
+    scale_down_window_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """Everything ``syncd daemon`` is configured with."""
+
+    repo: RepoSettings
+    state_dir: Path = DEFAULT_STATE_DIR
+    status_file: Path = DEFAULT_STATE_DIR / "status.json"
+    notes: NotesSettings = field(default_factory=NotesSettings)
+    listen: str = DEFAULT_LISTEN
+    reconcile_interval_s: float = 15.0
+    stale_after_s: float = 600.0
+    shutdown_timeout_s: float = 30.0
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    nodes: tuple[NodeSpec, ...] = ()
+    only_nodes: frozenset[str] | None = None
+    concurrency: int = 4
+    progress_deadline_s: float = 600.0
+    allow_mass_prune: bool = False
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
+    source_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def checkout_dir(self) -> Path:
+        """Where the daemon keeps its clone of the repository."""
+        return self.state_dir / "checkout"
+
+    @property
+    def trees_dir(self) -> Path:
+        """Where each applied commit's files are written (one immutable tree per commit)."""
+        return self.state_dir / "trees"
+
+
+def load_config(path: Path | str) -> DaemonSettings:
+    """Read, validate and type the config file at ``path``.
+
+    Raises UsageError when the file cannot be read, SpecError listing every problem (with line
+    numbers) when it is invalid.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read the config file {path}: {exc.strerror}",
+            hint="give an existing file with --config (systemd/config.example.yaml is a start)",
+        ) from exc
+    return parse_config(data, str(path), base_dir=path.resolve().parent, source_file=path)
+
+
+def parse_config(
+    data: bytes, display_name: str, *, base_dir: Path, source_file: Path | None = None
+) -> DaemonSettings:
+    """Validate and type config bytes; relative paths are taken from ``base_dir``."""
+    from syncd.spec.schemas import check
+
+    documents = load_yaml(data, display_name)
+    if len(documents) != 1:
+        raise SpecError(
+            [
+                documents[1].problem(
+                    (), "the config file holds one YAML document: remove the extra '---' parts"
+                )
+            ]
+        )
+    document = documents[0]
+    problems = list(check(document, "config"))
+    if problems:
+        raise SpecError(problems, hint="fix the config file (schemas/config.schema.json)")
+    return _Reader(document, base_dir, source_file).settings()
+
+
+class _Reader:
+    """Turns a schema-valid config document into DaemonSettings, locating the few problems only
+    code can find (durations, node files)."""
+
+    def __init__(self, document: Document, base_dir: Path, source_file: Path | None) -> None:
+        self.document = document
+        self.base_dir = base_dir
+        self.source_file = source_file
+        self.problems: list[SpecProblem] = []
+
+    def settings(self) -> DaemonSettings:
+        raw: dict[str, Any] = self.document.data
+        repo_raw = raw["repo"]
+        signatures = repo_raw.get("signatures", {})
+        repo = RepoSettings(
+            url=self._url(repo_raw["url"]),
+            branch=repo_raw.get("branch", "main"),
+            path=repo_raw.get("path", "."),
+            poll_interval_s=self._duration(("repo", "pollInterval"), 60.0),
+            ssh_key=self._path(repo_raw.get("sshKey")),
+            known_hosts=self._path(repo_raw.get("knownHosts")),
+            signatures=SignaturePolicy(
+                allowed_signers_file=self._path(signatures.get("allowedSignersFile")),
+                gpg_home=self._path(signatures.get("gpgHome")),
+            ),
+        )
+        state_dir = self._path(raw.get("stateDir")) or DEFAULT_STATE_DIR
+        status_file = self._path(raw.get("statusFile")) or state_dir / "status.json"
+        notes_raw = raw.get("notes", {})
+        secrets_raw = raw.get("secrets", {})
+        retry_raw = raw.get("retry", {})
+        log_raw = raw.get("log", {})
+        webhook_raw = raw.get("webhook", {})
+        only = raw.get("onlyNodes", raw.get("nodeFilter"))
+        retry = RetrySettings(
+            max_attempts=retry_raw.get("maxAttempts", 5),
+            backoff_min_s=self._duration(("retry", "backoffMin"), 1.0),
+            backoff_max_s=self._duration(("retry", "backoffMax"), 300.0),
+        )
+        if retry.backoff_max_s < retry.backoff_min_s:
+            self.problems.append(
+                self.document.problem(
+                    ("retry", "backoffMax"), "backoffMax is shorter than backoffMin: raise it"
+                )
+            )
+        settings = DaemonSettings(
+            repo=repo,
+            state_dir=state_dir,
+            status_file=status_file,
+            notes=NotesSettings(
+                ref=notes_raw.get("ref", DEFAULT_NOTES_REF),
+                push=notes_raw.get("push", False),
+                enabled=notes_raw.get("enabled", True),
+            ),
+            listen=raw.get("listen", DEFAULT_LISTEN),
+            reconcile_interval_s=self._duration(("reconcileInterval",), 15.0),
+            stale_after_s=self._duration(("staleAfter",), 600.0),
+            shutdown_timeout_s=self._duration(("shutdownTimeout",), 30.0),
+            secrets=SecretsSettings(
+                dir=self._path(secrets_raw.get("dir")),
+                age_identity=self._path(secrets_raw.get("ageIdentity")),
+            ),
+            nodes=self._nodes(raw.get("nodes", [])),
+            only_nodes=frozenset(only) if only is not None else None,
+            concurrency=raw.get("concurrency", 4),
+            progress_deadline_s=self._duration(("progressDeadline",), 600.0),
+            allow_mass_prune=raw.get("allowMassPrune", False),
+            retry=retry,
+            log=LogSettings(
+                format=log_raw.get("format", "text"), level=log_raw.get("level", "info")
+            ),
+            webhook=WebhookSettings(
+                github_secret_file=self._path(webhook_raw.get("githubSecretFile")),
+                gitea_secret_file=self._path(webhook_raw.get("giteaSecretFile")),
+                gitlab_token_file=self._path(webhook_raw.get("gitlabTokenFile")),
+                max_body_bytes=webhook_raw.get("maxBodyBytes", 25 * 1024 * 1024),
+            ),
+            api=ApiSettings(tokens_file=self._path(raw.get("api", {}).get("tokensFile"))),
+            autoscaling=AutoscalingSettings(
+                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0)
+            ),
+            source_file=self.source_file,
+        )
+        if "onlyNodes" in raw and "nodeFilter" in raw:
+            self.problems.append(
+                self.document.problem(
+                    ("nodeFilter",), "give onlyNodes or nodeFilter, not both", at_key=True
+                )
+            )
+        if self.problems:
+            raise SpecError(self.problems, hint="fix the config file")
+        return settings
+
+    def _value(self, parts: tuple[str, ...]) -> Any:
+        value: Any = self.document.data
+        for part in parts:
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
+
+    def _duration(self, parts: tuple[str, ...], default: float) -> float:
+        value = self._value(parts)
+        if value is None:
+            return default
+        try:
+            seconds = parse_duration(value)
+        except QuantityError as exc:
+            self.problems.append(self.document.problem(parts, exc.message))
+            return default
+        if seconds <= 0:
+            self.problems.append(self.document.problem(parts, "must be longer than zero"))
+            return default
+        return seconds
+
+    def _path(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else self.base_dir / path
+
+    def _url(self, url: str) -> str:
+        # A relative local path means relative to the config file, like every other path.
+        if "://" in url or url.startswith("/") or _looks_scp_like(url):
+            return url
+        return str(self.base_dir / url)
+
+    def _nodes(self, raw_nodes: list[Any]) -> tuple[NodeSpec, ...]:
+        if not raw_nodes:
+            return ()
+        from syncd.spec.repository import node_from_document
+
+        nodes: list[NodeSpec] = []
+        for index, _ in enumerate(raw_nodes):
+            sub = _subdocument(self.document, ("nodes", index))
+            try:
+                nodes.append(node_from_document(sub, base_dir=self.base_dir))
+            except SpecError as exc:
+                self.problems.extend(exc.problems)
+        return tuple(nodes)
+
+
+def _looks_scp_like(url: str) -> bool:
+    """``git@host:org/repo.git``: scp-like syntax Git accepts for ssh."""
+    head = url.split("/", 1)[0]
+    return ":" in head and "@" in head
+
+
+def _subdocument(document: Document, prefix: tuple[str | int, ...]) -> Document:
+    """The value at ``prefix`` as a Document of its own, positions kept (for node specs)."""
+    data: Any = document.data
+    for part in prefix:
+        data = data[part]
+    size = len(prefix)
+    values = {path[size:]: pos for path, pos in document._values.items() if path[:size] == prefix}
+    keys = {path[size:]: pos for path, pos in document._keys.items() if path[:size] == prefix}
+    return Document(
+        data=data,
+        file=document.file,
+        start_line=document.position(prefix)[0],
+        _values=values,
+        _keys=keys,
+    )
