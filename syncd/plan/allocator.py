@@ -1,0 +1,269 @@
+"""Where new instances go: region, reachability, capacity, GPUs and host ports, then spread.
+
+The allocator keeps a running account of what every node has promised: the claims of the managed
+instances observed on it (their resource labels) plus the placements made earlier in the same
+pass. Instances that the plan removes or replaces are *released* before anything is placed, so a
+new placement is computed as if the instances it replaces were already gone (the apply engine
+may briefly run both during a RollingUpdate surge; Docker limits are not reservations, so that
+never fails, it only overcommits for the length of the surge).
+
+Choosing among the nodes that fit: fewest replicas of the same deployment in the node's zone,
+then on the node itself, then the least allocated node (the larger of its cpu and memory
+shares), then the node id, so the same input always gives the same placement. Instances that
+already run are never moved by the allocator: it only places what the planner asks for.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from syncd.plan.model import Placement, PlacementFailure
+from syncd.plan.units import format_bytes, format_cpu
+from syncd.spec.desired import DesiredDeployment
+from syncd.spec.models import NodeSpec, TargetRegion
+from syncd.state import NodeFacts, ObservedInstance
+
+ZoneKey = tuple[str, str | None]
+
+
+@dataclass
+class _Gpu:
+    id: str
+    total: int
+    used: int = 0
+
+    @property
+    def free(self) -> int:
+        return self.total - self.used
+
+
+@dataclass
+class NodeRoom:
+    """One node's capacity and what is promised on it. ``None`` totals mean unknown: no limit."""
+
+    spec: NodeSpec
+    reachable: bool
+    cpu_total: int | None = None
+    memory_total: int | None = None
+    cpu_used: int = 0
+    memory_used: int = 0
+    gpus: list[_Gpu] = field(default_factory=list)
+    vram_pool_total: int | None = None  # declared vram without a GPU list: one shared pool
+    vram_pool_used: int = 0
+    host_ports: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def zone_key(self) -> ZoneKey:
+        return (self.spec.cluster, self.spec.zone)
+
+    @property
+    def cpu_free(self) -> int | None:
+        return None if self.cpu_total is None else self.cpu_total - self.cpu_used
+
+    @property
+    def memory_free(self) -> int | None:
+        return None if self.memory_total is None else self.memory_total - self.memory_used
+
+    def load(self) -> float:
+        """The larger of the cpu and memory shares promised (0 when both totals are unknown)."""
+        shares = [
+            used / total
+            for used, total in (
+                (self.cpu_used, self.cpu_total),
+                (self.memory_used, self.memory_total),
+            )
+            if total
+        ]
+        return max(shares, default=0.0)
+
+
+def in_target_regions(node: NodeSpec, regions: Sequence[TargetRegion]) -> bool:
+    """No regions means every node; else a region whose cluster (and zone, when given) matches."""
+    if not regions:
+        return True
+    return any(
+        region.cluster == node.cluster and (region.zone is None or region.zone == node.zone)
+        for region in regions
+    )
+
+
+def host_ports_of(deployment: DesiredDeployment) -> tuple[str, ...]:
+    """The ``port/proto`` keys a deployment's instances bind on their node."""
+    return tuple(f"{port.host}/{port.protocol}" for port in deployment.spec.ports)
+
+
+class Allocator:
+    """Places replicas on nodes, one at a time, keeping count of every claim made in this pass."""
+
+    def __init__(
+        self,
+        nodes: Sequence[NodeSpec],
+        facts: Mapping[str, NodeFacts],
+        instances: Iterable[ObservedInstance] = (),
+    ) -> None:
+        self.rooms: dict[str, NodeRoom] = {}
+        for node in sorted(nodes, key=lambda n: n.id):
+            self.rooms[node.id] = _room(node, facts.get(node.id))
+        for instance in instances:
+            self._account(instance, sign=1)
+
+    # ------------------------------------------------------------------ claims
+
+    def release(self, instance: ObservedInstance) -> None:
+        """Forget an instance's claims: the plan removes or replaces it."""
+        self._account(instance, sign=-1)
+
+    def _account(self, instance: ObservedInstance, sign: int) -> None:
+        room = self.rooms.get(instance.node_id)
+        if room is None:
+            return
+        room.cpu_used += sign * instance.cpu_millis
+        room.memory_used += sign * instance.memory_bytes
+        for port in instance.host_ports:
+            room.host_ports[port] += sign
+            if room.host_ports[port] <= 0:
+                del room.host_ports[port]
+        if instance.vram_bytes:
+            known = [gpu for gpu in room.gpus if gpu.id in instance.gpu_ids]
+            if known:
+                share = instance.vram_bytes // len(known)
+                for gpu in known:
+                    gpu.used += sign * share
+            elif room.gpus:
+                room.gpus[0].used += sign * instance.vram_bytes
+            else:
+                room.vram_pool_used += sign * instance.vram_bytes
+
+    # ------------------------------------------------------------------ placing
+
+    def place(
+        self, deployment: DesiredDeployment, replica: int, peers: Sequence[str] = ()
+    ) -> Placement | PlacementFailure:
+        """Place one replica of ``deployment``; ``peers`` are the node ids where its other
+        instances run or were placed in this pass (one entry per instance) for spreading.
+
+        On success the placement's claims are recorded; on failure every node says why.
+        """
+        reasons: list[tuple[str, str]] = []
+        fitting: list[tuple[NodeRoom, tuple[str, ...]]] = []
+        for room in self.rooms.values():
+            why, gpu_ids = self._misfit(room, deployment)
+            if why is None:
+                fitting.append((room, gpu_ids))
+            else:
+                reasons.append((room.id, why))
+        if not fitting:
+            return PlacementFailure(replica=replica, reasons=tuple(reasons))
+        per_node = Counter(peers)
+        per_zone: Counter[ZoneKey] = Counter()
+        for node_id, count in per_node.items():
+            room = self.rooms.get(node_id)
+            if room is not None:
+                per_zone[room.zone_key] += count
+        room, gpu_ids = min(
+            fitting,
+            key=lambda item: (
+                per_zone[item[0].zone_key],
+                per_node[item[0].id],
+                item[0].load(),
+                item[0].id,
+            ),
+        )
+        self._claim(room, deployment, gpu_ids)
+        return Placement(replica=replica, node_id=room.id, gpu_ids=gpu_ids)
+
+    def _misfit(
+        self, room: NodeRoom, deployment: DesiredDeployment
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """Why ``deployment`` cannot go on ``room`` (None: it fits), and the GPUs it would use."""
+        if not in_target_regions(room.spec, deployment.deployment.target_regions):
+            return "not in target regions", ()
+        if not room.reachable:
+            return "unreachable", ()
+        for port in host_ports_of(deployment):
+            if room.host_ports[port] > 0:
+                return f"host port {port} already used", ()
+        resources = deployment.spec.resources
+        cpu_free, memory_free = room.cpu_free, room.memory_free
+        if resources.cpu_millis and cpu_free is not None and resources.cpu_millis > cpu_free:
+            return (
+                f"needs {format_cpu(resources.cpu_millis)} cpu, {format_cpu(max(cpu_free, 0))} free"
+            ), ()
+        if (
+            resources.memory_bytes
+            and memory_free is not None
+            and resources.memory_bytes > memory_free
+        ):
+            return (
+                f"needs {format_bytes(resources.memory_bytes)} memory, "
+                f"{format_bytes(max(memory_free, 0))} free"
+            ), ()
+        if resources.vram_bytes:
+            return _vram_fit(room, resources.vram_bytes)
+        return None, ()
+
+    def _claim(
+        self, room: NodeRoom, deployment: DesiredDeployment, gpu_ids: tuple[str, ...]
+    ) -> None:
+        resources = deployment.spec.resources
+        room.cpu_used += resources.cpu_millis or 0
+        room.memory_used += resources.memory_bytes or 0
+        for port in host_ports_of(deployment):
+            room.host_ports[port] += 1
+        if resources.vram_bytes:
+            chosen = [gpu for gpu in room.gpus if gpu.id in gpu_ids]
+            if chosen:
+                chosen[0].used += resources.vram_bytes
+            else:
+                room.vram_pool_used += resources.vram_bytes
+
+
+def _vram_fit(room: NodeRoom, need: int) -> tuple[str | None, tuple[str, ...]]:
+    """Best fit: the GPU with the least free vram that still holds ``need`` (ties by id), so big
+    GPUs stay free for big models."""
+    if room.gpus:
+        fitting = [gpu for gpu in room.gpus if gpu.free >= need]
+        if not fitting:
+            largest = max(gpu.free for gpu in room.gpus)
+            return (
+                f"needs {format_bytes(need)} vram on one GPU, {format_bytes(max(largest, 0))} free"
+            ), ()
+        best = min(fitting, key=lambda gpu: (gpu.free, gpu.id))
+        return None, (best.id,)
+    if room.vram_pool_total is not None:
+        free = room.vram_pool_total - room.vram_pool_used
+        if need > free:
+            return f"needs {format_bytes(need)} vram, {format_bytes(max(free, 0))} free", ()
+        return None, ()
+    return f"needs {format_bytes(need)} vram, has no GPU", ()
+
+
+def _room(node: NodeSpec, facts: NodeFacts | None) -> NodeRoom:
+    capacity = node.capacity
+    reachable = facts is not None and facts.reachable
+    cpu = capacity.cpu_millis if capacity and capacity.cpu_millis is not None else None
+    memory = capacity.memory_bytes if capacity and capacity.memory_bytes is not None else None
+    if facts is not None:
+        cpu = cpu if cpu is not None else facts.cpu_millis
+        memory = memory if memory is not None else facts.memory_bytes
+    if node.gpus:
+        gpus = [_Gpu(gpu.id, gpu.vram_bytes) for gpu in node.gpus]
+    elif facts is not None and facts.gpus:
+        gpus = [_Gpu(gpu.id, gpu.vram_bytes) for gpu in facts.gpus]
+    else:
+        gpus = []
+    pool = capacity.vram_bytes if capacity and not gpus else None
+    return NodeRoom(
+        spec=node,
+        reachable=reachable,
+        cpu_total=cpu,
+        memory_total=memory,
+        gpus=sorted(gpus, key=lambda gpu: gpu.id),
+        vram_pool_total=pool,
+    )

@@ -1,0 +1,440 @@
+"""The planner: desired state + observed state -> Plan. Pure: no I/O, same input, same plan.
+
+Per deployment (``replicas`` below is the desired count, or the autoscaler's override):
+
+- nothing observed at all: CREATE ``replicas`` instances;
+- reachable instances of another spec hash: ROLLING_UPDATE or RECREATE (the deployment's
+  strategy): they go in ``replace``, and one placement per missing replica index of the new
+  version goes in ``start``;
+- instances at the target hash are grouped by replica index: one is kept per index (serving
+  first, then the oldest), duplicates are removed (a crash between start and stop leaves them);
+  exited, dead or unhealthy ones are removed and replaced under the same index (REPLACE);
+- more healthy instances than ``replicas``: SCALE_DOWN removes the not-serving ones first, then
+  from the node with most of the deployment's instances (then the most loaded node), then the
+  newest; fewer: SCALE_UP places the missing ones;
+- deployments observed but no longer in Git: PRUNE removes their instances, unless that would
+  remove more than half of all managed instances (an empty or truncated checkout looks exactly
+  like that): then ``PlanError``, unless ``allow_mass_prune``.
+
+Instances on unreachable nodes are neither counted as serving nor removed (they cannot be):
+their replicas are placed elsewhere when capacity allows; when the node comes back, the extra
+instances are strays that scale-down removes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syncd.errors import PlanError
+from syncd.plan.allocator import Allocator, in_target_regions
+from syncd.plan.model import (
+    ActionKind,
+    DeploymentPlan,
+    FieldChange,
+    Placement,
+    PlacementFailure,
+    Plan,
+)
+from syncd.spec.desired import DesiredDeployment, DesiredState
+from syncd.state import NodeFacts, ObservedInstance, ObservedState
+
+_EPOCH = datetime.min
+
+
+@dataclass
+class _Draft:
+    """What the planner decided for one deployment before anything is placed."""
+
+    desired: DesiredDeployment
+    replicas: int
+    actions: list[ActionKind] = field(default_factory=list)
+    keep: list[ObservedInstance] = field(default_factory=list)
+    replace: list[ObservedInstance] = field(default_factory=list)
+    remove: list[ObservedInstance] = field(default_factory=list)
+    indexes_to_start: list[int] = field(default_factory=list)
+    start: list[Placement] = field(default_factory=list)
+    unplaceable: list[PlacementFailure] = field(default_factory=list)
+    current_hashes: tuple[str, ...] = ()
+    running_before: int = 0  # distinct replica indexes observed, at any hash, on any node
+    scale_up: int = 0
+    replacing: int = 0
+    failed: int = 0
+    old_failed: int = 0
+    duplicates: int = 0
+    scaled_down: int = 0
+    away: list[ObservedInstance] = field(default_factory=list)
+
+
+def plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    *,
+    allow_mass_prune: bool = False,
+    replica_overrides: Mapping[str, int] | None = None,
+) -> Plan:
+    """Compute what must change for the nodes to run ``desired``. Pure and deterministic.
+
+    ``replica_overrides`` maps a deployment id to the replica count the autoscaler chose.
+    Raises PlanError when the plan would prune more than half of all managed instances and
+    ``allow_mass_prune`` is false.
+    """
+    overrides = replica_overrides or {}
+    facts = _facts_for_every_node(desired, observed)
+    reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
+    by_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
+    for instance in observed.instances:
+        by_deployment[instance.deployment_id].append(instance)
+
+    allocator = Allocator(desired.nodes, facts, observed.instances)
+    drafts = []
+    for wanted in sorted(desired.deployments, key=lambda d: d.id):
+        replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
+        drafts.append(
+            _assess(wanted, replicas, by_deployment.get(wanted.id, []), reachable, allocator)
+        )
+
+    desired_ids = {d.id for d in desired.deployments}
+    prunes = [
+        _prune(deployment_id, by_deployment[deployment_id], reachable)
+        for deployment_id in sorted(set(by_deployment) - desired_ids)
+    ]
+    _guard_mass_prune(prunes, len(observed.instances), allow_mass_prune)
+
+    # Everything removed or replaced frees its claims before anything new is placed.
+    for draft in drafts:
+        for instance in (*draft.remove, *draft.replace):
+            allocator.release(instance)
+    for pruned in prunes:
+        for instance in pruned.remove:
+            allocator.release(instance)
+    for draft in drafts:
+        _place(draft, allocator)
+
+    plans = [_finish(draft) for draft in drafts] + prunes
+    plans.sort(key=lambda p: p.deployment_id)
+    return Plan(
+        revision=desired.revision,
+        deployments=tuple(plans),
+        warnings=tuple(_warnings(desired, observed, facts, by_deployment, desired_ids)),
+    )
+
+
+# --------------------------------------------------------------------------- one deployment
+
+
+def _assess(
+    wanted: DesiredDeployment,
+    replicas: int,
+    instances: list[ObservedInstance],
+    reachable: set[str],
+    allocator: Allocator,
+) -> _Draft:
+    draft = _Draft(desired=wanted, replicas=replicas)
+    target = wanted.spec_hash
+    draft.current_hashes = tuple(sorted({i.spec_hash for i in instances}))
+    here = [i for i in instances if i.node_id in reachable]
+    draft.away = sorted((i for i in instances if i.node_id not in reachable), key=_order)
+    current = [i for i in here if i.spec_hash == target]
+    old = [i for i in here if i.spec_hash != target]
+
+    # One instance per replica index at the target hash; the rest are duplicates.
+    by_index: dict[int, list[ObservedInstance]] = defaultdict(list)
+    for instance in current:
+        by_index[instance.replica].append(instance)
+    failed_indexes: list[int] = []
+    survivors: list[ObservedInstance] = []
+    for index in sorted(by_index):
+        best, *others = sorted(by_index[index], key=_keep_preference)
+        draft.remove.extend(others)
+        draft.duplicates += len(others)
+        if best.has_failed:
+            draft.remove.append(best)
+            draft.failed += 1
+            failed_indexes.append(index)
+        else:
+            survivors.append(best)
+
+    old_failed = [i for i in old if i.has_failed]
+    old_alive = [i for i in old if not i.has_failed]
+    draft.remove.extend(old_failed)
+    draft.old_failed = len(old_failed)
+    draft.replace.extend(old_alive)
+    draft.running_before = len({i.replica for i in instances})
+
+    excess = len(survivors) - replicas
+    if excess > 0:
+        removed = _choose_scale_down(survivors, excess, allocator)
+        draft.remove.extend(removed)
+        draft.scaled_down = len(removed)
+        survivors = [i for i in survivors if i not in removed]
+    draft.keep = sorted(survivors, key=_order)
+
+    missing = replicas - len(survivors)
+    if missing > 0:
+        taken = {i.replica for i in survivors} | {
+            i.replica for i in draft.away if i.spec_hash == target
+        }
+        reusable = [i for i in failed_indexes if i not in taken]
+        draft.indexes_to_start = (reusable + _free_indexes(taken | set(reusable), missing))[
+            :missing
+        ]
+
+    if not instances:
+        draft.actions = [ActionKind.CREATE]
+    else:
+        if old_alive:
+            recreate = wanted.strategy.type == "Recreate"
+            draft.actions.append(ActionKind.RECREATE if recreate else ActionKind.ROLLING_UPDATE)
+            if replicas > draft.running_before:
+                draft.actions.append(ActionKind.SCALE_UP)
+            elif replicas < draft.running_before:
+                draft.actions.append(ActionKind.SCALE_DOWN)
+        else:
+            starts = len(draft.indexes_to_start)
+            draft.scale_up = min(max(replicas - draft.running_before, 0), starts)
+            draft.replacing = starts - draft.scale_up
+            if draft.replacing or draft.failed or old_failed:
+                draft.actions.append(ActionKind.REPLACE)
+            if draft.scale_up:
+                draft.actions.append(ActionKind.SCALE_UP)
+            if draft.scaled_down or draft.duplicates:
+                draft.actions.append(ActionKind.SCALE_DOWN)
+        if not draft.actions:
+            draft.actions = [ActionKind.NOOP]
+    return draft
+
+
+def _place(draft: _Draft, allocator: Allocator) -> None:
+    peers = [i.node_id for i in draft.keep]
+    for index in draft.indexes_to_start:
+        placed = allocator.place(draft.desired, index, peers)
+        if isinstance(placed, Placement):
+            draft.start.append(placed)
+            peers.append(placed.node_id)
+        else:
+            draft.unplaceable.append(placed)
+
+
+def _finish(draft: _Draft) -> DeploymentPlan:
+    wanted = draft.desired
+    changes: list[FieldChange] = []
+    old_hashes = [h for h in draft.current_hashes if h != wanted.spec_hash]
+    if old_hashes and draft.replace:
+        changes.append(
+            FieldChange("specHash", ", ".join(h[:12] for h in old_hashes), wanted.spec_hash[:12])
+        )
+    if ActionKind.CREATE in draft.actions:
+        changes.append(FieldChange("replicas", None, str(draft.replicas)))
+    elif draft.running_before != draft.replicas and (
+        ActionKind.SCALE_UP in draft.actions or ActionKind.SCALE_DOWN in draft.actions
+    ):
+        changes.append(FieldChange("replicas", str(draft.running_before), str(draft.replicas)))
+    return DeploymentPlan(
+        deployment_id=wanted.id,
+        actions=tuple(draft.actions),
+        desired=wanted,
+        current_hashes=draft.current_hashes,
+        target_hash=wanted.spec_hash,
+        keep=tuple(draft.keep),
+        start=tuple(sorted(draft.start, key=lambda p: p.replica)),
+        replace=tuple(sorted(draft.replace, key=_order)),
+        remove=tuple(sorted(draft.remove, key=_order)),
+        unplaceable=tuple(draft.unplaceable),
+        changes=tuple(changes),
+        summary=_summary(draft),
+    )
+
+
+def _summary(draft: _Draft) -> str:
+    parts: list[str] = []
+    actions = draft.actions
+    target = draft.desired.spec_hash[:12]
+    if ActionKind.CREATE in actions:
+        parts.append(f"create {_replicas(draft.replicas)}")
+    for kind in (ActionKind.ROLLING_UPDATE, ActionKind.RECREATE):
+        if kind in actions:
+            olds = ", ".join(h[:12] for h in sorted({i.spec_hash for i in draft.replace}))
+            strategy = draft.desired.strategy
+            how = (
+                f"maxSurge {strategy.max_surge}, maxUnavailable {strategy.max_unavailable}"
+                if kind is ActionKind.ROLLING_UPDATE
+                else "stop all, then start"
+            )
+            parts.append(
+                f"{kind.value} {olds} -> {target}: replace {len(draft.replace)}, "
+                f"start {len(draft.indexes_to_start)} ({how})"
+            )
+    if ActionKind.SCALE_UP in actions or ActionKind.SCALE_DOWN in actions:
+        direction = "up" if ActionKind.SCALE_UP in actions else "down"
+        if draft.running_before != draft.replicas:
+            parts.append(f"scale {direction} from {draft.running_before} to {draft.replicas}")
+        if draft.duplicates:
+            parts.append(f"remove {_count(draft.duplicates, 'duplicate instance')}")
+    if ActionKind.REPLACE in actions:
+        failed = draft.failed + draft.old_failed
+        missing = draft.replacing - draft.failed
+        what = []
+        if failed:
+            what.append(_count(failed, "failed instance"))
+        if missing > 0:
+            what.append(_count(missing, "missing replica"))
+        parts.append("replace " + " and ".join(what))
+    if ActionKind.NOOP in actions:
+        parts.append(f"in sync: {_replicas(draft.replicas)}")
+    if draft.unplaceable:
+        parts.append(f"{_count(len(draft.unplaceable), 'replica')} cannot be placed")
+    if draft.away:
+        nodes = ", ".join(sorted({i.node_id for i in draft.away}))
+        parts.append(f"{_count(len(draft.away), 'instance')} on unreachable {nodes} not counted")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def _prune(
+    deployment_id: str, instances: list[ObservedInstance], reachable: set[str]
+) -> DeploymentPlan:
+    removable = sorted((i for i in instances if i.node_id in reachable), key=_order)
+    stuck = len(instances) - len(removable)
+    summary = f"prune: removed from Git, remove {_count(len(removable), 'instance')}"
+    if stuck:
+        summary += f"; {_count(stuck, 'instance')} on unreachable nodes removed when they return"
+    return DeploymentPlan(
+        deployment_id=deployment_id,
+        actions=(ActionKind.PRUNE,),
+        desired=None,
+        current_hashes=tuple(sorted({i.spec_hash for i in instances})),
+        target_hash=None,
+        remove=tuple(removable),
+        summary=summary,
+    )
+
+
+def _guard_mass_prune(prunes: list[DeploymentPlan], managed: int, allowed: bool) -> None:
+    pruned = sum(len(p.remove) for p in prunes)
+    if allowed or pruned * 2 <= managed:
+        return
+    names = ", ".join(p.deployment_id for p in prunes[:5]) + (", ..." if len(prunes) > 5 else "")
+    raise PlanError(
+        f"refusing to prune {pruned} of {managed} managed instances in one pass "
+        f"({len(prunes)} deployment(s) missing from Git: {names}); an empty or truncated "
+        "checkout looks exactly like this",
+        hint="if removing them is intended, run again with --allow-mass-prune",
+    )
+
+
+# --------------------------------------------------------------------------- ordering rules
+
+
+def _order(instance: ObservedInstance) -> tuple[int, str, str]:
+    return (instance.replica, instance.node_id, instance.container_id)
+
+
+def _keep_preference(instance: ObservedInstance) -> tuple[object, ...]:
+    """Among duplicates of one replica index: not failed, serving, then the oldest."""
+    return (
+        instance.has_failed,
+        not instance.is_serving,
+        instance.created_at or _EPOCH,
+        instance.node_id,
+        instance.container_id,
+    )
+
+
+def _choose_scale_down(
+    survivors: list[ObservedInstance], count: int, allocator: Allocator
+) -> list[ObservedInstance]:
+    """Not serving first, then from the node holding most of them (then the most loaded node),
+    then the newest; recounted after each pick so removals spread over nodes."""
+    remaining = list(survivors)
+    chosen: list[ObservedInstance] = []
+    for _ in range(count):
+        per_node = Counter(i.node_id for i in remaining)
+        victim = min(remaining, key=lambda i: _scale_down_rank(i, per_node, allocator))
+        remaining.remove(victim)
+        chosen.append(victim)
+    return chosen
+
+
+def _scale_down_rank(
+    instance: ObservedInstance, per_node: Counter[str], allocator: Allocator
+) -> tuple[object, ...]:
+    room = allocator.rooms.get(instance.node_id)
+    return (
+        instance.is_serving,
+        -per_node[instance.node_id],
+        -(room.load() if room else 0.0),
+        _Newest(instance.created_at or _EPOCH),
+        -instance.replica,
+        instance.container_id,
+    )
+
+
+@dataclass(frozen=True)
+class _Newest:
+    """Sorts later datetimes first."""
+
+    created: datetime
+
+    def __lt__(self, other: object) -> bool:
+        assert isinstance(other, _Newest)
+        return self.created > other.created
+
+
+def _free_indexes(taken: set[int], count: int) -> list[int]:
+    found: list[int] = []
+    index = 0
+    while len(found) < count:
+        if index not in taken:
+            found.append(index)
+        index += 1
+    return found
+
+
+def _facts_for_every_node(desired: DesiredState, observed: ObservedState) -> dict[str, NodeFacts]:
+    facts = dict(observed.nodes)
+    for node in desired.nodes:
+        facts.setdefault(node.id, NodeFacts(node_id=node.id, reachable=False, error="not observed"))
+    return facts
+
+
+def _warnings(
+    desired: DesiredState,
+    observed: ObservedState,
+    facts: Mapping[str, NodeFacts],
+    by_deployment: Mapping[str, Iterable[ObservedInstance]],
+    desired_ids: set[str],
+) -> list[str]:
+    warnings = []
+    for node_id in sorted(facts):
+        fact = facts[node_id]
+        if not fact.reachable:
+            held = sum(1 for i in observed.instances if i.node_id == node_id)
+            detail = f": {fact.error}" if fact.error else ""
+            warnings.append(
+                f"node {node_id} is unreachable{detail}; its {_count(held, 'instance')} "
+                "are not counted and cannot be removed until it returns"
+            )
+    nodes = {node.id: node for node in desired.nodes}
+    for wanted in sorted(desired.deployments, key=lambda d: d.id):
+        regions = wanted.deployment.target_regions
+        for instance in sorted(by_deployment.get(wanted.id, ()), key=_order):
+            node = nodes.get(instance.node_id)
+            if node is not None and not in_target_regions(node, regions):
+                warnings.append(
+                    f"{wanted.id} replica {instance.replica} runs on {node.id}, outside its "
+                    "target regions; it moves at the next rollout"
+                )
+    return warnings
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _replicas(number: int) -> str:
+    return _count(number, "replica")
