@@ -79,6 +79,7 @@ class Plan:
     deployments: tuple[DeploymentPlan, ...]
     warnings: tuple[str, ...] = ()
     base_revision: str | None = None  # offline plans: the revision compared against
+    offline: bool = False  # desired vs desired (plan_offline): no node was contacted
 
     @property
     def has_changes(self) -> bool:

@@ -1,0 +1,98 @@
+"""The offline plan: what would change going from one commit's desired state to another's.
+
+No node is contacted: it is the preview a CI job posts on a pull request. Each deployment is
+compared field by field, so the plan can say *what* changed (``image``, ``env.LOG_LEVEL``,
+``resources.memory``...), which the live plan cannot (a container carries only its hash).
+"""
+
+from __future__ import annotations
+
+from syncd.plan.fields import diff
+from syncd.plan.model import ActionKind, DeploymentPlan, FieldChange, Plan
+from syncd.spec.desired import DesiredDeployment, DesiredState
+
+# Deployment settings that never need a new container: changing them alone is not a rollout.
+_SETTINGS_ONLY = ("replicas", "autoScaling", "strategy", "targetRegions", "name", "description")
+
+
+def plan_offline(base: DesiredState | None, head: DesiredState) -> Plan:
+    """Plan the change from ``base`` (None: an empty repository) to ``head``, without nodes."""
+    before = {d.id: d for d in base.deployments} if base is not None else {}
+    after = {d.id: d for d in head.deployments}
+    plans = [
+        _compare(deployment_id, before.get(deployment_id), after.get(deployment_id))
+        for deployment_id in sorted(set(before) | set(after))
+    ]
+    return Plan(
+        revision=head.revision,
+        deployments=tuple(plans),
+        base_revision=base.revision if base is not None else None,
+        offline=True,
+    )
+
+
+def _compare(
+    deployment_id: str, old: DesiredDeployment | None, new: DesiredDeployment | None
+) -> DeploymentPlan:
+    changes = diff(old, new)
+    if new is None:
+        assert old is not None
+        return DeploymentPlan(
+            deployment_id=deployment_id,
+            actions=(ActionKind.PRUNE,),
+            desired=None,
+            current_hashes=(old.spec_hash,),
+            target_hash=None,
+            summary=f"prune: removed from Git, its {_replicas(old.replicas)} go",
+        )
+    if old is None:
+        return DeploymentPlan(
+            deployment_id=deployment_id,
+            actions=(ActionKind.CREATE,),
+            desired=new,
+            current_hashes=(),
+            target_hash=new.spec_hash,
+            changes=changes,
+            summary=f"create {_replicas(new.replicas)}",
+        )
+    actions: list[ActionKind] = []
+    parts: list[str] = []
+    if old.spec_hash != new.spec_hash:
+        recreate = new.strategy.type == "Recreate"
+        actions.append(ActionKind.RECREATE if recreate else ActionKind.ROLLING_UPDATE)
+        container_fields = [c.path for c in changes if c.path.split(".")[0] not in _SETTINGS_ONLY]
+        if not container_fields:
+            # e.g. a changed secret digest or hash format: say so rather than show nothing
+            changes = (
+                *changes,
+                FieldChange("specHash", old.spec_hash[:12], new.spec_hash[:12]),
+            )
+            container_fields = ["specHash"]
+        parts.append(
+            f"{actions[0].value} of {_replicas(new.replicas)}: " + ", ".join(container_fields)
+        )
+    if new.replicas > old.replicas:
+        actions.append(ActionKind.SCALE_UP)
+        parts.append(f"scale up from {old.replicas} to {new.replicas}")
+    elif new.replicas < old.replicas:
+        actions.append(ActionKind.SCALE_DOWN)
+        parts.append(f"scale down from {old.replicas} to {new.replicas}")
+    if not actions:
+        actions.append(ActionKind.NOOP)
+        settings = [c.path for c in changes]
+        parts.append(
+            "no container change; settings: " + ", ".join(settings) if settings else "unchanged"
+        )
+    return DeploymentPlan(
+        deployment_id=deployment_id,
+        actions=tuple(actions),
+        desired=new,
+        current_hashes=(old.spec_hash,),
+        target_hash=new.spec_hash,
+        changes=changes,
+        summary="; ".join(parts),
+    )
+
+
+def _replicas(count: int) -> str:
+    return f"{count} replica{'' if count == 1 else 's'}"
