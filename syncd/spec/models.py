@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from syncd.errors import SpecProblem
+
 StrategyType = Literal["RollingUpdate", "Recreate"]
 HealthKind = Literal["http", "tcp", "command"]
 
@@ -211,6 +213,8 @@ class RepoSpec:
     definitions: tuple[Definition, ...] = ()
     nodes: tuple[NodeSpec, ...] = ()
     revision: str | None = None  # commit sha when loaded from Git
+    # Not errors, but worth a look (e.g. a tcp:// node without TLS); `syncd validate` prints them.
+    notes: tuple[SpecProblem, ...] = field(default=(), compare=False)
 
     def definition(self, definition_id: str) -> Definition | None:
         return next((d for d in self.definitions if d.id == definition_id), None)

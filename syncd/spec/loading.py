@@ -1,0 +1,282 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's C parser composes the node tree (fast); we then build plain Python data from it
+ourselves, which lets us do what ``yaml.safe_load`` does not:
+
+- refuse duplicate mapping keys (PyYAML silently keeps the last one);
+- cap the expanded size, so an alias bomb ("billion laughs") is an error, not an out-of-memory;
+- refuse recursive aliases and absurd nesting;
+- record the line and column of every key and value, so a schema error deep in a file points at
+  the exact place, and non-string keys (``on:``/``yes:`` read as booleans) are named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from syncd.errors import SpecError, SpecProblem
+
+JsonPath = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 1024 * 1024
+# A 1 MiB file without aliases holds far fewer values than this; only aliases expand past it.
+MAX_EXPANDED_NODES = 200_000
+MAX_DEPTH = 64
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+_KIND = {bool: "boolean", int: "number", float: "number", type(None): "null"}
+
+
+class _Loader(yaml.CSafeLoader):
+    """The C parser with PyYAML's safe scalar constructors; no Python object tags."""
+
+
+def json_path(parts: JsonPath) -> str:
+    """``("strategy", "maxSurge")`` -> ``$.strategy.maxSurge``; ``("ports", 0)`` -> ``$.ports[0]``."""
+    text = "$"
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.replace("_", "a").replace("-", "a").isalnum() and not part[:1].isdigit():
+            text += f".{part}"
+        else:
+            text += "[" + repr(part) + "]"
+    return text
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document of a file: plain data plus the position of every key and value."""
+
+    data: Any
+    file: str
+    start_line: int = 1
+    index: int = 0  # position of the document in its file (0 for the first)
+    _values: dict[JsonPath, tuple[int, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def position(self, parts: JsonPath) -> tuple[int, int]:
+        """1-based (line, column) of the value at ``parts``, else of its nearest located parent."""
+        for length in range(len(parts), -1, -1):
+            found = self._values.get(tuple(parts[:length]))
+            if found:
+                return found
+        return (self.start_line, 1)
+
+    def key_position(self, parts: JsonPath) -> tuple[int, int]:
+        """Where the key naming ``parts`` is written (the value's position when it has no key)."""
+        return self._keys.get(tuple(parts)) or self.position(parts)
+
+    def problem(self, parts: JsonPath, message: str, *, at_key: bool = False) -> SpecProblem:
+        """A SpecProblem located at ``parts`` in this document."""
+        line, column = self.key_position(parts) if at_key else self.position(parts)
+        return SpecProblem(self.file, line, column, json_path(parts), message)
+
+
+class _Builder:
+    """Turns one composed node tree into plain data, recording positions and refusing abuse."""
+
+    def __init__(self, loader: _Loader, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.values: dict[JsonPath, tuple[int, int]] = {}
+        self.keys: dict[JsonPath, tuple[int, int]] = {}
+        self.expanded = 0
+        self.active: set[int] = set()  # nodes on the current path, to catch recursive aliases
+
+    def fail(self, node: yaml.Node, message: str, path: JsonPath = ()) -> SpecError:
+        mark = node.start_mark
+        return SpecError(
+            [SpecProblem(self.file, mark.line + 1, mark.column + 1, json_path(path), message)]
+        )
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise self.fail(
+                node,
+                f"document expands to more than {MAX_EXPANDED_NODES:,} values "
+                "(aliases nested inside aliases?): write the values out or split the file",
+                path,
+            )
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels", path)
+        mark = node.start_mark
+        self.values.setdefault(path, (mark.line + 1, mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            raise self.fail(node, "recursive alias: an anchor refers to itself", path)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ_TAG:
+                    raise self.fail(node, f"unsupported tag {node.tag!r} on a list", path)
+                return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+            if not isinstance(node, yaml.MappingNode) or node.tag != _MAP_TAG:
+                raise self.fail(node, f"unsupported tag {node.tag!r} on a mapping", path)
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value
+        constructor = self.loader.yaml_constructors.get(node.tag)
+        if constructor is None:
+            raise self.fail(node, f"unsupported tag {node.tag!r}: write a plain value", path)
+        try:
+            return constructor(self.loader, node)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"cannot read value {node.value!r}: {exc}", path) from None
+
+    def key(self, node: yaml.Node, path: JsonPath) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(
+                node, "a mapping key must be a plain string, not a list or mapping", path
+            )
+        value = self.scalar(node, path)
+        if not isinstance(value, str):
+            raise self.fail(
+                node,
+                f"key {node.value!r} is read as a {_KIND.get(type(value), type(value).__name__)}, not a string: "
+                f'quote it ("{node.value}")',
+                path,
+            )
+        return value
+
+    def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        explicit: dict[str, yaml.Node] = {}
+        merged: list[tuple[str, yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise self.fail(
+                            source, "a merge key '<<' takes a mapping or a list of them", path
+                        )
+                    for inner_key, inner_value in source.value:
+                        merged.append((self.key(inner_key, path), inner_key, inner_value))
+                continue
+            key = self.key(key_node, path)
+            if key in explicit:
+                first = explicit[key].start_mark.line + 1
+                raise self.fail(
+                    key_node,
+                    f"duplicate key {key!r} (first written on line {first}): "
+                    "YAML keeps only one of them; remove or rename one",
+                    (*path, key),
+                )
+            explicit[key] = key_node
+            result[key] = value_node
+        # Merged keys fill in what the mapping does not set itself; earlier merges win.
+        for key, key_node, value_node in merged:
+            if key not in result:
+                result[key] = value_node
+                explicit[key] = key_node
+        built: dict[str, Any] = {}
+        for key, value_node in result.items():
+            mark = explicit[key].start_mark
+            self.keys.setdefault((*path, key), (mark.line + 1, mark.column + 1))
+            built[key] = self.build(value_node, (*path, key))
+        return built
+
+
+def _decode(data: bytes, display_name: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError(
+            [
+                SpecProblem(
+                    display_name,
+                    line,
+                    column,
+                    "$",
+                    f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
+    """Every document of a YAML file, as plain data with positions.
+
+    Raises SpecError (located to file:line:col) for a file over ``max_bytes``, non-UTF-8 bytes,
+    malformed YAML, duplicate keys, alias bombs, unsupported tags and an empty file. Documents
+    that are empty (a stray ``---``) are skipped; a file with none at all is an error.
+    """
+
+    def whole_file(message: str) -> SpecError:
+        return SpecError([SpecProblem(display_name, 1, 1, "$", message)])
+
+    if len(data) > max_bytes:
+        raise whole_file(
+            f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit: split it into several files"
+        )
+    text = _decode(data, display_name)
+    documents: list[Document] = []
+    loader = _Loader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+                index += 1
+                continue  # an empty document between '---' lines
+            builder = _Builder(loader, display_name)
+            value = builder.build(node, ())
+            documents.append(
+                Document(
+                    data=value,
+                    file=display_name,
+                    start_line=node.start_mark.line + 1,
+                    index=index,
+                    _values=builder.values,
+                    _keys=builder.keys,
+                )
+            )
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        raise SpecError(
+            [SpecProblem(display_name, line, column, "$", f"invalid YAML: {reason}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise whole_file(f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if not documents:
+        raise whole_file(
+            "empty file: expected a YAML document (a Deployment, Definition or Node); "
+            "delete the file or fill it in"
+        )
+    return documents
+
+
+def document_from_data(data: Any, file: str = "<api>") -> Document:
+    """A Document for data that did not come from YAML (an API body): every position is 1:1."""
+    return Document(data=data, file=file)

@@ -1,0 +1,458 @@
+"""Load a whole repository (or one API body) into checked models, reporting every problem at once.
+
+Layout: ``deployments/``, ``definitions/`` and ``nodes/`` hold YAML files (``*.yaml``, ``*.yml``,
+any depth); a document there is of the folder's kind unless it says ``kind:``. A YAML file
+anywhere else is read only when it declares ``kind: Deployment|Definition|Node``, so CI files,
+compose files or OpenAPI specs kept beside the deployments are left alone. Hidden directories
+(``.git``, ``.github``) are skipped. Symlinks that leave the repository are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import SpecError, SpecProblem, UsageError
+from syncd.spec import validation
+from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath, load_yaml
+from syncd.spec.models import (
+    AutoScaling,
+    Capacity,
+    Definition,
+    Deployment,
+    GpuSpec,
+    HealthCheck,
+    ImageSource,
+    NodeSpec,
+    PortMapping,
+    RepositorySource,
+    RepoSpec,
+    Resources,
+    SourceLocation,
+    SshFiles,
+    Strategy,
+    TargetRegion,
+    TlsFiles,
+    VolumeMount,
+)
+from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
+from syncd.spec.schemas import check, did_you_mean
+from syncd.spec.validation import Loaded
+
+KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
+FOLDERS = {"deployments": "Deployment", "definitions": "Definition", "nodes": "Node"}
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_CPU_THRESHOLD = 80
+_DECLARES_KIND = re.compile(rb"^kind:\s*[\"']?(Deployment|Definition|Node)[\"']?\s*(#.*)?$", re.M)
+
+
+class _Problems(list[SpecProblem]):
+    """Collects problems while a document is converted (one bad quantity does not stop the rest)."""
+
+    def quantity(
+        self, document: Document, path: JsonPath, parse: Callable[[Any], int | float], value: Any
+    ) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except QuantityError as exc:
+            self.append(document.problem(path, exc.message))
+            return None
+
+
+def _get(data: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def _location(document: Document) -> SourceLocation:
+    return SourceLocation(document.file, document.start_line, 1)
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _deployment(document: Document, problems: _Problems) -> Deployment:
+    data = document.data
+    strategy_data = data.get("strategy") or {}
+    strategy = Strategy(
+        type=strategy_data.get("type", "RollingUpdate"),
+        max_surge=strategy_data.get("maxSurge", "25%"),
+        max_unavailable=strategy_data.get("maxUnavailable", "25%"),
+    )
+    res = data.get("resources") or {}
+    resources = Resources(
+        cpu_millis=problems.quantity(document, ("resources", "cpu"), parse_cpu, res.get("cpu")),
+        memory_bytes=problems.quantity(
+            document, ("resources", "memory"), parse_memory, res.get("memory")
+        ),
+        vram_bytes=problems.quantity(
+            document, ("resources", "vram"), parse_memory, res.get("vram")
+        ),
+    )
+    scaling_data = data.get("autoScaling")
+    scaling = (
+        AutoScaling(
+            min_replicas=int(scaling_data["minReplicas"]),
+            max_replicas=int(scaling_data["maxReplicas"]),
+            cpu_threshold=int(scaling_data.get("cpuThreshold", DEFAULT_CPU_THRESHOLD)),
+        )
+        if scaling_data
+        else None
+    )
+    return Deployment(
+        id=data["id"],
+        definition_id=data["definitionId"],
+        name=data.get("name", ""),
+        description=data.get("description", ""),
+        replicas=int(data.get("replicas", 1)),
+        strategy=strategy,
+        resources=resources,
+        auto_scaling=scaling,
+        target_regions=tuple(
+            TargetRegion(cluster=region["cluster"], zone=region.get("zone"))
+            for region in data.get("targetRegions") or ()
+        ),
+        envars=tuple((data.get("envars") or {}).items()),
+        source=_location(document),
+    )
+
+
+def _health_check(document: Document, problems: _Problems) -> HealthCheck | None:
+    data = document.data.get("healthCheck")
+    if not data:
+        return None
+    base = ("healthCheck",)
+
+    def seconds(name: str, default: float) -> float:
+        value = problems.quantity(document, (*base, name), parse_duration, data.get(name))
+        return default if value is None else float(value)
+
+    timings = HealthCheck(
+        kind="command",
+        interval_s=seconds("interval", 10.0),
+        timeout_s=seconds("timeout", 5.0),
+        start_period_s=seconds("startPeriod", 0.0),
+        retries=int(data.get("retries", 3)),
+    )
+    if "http" in data:
+        http = data["http"]
+        return replace(timings, kind="http", path=http.get("path", "/"), port=int(http["port"]))
+    if "tcp" in data:
+        return replace(timings, kind="tcp", port=int(data["tcp"]["port"]))
+    return replace(timings, command=tuple(data["command"]))
+
+
+def _definition(document: Document, problems: _Problems) -> Definition:
+    data = document.data
+    image = data.get("image")
+    repo = data.get("repository")
+    api_specs = []
+    for spec in data.get("apiSpecs") or ():
+        pairs = [(key, str(value)) for key, value in spec.items() if key != "metadata"]
+        pairs += [(f"metadata.{key}", value) for key, value in (spec.get("metadata") or {}).items()]
+        api_specs.append(tuple(pairs))
+    command = data.get("command")
+    return Definition(
+        id=data["id"],
+        image=ImageSource(name=image["name"], internal_ports=tuple(image["internalPorts"]))
+        if image
+        else None,
+        repository=RepositorySource(
+            url=repo["url"],
+            version=repo.get("version"),
+            build_context=repo.get("buildContext", "."),
+            container_file=repo.get("containerFile", "Dockerfile"),
+            internal_ports=tuple(repo["internalPorts"]),
+        )
+        if repo
+        else None,
+        envars=tuple((item["key"], item["value"]) for item in data.get("envars") or ()),
+        ports=tuple(
+            PortMapping(
+                internal=port["internal"],
+                host=port["host"],
+                host_ip=port.get("hostIp", "127.0.0.1"),
+                protocol=port.get("protocol", "tcp"),
+            )
+            for port in data.get("ports") or ()
+        ),
+        api_specs=tuple(api_specs),
+        clients=tuple((c.get("language", ""), c.get("url", "")) for c in data.get("clients") or ()),
+        command=tuple(command) if command is not None else None,
+        health_check=_health_check(document, problems),
+        network=data.get("network"),
+        volumes=tuple(
+            VolumeMount(
+                source=v["source"], target=v["target"], read_only=bool(v.get("readOnly", False))
+            )
+            for v in data.get("volumes") or ()
+        ),
+        labels=tuple((data.get("labels") or {}).items()),
+        source=_location(document),
+    )
+
+
+def _node(document: Document, problems: _Problems) -> NodeSpec:
+    data = document.data
+    capacity_data = data.get("capacity")
+    capacity = (
+        Capacity(
+            cpu_millis=problems.quantity(
+                document, ("capacity", "cpu"), parse_cpu, capacity_data.get("cpu")
+            ),
+            memory_bytes=problems.quantity(
+                document, ("capacity", "memory"), parse_memory, capacity_data.get("memory")
+            ),
+            vram_bytes=problems.quantity(
+                document, ("capacity", "vram"), parse_memory, capacity_data.get("vram")
+            ),
+        )
+        if capacity_data is not None
+        else None
+    )
+    gpus = []
+    for index, gpu in enumerate(data.get("gpus") or ()):
+        vram = problems.quantity(document, ("gpus", index, "vram"), parse_memory, gpu["vram"])
+        gpus.append(GpuSpec(id=str(gpu["id"]), vram_bytes=vram or 0, name=gpu.get("name", "")))
+    tls = data.get("tls")
+    ssh = data.get("ssh")
+    return NodeSpec(
+        id=data["id"],
+        url=data["url"],
+        cluster=data.get("cluster", "default"),
+        zone=data.get("zone"),
+        capacity=capacity,
+        gpus=tuple(gpus),
+        labels=tuple((data.get("labels") or {}).items()),
+        tls=TlsFiles(
+            ca_cert=tls["caCert"], client_cert=tls["clientCert"], client_key=tls["clientKey"]
+        )
+        if tls
+        else None,
+        ssh=SshFiles(identity_file=ssh.get("identityFile"), known_hosts=ssh.get("knownHosts"))
+        if ssh is not None
+        else None,
+        source=_location(document),
+    )
+
+
+_CONVERTERS: dict[str, Callable[[Document, _Problems], Any]] = {
+    "Deployment": _deployment,
+    "Definition": _definition,
+    "Node": _node,
+}
+
+
+def _convert(document: Document, kind: str) -> tuple[Any | None, list[SpecProblem]]:
+    """Schema-check and convert one document; (None, problems) when it is invalid."""
+    if not isinstance(document.data, dict):
+        from syncd.spec.schemas import describe_value
+
+        return None, [
+            document.problem(
+                (), f"expected a mapping (a {kind}), got {describe_value(document.data)}"
+            )
+        ]
+    problems = _Problems(check(document, KINDS[kind]))
+    if problems:
+        return None, list(problems)
+    model = _CONVERTERS[kind](document, problems)
+    return (None if problems else model), list(problems)
+
+
+# --------------------------------------------------------------------------- single documents (API)
+
+
+def _parse_one(data: Any, file: str, kind: str) -> Any:
+    document = Document(data=data, file=file)
+    model, problems = _convert(document, kind)
+    if model is not None:
+        if kind == "Deployment":
+            problems = validation.check_deployment(model, document)
+        elif kind == "Definition":
+            problems = validation.check_definition(model, document, root=None)
+        else:
+            problems = validation.check_node(model, document)[0]
+    if problems:
+        raise SpecError(problems)
+    return model
+
+
+def parse_deployment(data: dict[str, Any], file: str = "<api>") -> Deployment:
+    """One Deployment from plain data (an API body); raises SpecError listing every problem.
+
+    Cross-file checks (does the definition exist?) are the caller's: it knows the other documents.
+    """
+    result: Deployment = _parse_one(data, file, "Deployment")
+    return result
+
+
+def parse_definition(data: dict[str, Any], file: str = "<api>") -> Definition:
+    """One Definition from plain data; raises SpecError. Build paths are not checked on disk."""
+    result: Definition = _parse_one(data, file, "Definition")
+    return result
+
+
+def parse_node(data: dict[str, Any], file: str = "<api>") -> NodeSpec:
+    """One Node from plain data (e.g. the daemon config's extra nodes); raises SpecError."""
+    result: NodeSpec = _parse_one(data, file, "Node")
+    return result
+
+
+# --------------------------------------------------------------------------- the repository
+
+
+def _is_inside(path: str, real_root: str) -> bool:
+    return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem]]:
+    """YAML files of the repository as (relative posix path, folder kind or None), and problems
+    (symlinks that leave the repository, special files)."""
+    real_root = os.path.realpath(root)
+    found: list[tuple[str, str | None]] = []
+    problems: list[SpecProblem] = []
+    visited: set[str] = {real_root}
+
+    def refuse(relative: str, message: str) -> None:
+        problems.append(SpecProblem(relative, 1, 1, "$", message))
+
+    for directory, dirnames, filenames in os.walk(root, followlinks=True):
+        relative_dir = os.path.relpath(directory, root)
+        parts = [] if relative_dir == "." else relative_dir.split(os.sep)
+        kind = FOLDERS.get(parts[0]) if parts else None
+        kept = []
+        for name in sorted(dirnames):
+            if name.startswith("."):
+                continue
+            full = os.path.join(directory, name)
+            real = os.path.realpath(full)
+            relative = "/".join([*parts, name])
+            if not _is_inside(real, real_root):
+                refuse(relative, f"symlink leaves the repository (to {real}): refused")
+            elif real not in visited:  # a symlink loop or a second path to the same files
+                visited.add(real)
+                kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.endswith(YAML_SUFFIXES):
+                continue
+            full = os.path.join(directory, name)
+            relative = "/".join([*parts, name])
+            real = os.path.realpath(full)
+            if not _is_inside(real, real_root):
+                refuse(relative, f"symlink leaves the repository (to {real}): refused")
+                continue
+            try:
+                mode = os.stat(full).st_mode
+            except OSError:
+                refuse(relative, "broken symlink: its target does not exist")
+                continue
+            if not stat.S_ISREG(mode):
+                refuse(relative, "not a regular file")
+                continue
+            found.append((relative, kind))
+    return found, problems
+
+
+def _read(root: Path, relative: str, limit: int) -> bytes:
+    with open(root / relative, "rb") as handle:
+        return handle.read(limit + 1)  # one byte more than allowed is enough to refuse it
+
+
+def load_repository(
+    root: Path,
+    *,
+    revision: str | None = None,
+    extra_nodes: Sequence[NodeSpec] = (),
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> RepoSpec:
+    """Every deployment, definition and node of the repository at ``root``, checked.
+
+    Raises one SpecError listing every problem of every file (schema, quantities, references
+    across files). ``extra_nodes`` (from the daemon's configuration) count as declared nodes
+    for targetRegions. Problems and notes name files relative to ``root``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"repository path {str(root)!r} is not a directory")
+    files, problems = discover(root)
+    loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
+    notes: list[SpecProblem] = []
+    for relative, folder_kind in files:
+        try:
+            data = _read(root, relative, max_file_bytes)
+        except OSError as exc:
+            problems.append(SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}"))
+            continue
+        if folder_kind is None and not _DECLARES_KIND.search(data[:max_file_bytes]):
+            continue  # not ours: YAML elsewhere in the repo without a syncd kind
+        try:
+            documents = load_yaml(data, relative, max_bytes=max_file_bytes)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        for document in documents:
+            kind, kind_problems = _kind_of(document, folder_kind)
+            problems.extend(kind_problems)
+            if kind is None:
+                continue
+            model, model_problems = _convert(document, kind)
+            problems.extend(model_problems)
+            if model is not None:
+                loaded[kind].append(Loaded(model, document))
+    for item in loaded["Deployment"]:
+        problems.extend(validation.check_deployment(item.model, item.document))
+    for item in loaded["Definition"]:
+        problems.extend(validation.check_definition(item.model, item.document, root))
+    for item in loaded["Node"]:
+        node_problems, node_notes = validation.check_node(item.model, item.document)
+        problems.extend(node_problems)
+        notes.extend(node_notes)
+    problems.extend(
+        validation.check_references(
+            loaded["Deployment"], loaded["Definition"], loaded["Node"], extra_nodes=extra_nodes
+        )
+    )
+    if problems:
+        raise SpecError(sorted(problems, key=_order))
+    return RepoSpec(
+        root=root,
+        deployments=tuple(item.model for item in loaded["Deployment"]),
+        definitions=tuple(item.model for item in loaded["Definition"]),
+        nodes=tuple(item.model for item in loaded["Node"]),
+        revision=revision,
+        notes=tuple(sorted(notes, key=_order)),
+    )
+
+
+def _order(problem: SpecProblem) -> tuple[str, int, int, str]:
+    return (problem.file, problem.line, problem.column, problem.path)
+
+
+def _kind_of(document: Document, folder_kind: str | None) -> tuple[str | None, list[SpecProblem]]:
+    data = document.data
+    declared = data.get("kind") if isinstance(data, dict) else None
+    if declared is None:
+        if folder_kind is None:
+            return None, [
+                document.problem(
+                    (), "no kind: add 'kind: Deployment', 'kind: Definition' or 'kind: Node'"
+                )
+            ]
+        return folder_kind, []
+    if declared not in KINDS:
+        hint = did_you_mean(str(declared), KINDS) or "; syncd reads Deployment, Definition and Node"
+        return None, [document.problem(("kind",), f"unknown kind {declared!r}{hint}")]
+    return declared, []
