@@ -1,0 +1,228 @@
+"""Executing a Plan: deployments in parallel (bounded), each by its actions and strategy.
+
+Per deployment: images first (built once per node per content hash, shared by every deployment
+of this apply), then
+
+* prune, scale down, failed instances: stop with grace and remove;
+* create, scale up, replace: start the new instances and wait until they serve;
+* rolling update (``rolling.py``) or recreate (``recreate.py``) when the spec hash changed.
+
+A new instance that does not become available is removed (and, in a rollout, the old version
+restored) and the deployment's result says why in one sentence. Cancellation is honoured between
+steps; whatever state it leaves, the next plan converges from it (ownership is in labels, names
+carry the spec hash, the planner removes duplicates and strays).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.apply.instances import InstanceFailed, Redactor, SecretLookup
+from syncd.apply.recreate import recreate
+from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult, ProgressEvent
+from syncd.apply.rolling import rolling_update
+from syncd.apply.run import Cancelled, DeploymentRun, DriverSource, parallel
+from syncd.errors import BuildError, NodeError, SyncdError
+from syncd.plan.model import ActionKind, DeploymentPlan, Plan
+
+log = logging.getLogger("syncd.apply")
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class ImageCache:
+    """Images made present during this apply, per node: built or checked once per node per
+    content hash even when several deployments share a definition."""
+
+    done: dict[tuple[str, str], BuildError | None] = field(default_factory=dict)
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def ensure(self, run: DeploymentRun, node_id: str, repo_root: Path | None) -> None:
+        spec = run.desired.spec
+        key = (node_id, spec.build.content_hash if spec.build else spec.image)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self.done:
+                try:
+                    run.driver(node_id).ensure_image(spec.image, spec.build, repo_root)
+                    self.done[key] = None
+                except BuildError as exc:
+                    self.done[key] = exc
+            error = self.done[key]
+        if error is not None:
+            raise error
+
+
+def apply_plan(
+    plan: Plan,
+    pool: DriverSource,
+    *,
+    repo_root: Path | None,
+    secrets: SecretLookup | None,
+    commit: str,
+    options: ApplyOptions | None = None,
+    events: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ApplyReport:
+    """Carry out ``plan`` on the nodes of ``pool``; never raises for a deployment's failure:
+    each one's outcome, reason and counts are in the returned report.
+
+    ``repo_root`` is the checkout that build contexts are relative to; ``secrets`` resolves
+    ``{{secret:NAME}}`` when a container is created; ``commit`` is written into every new
+    container's labels; ``events`` receives live progress; setting ``cancel`` stops the apply
+    between steps (results then say "cancelled").
+    """
+    options = options or ApplyOptions()
+    images = ImageCache()
+    redact = Redactor()
+    stop = cancel if cancel is not None else threading.Event()
+
+    def one(deployment_plan: DeploymentPlan) -> DeploymentResult:
+        return apply_deployment(
+            deployment_plan,
+            pool,
+            repo_root=repo_root,
+            secrets=secrets,
+            commit=commit,
+            options=options,
+            events=events,
+            cancel=stop,
+            images=images,
+            redact=redact,
+        )
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, options.concurrency), thread_name_prefix="syncd-apply"
+    ) as workers:
+        try:
+            results = list(workers.map(one, plan.deployments))
+        except BaseException:
+            # Ctrl-C: tell every worker to stop between steps, then let them finish that step
+            stop.set()
+            raise
+    return ApplyReport(commit=commit, results=tuple(results))
+
+
+def apply_deployment(
+    deployment_plan: DeploymentPlan,
+    pool: DriverSource,
+    *,
+    repo_root: Path | None,
+    secrets: SecretLookup | None,
+    commit: str,
+    options: ApplyOptions,
+    events: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    images: ImageCache | None = None,
+    redact: Redactor | None = None,
+) -> DeploymentResult:
+    """Apply one deployment's plan; the result says how it went (never raises for it)."""
+    run = DeploymentRun(
+        plan=deployment_plan,
+        pool=pool,
+        options=options,
+        commit=commit,
+        secrets=secrets,
+        redact=redact or Redactor(),
+        emit_event=events,
+        cancel=cancel,
+    )
+    deployment_id = deployment_plan.deployment_id
+
+    def result(outcome: str, reason: str = "", **extra: bool) -> DeploymentResult:
+        return DeploymentResult(
+            deployment_id=deployment_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            reason=run.redact(reason),
+            started=run.started,
+            removed=run.removed,
+            **extra,
+        )
+
+    if not deployment_plan.has_changes and not deployment_plan.unplaceable:
+        return result("noop")
+    try:
+        _execute(run, images or ImageCache(), repo_root)
+    except Cancelled:
+        run.emit("cancelled", "cancelled; the next pass continues from here")
+        return result("cancelled", "cancelled before it finished", retryable=True)
+    except InstanceFailed as failure:
+        run.emit("failed", failure.message)
+        return result(
+            "failed", failure.message, retryable=failure.retryable, reverted=failure.reverted
+        )
+    except BuildError as exc:
+        reason = (
+            exc.message
+            if exc.message.startswith("build failed")
+            else f"build failed: {exc.message}"
+        )
+        run.emit("failed", reason)
+        return result("failed", reason, retryable=False)
+    except NodeError as exc:
+        # unreachable: a temporary error; an engine's refusal: a failure until the spec changes
+        run.emit("failed", exc.message)
+        outcome = "error" if exc.retryable else "failed"
+        return result(outcome, exc.message, retryable=exc.retryable)
+    except SyncdError as exc:
+        run.emit("failed", exc.message)
+        return result("failed", exc.message, retryable=exc.retryable)
+    except Exception as exc:  # a bug must not take the other deployments down with it
+        log.exception("applying %s failed unexpectedly", deployment_id)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        run.emit("failed", reason)
+        return result("error", reason, retryable=True)
+    if deployment_plan.unplaceable:
+        reason = "; ".join(failure.describe() for failure in deployment_plan.unplaceable)
+        run.emit("failed", reason)
+        return result("failed", reason, retryable=True)
+    run.emit("done", "up to date")
+    return result("ok")
+
+
+def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> None:
+    plan = run.plan
+    actions = set(plan.actions)
+    run.check_cancel()
+    if plan.desired is not None and plan.start:
+        nodes = sorted({placement.node_id for placement in plan.start})
+        run.emit(
+            "building" if plan.desired.spec.build else "image", f"image on {len(nodes)} node(s)"
+        )
+        parallel(nodes, lambda node_id: images.ensure(run, node_id, repo_root))
+    if plan.remove:
+        run.check_cancel()
+        run.emit("removing", f"removing {len(plan.remove)} instance(s)")
+        run.remove_observed(plan.remove)
+    if ActionKind.ROLLING_UPDATE in actions and plan.desired is not None:
+        rolling_update(run)
+    elif ActionKind.RECREATE in actions and plan.desired is not None:
+        recreate(run)
+    elif plan.start:
+        _start_and_wait(run)
+    elif plan.replace:
+        # old-version instances without a strategy action: nothing replaces them, remove them
+        run.remove_observed(plan.replace)
+
+
+def _start_and_wait(run: DeploymentRun) -> None:
+    """Create, scale up, replace: new instances next to the ones that stay."""
+    run.check_cancel()
+    kept = len(run.plan.keep)
+    run.emit("starting", f"starting {len(run.plan.start)} instance(s)", total=kept)
+    try:
+        started = run.start(run.plan.start)
+        run.wait_available(started)
+    except InstanceFailed as failure:
+        # a new instance that cannot serve is not left crash-looping on the node
+        run.remove_tracked(list(run.new_instances))
+        failure.reverted = True
+        raise

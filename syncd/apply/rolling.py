@@ -1,0 +1,117 @@
+"""RollingUpdate: new instances in batches the bounds allow, old ones out once replaced.
+
+Every step asks ``strategies.next_step`` what may happen now, does the removals (parking serving
+old instances), then the starts, then waits for something to change. Both bounds hold at every
+moment because removals finish before starts begin and the step never allows more.
+
+A new instance that exits, crash-loops, cannot be created or is not healthy within the progress
+deadline fails the rollout: every new instance this apply started is removed and the parked old
+ones start again, so the old version is back at full strength and the report says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from syncd.apply.instances import InstanceFailed, Tracked
+from syncd.apply.run import DeploymentRun
+from syncd.apply.strategies import RolloutCounts, next_step, resolve_bounds
+from syncd.state import ObservedInstance
+
+log = logging.getLogger("syncd.apply")
+
+
+def rolling_update(run: DeploymentRun) -> None:
+    """Carry out ``run.plan`` as a RollingUpdate; raises InstanceFailed after reverting."""
+    plan = run.plan
+    desired = run.desired
+    max_surge, max_unavailable = resolve_bounds(desired.strategy, desired.replicas)
+    old_serving: list[ObservedInstance] = [i for i in plan.replace if i.is_serving]
+    old_failing: list[ObservedInstance] = [i for i in plan.replace if not i.is_serving]
+    new: list[Tracked] = run.track_existing(plan.keep)
+    placements = deque(plan.start)
+    log.info(
+        "rolling %s to %s: %d replicas, maxSurge %d, maxUnavailable %d",
+        run.deployment_id,
+        (plan.target_hash or "")[:8],
+        desired.replicas,
+        max_surge,
+        max_unavailable,
+    )
+    last_counts: RolloutCounts | None = None
+    try:
+        while True:
+            run.check_cancel()
+            pending = [item for item in new if not item.available]
+            if pending:
+                run.poll(pending)
+            counts = RolloutCounts(
+                old_total=len(old_serving) + len(old_failing),
+                old_ready=len(old_serving),
+                new_total=len(new),
+                new_ready=sum(1 for item in new if item.available),
+            )
+            if counts != last_counts:
+                _report(run, counts)
+                last_counts = counts
+            step = next_step(desired.replicas, max_surge, max_unavailable, counts)
+            remove_serving = step.remove_old_ready
+            if step.early > len(placements):
+                # never take an old instance out early for a replica that cannot be placed
+                remove_serving -= step.early - len(placements)
+            if step.remove_old_unready:
+                batch = old_failing[: step.remove_old_unready]
+                old_failing = old_failing[step.remove_old_unready :]
+                run.emit("removing", f"removing {len(batch)} failing old instance(s)")
+                run.remove_observed(batch)
+            if remove_serving:
+                batch = old_serving[:remove_serving]
+                old_serving = old_serving[remove_serving:]
+                run.emit("removing", f"taking {len(batch)} replaced old instance(s) out of service")
+                run.park(batch)
+            starts = min(step.start_new, len(placements))
+            if starts:
+                batch_placements = [placements.popleft() for _ in range(starts)]
+                run.emit("starting", f"starting {starts} new instance(s)")
+                new.extend(run.start(batch_placements))
+            if not (step.remove_old_unready or remove_serving or starts):
+                if counts.new_ready == counts.new_total:
+                    # Nothing pending and nothing allowed: done. Old instances left here serve
+                    # replicas that could not be placed (the executor reports those).
+                    if counts.old_total:
+                        log.warning(
+                            "%s: %d old instance(s) kept: no placement for their replacement",
+                            run.deployment_id,
+                            counts.old_total,
+                        )
+                    break
+                run.sleep(run.options.poll_interval_s)
+    except InstanceFailed as failure:
+        revert(run, failure)
+        raise
+    run.emit("finishing", "removing replaced old instances")
+    run.remove_parked()
+
+
+def revert(run: DeploymentRun, failure: InstanceFailed) -> None:
+    """Remove every new instance this apply started and bring parked old ones back."""
+    log.warning("rollout of %s failed, reverting: %s", run.deployment_id, failure.message)
+    run.emit("reverting", f"reverting: {failure.message}")
+    run.remove_tracked(list(run.new_instances))
+    back, problem = run.unpark()
+    if problem:
+        failure.message = f"{failure.message}; revert incomplete: {problem}"
+        failure.args = (failure.message,)
+    failure.reverted = not problem
+    log.info("reverted %s: %d old instance(s) restarted", run.deployment_id, back)
+
+
+def _report(run: DeploymentRun, counts: RolloutCounts) -> None:
+    run.emit(
+        "rolling",
+        f"{counts.new_ready}/{counts.new_total} new healthy, {counts.old_total} old left",
+        updated=counts.new_total,
+        healthy=counts.ready,
+        total=counts.total,
+    )

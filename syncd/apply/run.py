@@ -1,0 +1,298 @@
+"""The state of applying one deployment's plan: what exists, what this apply started, parked and
+removed, and the node operations the strategies are written in.
+
+Parking: an old instance that a rollout takes out of service is stopped, not removed, until the
+new version is known to be good. Its resources and ports are free (a stopped container holds
+neither), it no longer counts as an instance, and reverting a bad version starts it again: the
+old version comes back to full strength without syncd having to remember how it was built. Once
+the rollout succeeds, parked instances are removed. Killed mid-rollout, a parked instance is an
+exited container of an old version, which the next plan removes like any failed instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from syncd.apply.instances import (
+    InstanceFailed,
+    Redactor,
+    SecretLookup,
+    Tracked,
+    check_available,
+    create_instance,
+    resolved_env,
+    stop_and_remove,
+)
+from syncd.apply.report import ApplyOptions, ProgressEvent
+from syncd.errors import NodeError
+from syncd.nodes.base import NodeDriver
+from syncd.plan.model import DeploymentPlan, Placement
+from syncd.spec.desired import DesiredDeployment
+from syncd.state import ObservedInstance
+
+log = logging.getLogger("syncd.apply")
+T = TypeVar("T")
+R = TypeVar("R")
+_MAX_PARALLEL_OPS = 8
+
+
+class DriverSource(Protocol):
+    """What the executor needs of a node pool: ``syncd.nodes.pool.NodePool``."""
+
+    def driver(self, node_id: str) -> NodeDriver: ...
+
+
+class Cancelled(Exception):
+    """The apply was asked to stop; raised between steps only."""
+
+
+def parallel(items: Sequence[T], action: Callable[[T], R]) -> list[R]:
+    """Run ``action`` on every item at once (bounded) and wait for all; then raise the first
+    error, if any. Waiting for all means no operation is left running behind our back."""
+    if not items:
+        return []
+    if len(items) == 1:
+        return [action(items[0])]
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_OPS, len(items))) as workers:
+        futures = [workers.submit(action, item) for item in items]
+        errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return [f.result() for f in futures]
+
+
+@dataclass
+class DeploymentRun:
+    plan: DeploymentPlan
+    pool: DriverSource
+    options: ApplyOptions
+    commit: str
+    secrets: SecretLookup | None
+    redact: Redactor
+    emit_event: Callable[[ProgressEvent], None] | None = None
+    cancel: threading.Event | None = None
+    started: int = 0
+    removed: int = 0
+    # new instances this apply created (still existing), and old ones it parked
+    new_instances: list[Tracked] = field(default_factory=list)
+    parked: list[ObservedInstance] = field(default_factory=list)
+    _env: tuple[tuple[str, str], ...] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def deployment_id(self) -> str:
+        return self.plan.deployment_id
+
+    @property
+    def desired(self) -> DesiredDeployment:
+        assert self.plan.desired is not None
+        return self.plan.desired
+
+    def driver(self, node_id: str) -> NodeDriver:
+        return self.pool.driver(node_id)
+
+    # ------------------------------------------------------------------ control
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between polls; wakes early (and raises Cancelled) when cancelled."""
+        if self.cancel is not None:
+            if self.cancel.wait(seconds):
+                raise Cancelled()
+        else:
+            time.sleep(seconds)
+
+    def emit(self, phase: str, message: str, **counts: int) -> None:
+        if self.emit_event is None:
+            return
+        event = ProgressEvent(
+            deployment_id=self.deployment_id,
+            phase=phase,
+            message=self.redact(message),
+            desired=self.plan.desired.replicas if self.plan.desired else 0,
+            **counts,
+        )
+        try:
+            self.emit_event(event)
+        except Exception:  # a broken progress display must not break a rollout
+            log.exception("progress callback failed for %s", self.deployment_id)
+
+    # ------------------------------------------------------------------ operations
+
+    def env(self) -> tuple[tuple[str, str], ...]:
+        """Resolved once per deployment per apply, secrets included (never logged)."""
+        if self._env is None:
+            self._env = resolved_env(self.desired, self.secrets, self.redact)
+        return self._env
+
+    def start(self, placements: Sequence[Placement]) -> list[Tracked]:
+        """Create and start one new instance per placement, at once; every one created is
+        tracked before any error is raised, so a revert can remove it."""
+        env = self.env()
+
+        def launch(placement: Placement) -> Tracked:
+            driver = self.driver(placement.node_id)
+            container_id, name = create_instance(
+                driver, self.desired, placement, commit=self.commit, env=env, redact=self.redact
+            )
+            tracked = Tracked(placement.node_id, container_id, name, placement.replica)
+            with self._lock:
+                self.new_instances.append(tracked)
+                self.started += 1
+            log.info("started %s on %s", name, placement.node_id)
+            return tracked
+
+        return parallel(list(placements), launch)
+
+    def track_existing(self, instances: Iterable[ObservedInstance]) -> list[Tracked]:
+        """Watch instances of the target version that a previous pass started."""
+        tracked = []
+        for instance in instances:
+            item = Tracked(
+                instance.node_id,
+                instance.container_id,
+                instance.name,
+                instance.replica,
+                restart_base=instance.restart_count,
+            )
+            item.available = instance.health == "healthy" and instance.is_running
+            if instance.health == "none" and instance.is_running and instance.started_at:
+                running_for = (datetime.now(UTC) - instance.started_at).total_seconds()
+                item.available = running_for >= self.options.settle_s
+            tracked.append(item)
+        return tracked
+
+    def poll(self, pending: Sequence[Tracked]) -> list[Tracked]:
+        """One look at every pending instance; returns those now available. Raises
+        InstanceFailed for the first that cannot become available."""
+
+        def look(item: Tracked) -> bool:
+            return check_available(self.driver(item.node_id), item, self.options, self.redact)
+
+        ready = parallel(list(pending), look)
+        return [item for item, is_ready in zip(pending, ready, strict=True) if is_ready]
+
+    def wait_available(self, instances: Sequence[Tracked], phase: str = "waiting") -> None:
+        """Poll until every instance serves (or one fails, or we are cancelled)."""
+        pending = [item for item in instances if not item.available]
+        total = len(instances)
+        while pending:
+            self.check_cancel()
+            ready = self.poll(pending)
+            if ready:
+                pending = [item for item in pending if not item.available]
+                self.emit(
+                    phase,
+                    f"{total - len(pending)}/{total} available",
+                    updated=total,
+                    healthy=total - len(pending),
+                    total=total,
+                )
+            if pending:
+                self.sleep(self.options.poll_interval_s)
+
+    def remove_observed(self, instances: Sequence[ObservedInstance]) -> None:
+        """Stop (with grace) and remove instances for good."""
+
+        def drop(instance: ObservedInstance) -> None:
+            stop_and_remove(
+                self.driver(instance.node_id), instance.container_id, self.options.stop_grace_s
+            )
+            with self._lock:
+                self.removed += 1
+            log.info("removed %s on %s", instance.name, instance.node_id)
+
+        parallel(list(instances), drop)
+
+    def remove_tracked(self, instances: Sequence[Tracked]) -> None:
+        """Remove instances this apply created (a failed or reverted new version)."""
+
+        def drop(item: Tracked) -> None:
+            stop_and_remove(self.driver(item.node_id), item.container_id, self.options.stop_grace_s)
+            with self._lock:
+                if item in self.new_instances:
+                    self.new_instances.remove(item)
+                self.removed += 1
+            log.info("removed %s on %s", item.name, item.node_id)
+
+        parallel(list(instances), drop)
+
+    def park(self, instances: Sequence[ObservedInstance]) -> None:
+        """Stop old instances without removing them (see the module docstring)."""
+
+        def stop(instance: ObservedInstance) -> None:
+            self.driver(instance.node_id).stop_instance(
+                instance.container_id, self.options.stop_grace_s
+            )
+            with self._lock:
+                self.parked.append(instance)
+            log.info("parked %s on %s", instance.name, instance.node_id)
+
+        parallel(list(instances), stop)
+
+    def remove_parked(self) -> None:
+        parked, self.parked = list(self.parked), []
+
+        def drop(instance: ObservedInstance) -> None:
+            self.driver(instance.node_id).remove_instance(instance.container_id)
+            with self._lock:
+                self.removed += 1
+
+        parallel(parked, drop)
+
+    def unpark(self) -> tuple[int, str]:
+        """Start every parked old instance again and wait until they serve. Returns how many
+        came back and, when not all did, why."""
+        parked, self.parked = list(self.parked), []
+        if not parked:
+            return 0, ""
+        restarted: list[Tracked] = []
+        problems: list[str] = []
+
+        def restart(instance: ObservedInstance) -> Tracked | None:
+            driver = self.driver(instance.node_id)
+            start_existing: Any = getattr(driver, "start_instance", None)
+            if start_existing is None:
+                problems.append(
+                    f"{instance.name}: the node driver cannot restart a stopped container"
+                )
+                return None
+            start_existing(instance.container_id)
+            return Tracked(
+                instance.node_id,
+                instance.container_id,
+                instance.name,
+                instance.replica,
+                restart_base=self.driver(instance.node_id)
+                .health(instance.container_id)
+                .restart_count,
+            )
+
+        for item in parallel(parked, restart):
+            if item is not None:
+                restarted.append(item)
+        failed: list[str] = []
+        pending = list(restarted)
+        while pending:
+            for item in list(pending):
+                try:
+                    if check_available(self.driver(item.node_id), item, self.options, self.redact):
+                        pending.remove(item)
+                except (InstanceFailed, NodeError) as exc:
+                    failed.append(str(exc))
+                    pending.remove(item)
+            if pending:
+                time.sleep(self.options.poll_interval_s)
+        back = len(restarted) - len(failed)
+        return back, "; ".join(problems + failed)
