@@ -11,6 +11,7 @@ Relative paths are resolved against the config file's directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -299,36 +300,47 @@ class _Reader:
     def _nodes(self, raw_nodes: list[Any]) -> tuple[NodeSpec, ...]:
         if not raw_nodes:
             return ()
-        from syncd.spec.repository import node_from_document
+        from syncd.spec.repository import parse_node
 
         nodes: list[NodeSpec] = []
-        for index, _ in enumerate(raw_nodes):
-            sub = _subdocument(self.document, ("nodes", index))
+        for index, raw_node in enumerate(raw_nodes):
+            prefix = ("nodes", index)
             try:
-                nodes.append(node_from_document(sub, base_dir=self.base_dir))
+                nodes.append(parse_node(self._node_paths(raw_node), self.document.file))
             except SpecError as exc:
-                self.problems.extend(exc.problems)
+                # parse_node sees plain data: put each problem back at its line in this file.
+                for problem in exc.problems:
+                    parts = (*prefix, *_parse_json_path(problem.path))
+                    self.problems.append(self.document.problem(parts, problem.message))
         return tuple(nodes)
+
+    def _node_paths(self, raw_node: Any) -> Any:
+        """The node with its TLS and SSH file paths taken from the config file's directory."""
+        if not isinstance(raw_node, dict):
+            return raw_node
+        node = dict(raw_node)
+        for section, keys in (
+            ("tls", ("caCert", "clientCert", "clientKey")),
+            ("ssh", ("identityFile", "knownHosts")),
+        ):
+            if isinstance(node.get(section), dict):
+                node[section] = {
+                    key: str(self._path(value)) if key in keys and isinstance(value, str) else value
+                    for key, value in node[section].items()
+                }
+        return node
+
+
+def _parse_json_path(path: str) -> tuple[str | int, ...]:
+    """``$.tls.caCert`` / ``$.gpus[0].vram`` back into parts (the inverse of json_path)."""
+    parts: list[str | int] = []
+    for match in re.finditer(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]", path.removeprefix("$")):
+        name, index, quoted = match.groups()
+        parts.append(int(index) if index is not None else (name if name is not None else quoted))
+    return tuple(parts)
 
 
 def _looks_scp_like(url: str) -> bool:
     """``git@host:org/repo.git``: scp-like syntax Git accepts for ssh."""
     head = url.split("/", 1)[0]
     return ":" in head and "@" in head
-
-
-def _subdocument(document: Document, prefix: tuple[str | int, ...]) -> Document:
-    """The value at ``prefix`` as a Document of its own, positions kept (for node specs)."""
-    data: Any = document.data
-    for part in prefix:
-        data = data[part]
-    size = len(prefix)
-    values = {path[size:]: pos for path, pos in document._values.items() if path[:size] == prefix}
-    keys = {path[size:]: pos for path, pos in document._keys.items() if path[:size] == prefix}
-    return Document(
-        data=data,
-        file=document.file,
-        start_line=document.position(prefix)[0],
-        _values=values,
-        _keys=keys,
-    )

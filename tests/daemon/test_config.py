@@ -128,3 +128,31 @@ def test_the_schema_is_valid_and_the_example_config_validates():
     example = ROOT / "systemd/config.example.yaml"
     if example.exists():
         load_config(example)
+
+
+def test_extra_nodes_are_typed_and_their_mistakes_located(tmp_path):
+    settings = load_config(
+        write(
+            tmp_path,
+            "repo: {url: /x}\n"
+            "onlyNodes: [node-a]\n"
+            "nodes:\n"
+            "  - id: node-a\n"
+            "    url: unix:///run/docker.sock\n"
+            "    cluster: local\n"
+            "  - id: node-b\n"
+            "    url: ssh://root@127.0.0.1:2222\n"
+            "    ssh: {identityFile: keys/id, knownHosts: keys/known_hosts}\n",
+        )
+    )
+    assert [node.id for node in settings.nodes] == ["node-a", "node-b"]
+    assert settings.nodes[0].cluster == "local"
+    assert settings.nodes[1].ssh.identity_file == str(tmp_path / "keys/id")
+    assert settings.only_nodes == frozenset({"node-a"})
+    path = write(
+        tmp_path,
+        "repo: {url: /x}\nnodes:\n  - id: node-a\n    url: unix:///s\n    capacity: {cpu: lots}\n",
+    )
+    with pytest.raises(SpecError) as invalid:
+        load_config(path)
+    assert str(invalid.value.problems[0]).startswith(f"{path}:5:"), invalid.value.problems
