@@ -7,6 +7,7 @@ human would: the rejected push is fetched, rebased onto the branch and pushed ag
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -212,7 +213,6 @@ def _rebasing(checkout_dir: Path) -> bool:
 
 def _drop_local_commit(checkout_dir: Path, branch: str) -> None:
     """Undo the unpushed commit (we refused to start with any other), keeping other edits."""
-    try:
+    # If even this fails the commit stays; the next write refuses with "unpushed commit(s)".
+    with contextlib.suppress(git.GitCommandError):
         run_git(checkout_dir, ["reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}"])
-    except git.GitCommandError:
-        pass  # the commit stays; the next write refuses with "unpushed commit(s)" and says why
