@@ -113,9 +113,11 @@ def _short(revision: str | None) -> str | None:
 
 def _change(path: str, old: str | None, new: str | None) -> str:
     # Values pass through mask_secrets once more: a second lock on a door that is already shut.
-    before = mask_secrets(old) if old is not None else "(none)"
-    after = mask_secrets(new) if new is not None else "(none)"
-    return f"{path}: {before} -> {after}"
+    if old is None:
+        return f"{path}: {mask_secrets(new or '')}"
+    if new is None:
+        return f"{path}: {mask_secrets(old)} (removed)"
+    return f"{path}: {mask_secrets(old)} -> {mask_secrets(new)}"
 
 
 def _placement(placement: Placement) -> str:
