@@ -84,7 +84,10 @@ def report_error(error: SyncdError) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="syncd", standalone_mode=False)
+        # Without standalone mode click *returns* the code of ctx.exit(code) instead of raising.
+        exit_code = cli.main(args=argv, prog_name="syncd", standalone_mode=False)
+        if isinstance(exit_code, int) and exit_code != 0:
+            sys.exit(exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
