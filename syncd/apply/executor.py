@@ -16,6 +16,7 @@ carry the spec hash, the planner removes duplicates and strays).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -160,11 +161,8 @@ def apply_deployment(
             "failed", failure.message, retryable=failure.retryable, reverted=failure.reverted
         )
     except BuildError as exc:
-        reason = (
-            exc.message
-            if exc.message.startswith("build failed")
-            else f"build failed: {exc.message}"
-        )
+        desired = deployment_plan.desired
+        reason = build_reason(exc, built=bool(desired and desired.spec.build))
         run.emit("failed", reason)
         return result("failed", reason, retryable=False)
     except NodeError as exc:
@@ -186,6 +184,24 @@ def apply_deployment(
         return result("failed", reason, retryable=True)
     run.emit("done", "up to date")
     return result("ok")
+
+
+_BUILD_MESSAGE = re.compile(
+    r"building (?P<image>\S+) from .* on node (?P<node>\S+) failed: (?P<why>.*)", re.S
+)
+
+
+def build_reason(error: BuildError, *, built: bool) -> str:
+    """``build failed: <the engine's words> (...)``; a missing image that could not be pulled is
+    said as the driver says it."""
+    if not built:
+        return error.message
+    match = _BUILD_MESSAGE.match(error.message)
+    if match:
+        return f"build failed: {match['why'].strip()} (image {match['image']} on {match['node']})"
+    if error.message.startswith("build failed"):
+        return error.message
+    return f"build failed: {error.message}"
 
 
 def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> None:

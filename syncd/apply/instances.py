@@ -280,8 +280,9 @@ def explain_exit(
         cause = f"could not start: {report.error}"
     else:
         cause = f"exited with code {report.exit_code if report.exit_code is not None else '?'}"
-    if report.restart_count > tracked.restart_base:
-        cause = f"{cause}, restarting (crash loop)"
+    restarts = report.restart_count - tracked.restart_base
+    if restarts > 0:
+        where = f"{where}, crash loop: restarted {restarts} time{'s' if restarts > 1 else ''}"
     last = _last_line(_logs(driver, tracked, options))
     return f"{cause}: {last} ({where})" if last else f"{cause} ({where})"
 

@@ -98,6 +98,18 @@ def revert(run: DeploymentRun, failure: InstanceFailed) -> None:
     """Remove every new instance this apply started and bring parked old ones back."""
     log.warning("rollout of %s failed, reverting: %s", run.deployment_id, failure.message)
     run.emit("reverting", f"reverting: {failure.message}")
+    if run.parked and not run.can_unpark():
+        # Old instances cannot be started again through this driver: keep the new ones that
+        # serve, so the deployment stays at strength (two versions) rather than shrink.
+        failing = [item for item in run.new_instances if not item.available]
+        run.remove_tracked(failing)
+        kept = len(run.new_instances)
+        failure.message = (
+            f"{failure.message}; partly rolled out: kept {kept} healthy new instance(s) because "
+            "the node driver cannot restart the old ones it stopped"
+        )
+        failure.args = (failure.message,)
+        return
     run.remove_tracked(list(run.new_instances))
     back, problem = run.unpark()
     if problem:

@@ -251,6 +251,12 @@ class DeploymentRun:
 
         parallel(parked, drop)
 
+    def can_unpark(self) -> bool:
+        """Whether every parked instance's driver can start a stopped container again."""
+        return all(
+            callable(getattr(self.driver(i.node_id), "start_instance", None)) for i in self.parked
+        )
+
     def unpark(self) -> tuple[int, str]:
         """Start every parked old instance again and wait until they serve. Returns how many
         came back and, when not all did, why."""
