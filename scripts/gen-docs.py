@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ GENERATED_NOTE = (
 HELP_WIDTH = 100
 
 # Schemas that describe files outside the repository format, each with its own page.
-SPECIAL_SCHEMAS = {"config": "config.md", "status": "status.md"}
+SPECIAL_SCHEMAS = {"config": "config.md", "status": "status.md", "plan": "plan-json.md"}
+# Schemas of what syncd writes (not what people write): no editor modeline, no typo hints.
+OUTPUT_SCHEMAS = {"status", "plan"}
 # Repository-format schemas come first in this order; any other schema follows alphabetically.
 REPO_SCHEMA_ORDER = ["deployment", "definition", "node"]
 REPO_FOLDERS = {"deployment": "deployments/", "definition": "definitions/", "node": "nodes/"}
@@ -63,7 +66,7 @@ def code(value: Any) -> str:
 def slug(*parts: str) -> str:
     """A stable HTML anchor id from path parts."""
     raw = "-".join(parts).lower()
-    return "".join(ch if ch.isalnum() else "-" for ch in raw).strip("-").replace("--", "-")
+    return re.sub(r"-+", "-", "".join(ch if ch.isalnum() else "-" for ch in raw)).strip("-")
 
 
 @dataclass
@@ -138,8 +141,13 @@ class SchemaDoc:
                     alternatives.append(self.type_of(alternative, sub_path))
                 return " or ".join(dict.fromkeys(alternatives))
         types = resolved.get("type")
-        if isinstance(types, list):
-            return " or ".join(types)
+        if isinstance(types, list):  # e.g. ["object", "null"]: describe each with the same node
+            return " or ".join(
+                self.type_of({**resolved, "type": single}, path)
+                if single in ("object", "array")
+                else single
+                for single in types
+            )
         if types == "array" or "items" in resolved:
             items = resolved.get("items", {})
             return f"list of {self.type_of(items, path + '[]')}"
@@ -198,7 +206,10 @@ class SchemaDoc:
         extra = node.get("additionalProperties")
         if extra is False:
             lines.append("")
-            lines.append("No other fields are allowed (a typo is an error, with a suggestion).")
+            if self.name in OUTPUT_SCHEMAS:
+                lines.append("No other fields appear.")
+            else:
+                lines.append("No other fields are allowed (a typo is an error, with a suggestion).")
         elif isinstance(extra, dict):
             lines.append("")
             lines.append(
@@ -234,6 +245,7 @@ class SchemaDoc:
         out.append(f"- Schema: [`{source}`](../../{source})")
         if schema_id:
             out.append(f"- `$id`: `{schema_id}`")
+        if schema_id and self.name not in OUTPUT_SCHEMAS:
             out.append(f"- Editor modeline: `# yaml-language-server: $schema={schema_id}`")
         if self.name in REPO_FOLDERS:
             out.append(
@@ -432,6 +444,11 @@ CONFIG_INTRO = [
     "```",
 ]
 
+PLAN_INTRO = [
+    "What `syncd plan --format json` prints. Scripts may rely on it: within one `formatVersion`",
+    "fields are only added, never renamed or removed.",
+]
+
 STATUS_INTRO = [
     "The daemon writes this JSON file atomically after every pass (temporary file, fsync, rename).",
     "`syncd status --format json` prints the same document.",
@@ -563,14 +580,16 @@ def generate() -> dict[Path, str]:
         outputs[DOCS_DIR / "reference" / "repo-format.md"] = render_schema_page(
             "Repository format reference", REPO_FORMAT_INTRO, repo_names, schemas
         )
-    if "config" in schemas:
-        outputs[DOCS_DIR / "reference" / "config.md"] = render_schema_page(
-            "Daemon configuration reference", CONFIG_INTRO, ["config"], schemas
-        )
-    if "status" in schemas:
-        outputs[DOCS_DIR / "reference" / "status.md"] = render_schema_page(
-            "Status file reference", STATUS_INTRO, ["status"], schemas
-        )
+    pages = {
+        "config": ("Daemon configuration reference", CONFIG_INTRO),
+        "status": ("Status file reference", STATUS_INTRO),
+        "plan": ("Plan JSON reference", PLAN_INTRO),
+    }
+    for name, (title, intro) in pages.items():
+        if name in schemas:
+            outputs[DOCS_DIR / "reference" / SPECIAL_SCHEMAS[name]] = render_schema_page(
+                title, intro, [name], schemas
+            )
     outputs[DOCS_DIR / "cli.md"] = render_cli()
     return outputs
 

@@ -80,6 +80,12 @@ def property_paths(node, prefix=""):
 
 
 SCHEMA_FILES = sorted((PROJECT_ROOT / "schemas").glob("*.schema.json"))
+# what people write (repo format, daemon config), as opposed to what syncd writes (plan, status)
+EDITED_SCHEMA_FILES = [
+    path
+    for path in SCHEMA_FILES
+    if path.name.removesuffix(".schema.json") not in load_generator().OUTPUT_SCHEMAS
+]
 
 
 @pytest.mark.parametrize("schema_file", SCHEMA_FILES, ids=lambda path: path.name)
@@ -90,11 +96,11 @@ def test_every_schema_field_is_documented(schema_file, generator, generated):
     schema = json.loads(schema_file.read_text())
     missing = [path for path, field, _ in property_paths(schema) if f"| `{field}` |" not in text]
     assert not missing, f"{page} lacks fields of {schema_file.name}: {missing}"
-    if schema.get("$id"):
+    if schema.get("$id") and name not in generator.OUTPUT_SCHEMAS:
         assert f"$schema={schema['$id']}" in text
 
 
-@pytest.mark.parametrize("schema_file", SCHEMA_FILES, ids=lambda path: path.name)
+@pytest.mark.parametrize("schema_file", EDITED_SCHEMA_FILES, ids=lambda path: path.name)
 def test_every_schema_field_has_a_description_and_examples_for_editors(schema_file):
     """Editors show these on hover and completion (issue 9); the schemas are the spec's files."""
     schema = json.loads(schema_file.read_text())
