@@ -28,7 +28,13 @@ class Digests:
 BASE = {
     "nodes": [{"id": "node-a", "cpu": "4", "memory": "4Gi"}],
     "deployments": [
-        {"id": "api", "image": "api:1", "replicas": 2, "cpu": "500m", "env": {"LOG": "info", "PW": "{{secret:db-pw}}"}},
+        {
+            "id": "api",
+            "image": "api:1",
+            "replicas": 2,
+            "cpu": "500m",
+            "env": {"LOG": "info", "PW": "{{secret:db-pw}}"},
+        },
         {"id": "gone", "replicas": 1},
         {"id": "same", "replicas": 1},
         {"id": "scaled", "replicas": 1},
@@ -37,7 +43,15 @@ BASE = {
 HEAD = {
     "nodes": BASE["nodes"],
     "deployments": [
-        {"id": "api", "image": "api:2", "replicas": 2, "cpu": "1", "memory": "256Mi", "env": {"LOG": "debug", "PW": "{{secret:db-pw2}}"}, "ports": ["8080:80"]},
+        {
+            "id": "api",
+            "image": "api:2",
+            "replicas": 2,
+            "cpu": "1",
+            "memory": "256Mi",
+            "env": {"LOG": "debug", "PW": "{{secret:db-pw2}}"},
+            "ports": ["8080:80"],
+        },
         {"id": "new", "replicas": 3, "command": ["/bin/httpd", "-f"]},
         {"id": "same", "replicas": 1},
         {"id": "scaled", "replicas": 4},
@@ -124,14 +138,20 @@ def test_text_shows_signs_diffs_reasons_and_counts():
     assert "    ~ image: api:1 -> api:2" in lines
     assert "    ~ env.PW: (secret db-pw) -> (secret db-pw2)" in lines
     assert "    + resources.memory: 256Mi" in lines
-    assert lines[-1] == "Plan: 1 to create, 1 to update, 0 to repair, 1 to scale, 1 to prune, 1 unchanged."
+    assert (
+        lines[-1]
+        == "Plan: 1 to create, 1 to update, 0 to repair, 1 to scale, 1 to prune, 1 unchanged."
+    )
     assert "\x1b[" not in output
     assert "\x1b[32m+ new" in render.text(_offline(), color=True)
 
 
 def test_no_changes_reads_so():
     same = desired_state(BASE)
-    assert render.text(plan_offline(same, same)).splitlines()[-1] == "No changes: 4 deployments in sync."
+    assert (
+        render.text(plan_offline(same, same)).splitlines()[-1]
+        == "No changes: 4 deployments in sync."
+    )
 
 
 def test_no_secret_value_reaches_any_output(tmp_path):
@@ -160,7 +180,11 @@ def test_no_secret_value_reaches_any_output(tmp_path):
 
 def _big_offline(count: int):
     deployments = [
-        {"id": f"svc-{n:04d}", "replicas": 1 + n % 3, "env": {f"KEY_{k}": "v" * 40 for k in range(8)}}
+        {
+            "id": f"svc-{n:04d}",
+            "replicas": 1 + n % 3,
+            "env": {f"KEY_{k}": "v" * 40 for k in range(8)},
+        }
         for n in range(count)
     ]
     return plan_offline(None, desired_state({"deployments": deployments}))
@@ -189,7 +213,9 @@ def test_markdown_big_plan_splits_between_details_blocks():
 
 def test_markdown_block_bigger_than_a_part_is_cut_into_complete_blocks():
     deployments = [{"id": "huge", "env": {f"KEY_{k:04d}": "x" * 60 for k in range(600)}}]
-    parts = render.markdown(plan_offline(None, desired_state({"deployments": deployments})), max_chars=10000)
+    parts = render.markdown(
+        plan_offline(None, desired_state({"deployments": deployments})), max_chars=10000
+    )
     assert len(parts) > 3
     for part in parts:
         assert len(part) < 10000
