@@ -1,0 +1,65 @@
+"""The git note the daemon writes on each commit it passes over: a summary for people, then JSON.
+
+``git log --notes=syncd`` shows the summary right under the commit; tools read the JSON after
+the separator line. The JSON is one line so that git's ``cat_sort_uniq`` notes merge (which sorts
+lines) keeps each writer's JSON whole; every JSON line after the separator is one status.
+"""
+
+from __future__ import annotations
+
+import json
+
+from syncd.status.model import StatusFormatError, SyncStatus, format_time
+from syncd.status.tables import render_table
+
+SEPARATOR = "--- syncd-status-json ---"
+
+
+def render_note(status: SyncStatus, note_commit: str | None = None) -> str:
+    """The note for commit ``note_commit`` (default: the newest commit the status knows).
+
+    Secrets never reach a SyncStatus, so they never reach a note.
+    """
+    note_commit = note_commit or status.head_commit or status.commit
+    lines: list[str] = []
+    if note_commit and status.commit and note_commit != status.commit:
+        reason = status.head_error or "it was refused"
+        lines.append(f"syncd: commit {note_commit[:12]} is not applied: {reason}")
+        lines.append(f"syncd: commit {status.commit[:12]} stays applied ({status.commit_subject})")
+    elif note_commit and status.commit is None:
+        reason = status.head_error or "no commit has been applied yet"
+        lines.append(f"syncd: commit {note_commit[:12]} is not applied: {reason}")
+    elif status.commit:
+        lines.append(f"syncd: commit {status.commit[:12]} applied ({status.commit_subject})")
+    when = format_time(status.last_pass_at) or "never"
+    lines.append(f"last pass {when}, syncd {status.daemon_version or 'unknown version'}")
+    if status.source_stale:
+        lines.append(f"source stale: {status.source_error}")
+    if status.deployments:
+        lines.append("")
+        rows = [(d.id, d.status, " ".join(d.details.split())) for d in status.deployments]
+        lines.append(render_table(("DEPLOYMENT", "STATUS", "DETAILS"), rows))
+    if status.validation_errors:
+        lines.append("")
+        lines.append(f"{len(status.validation_errors)} validation error(s):")
+        lines.extend(f"  {problem}" for problem in status.validation_errors)
+    lines.append(SEPARATOR)
+    lines.append(json.dumps(status.to_json_dict(), separators=(",", ":"), ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def statuses_in_note(text: str) -> list[SyncStatus]:
+    """Every status in a note: one, or several when notes of several writers were merged."""
+    if SEPARATOR not in text:
+        raise StatusFormatError("the note holds no syncd status (no separator line)")
+    json_part = text.split(SEPARATOR, 1)[1]
+    statuses = []
+    for line in json_part.splitlines():
+        if line.startswith("{"):
+            try:
+                statuses.append(SyncStatus.from_json_dict(json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise StatusFormatError(
+                    f"a status line in the note is not JSON: {exc.msg}"
+                ) from exc
+    return statuses
