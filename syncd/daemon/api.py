@@ -43,7 +43,6 @@ from syncd.source.gitcommand import run_git
 from syncd.source.writing import commit_files
 from syncd.spec.loading import load_yaml
 from syncd.spec.repository import (
-    YAML_SUFFIXES,
     discover,
     load_repository,
     parse_definition,
@@ -292,7 +291,12 @@ class RepoEditor:
             problem for key, problem in after.items() if problem.file == target or key not in before
         ]
         if added:
-            raise SpecError(added)
+            verb = "removing" if content is None else "writing"
+            raise SpecError(
+                added,
+                hint=f"{verb} {self._relative(target)} would leave the repository with these "
+                "problems, so nothing was committed",
+            )
 
     def _commit(
         self, target: str, content: bytes | None, message: str, author: Author
@@ -428,20 +432,21 @@ def _problems_text(error: SpecError) -> str:
     return "invalid deployment: " + "; ".join(texts)
 
 
-def read_deployment_documents(root: Path) -> list[dict[str, Any]]:
-    """Every deployment document under ``root`` as written in Git (``kind`` left out), by id."""
+def read_documents(root: Path, kind: Kind) -> list[dict[str, Any]]:
+    """Every ``kind`` document under ``root`` as written in Git (``kind:`` left out), by id.
+
+    Raw documents rather than models: a listing shows what the files say even while another file
+    of the repository is invalid."""
     found: dict[str, dict[str, Any]] = {}
     files, _ = discover(root)
     for relative, folder_kind in files:
-        if not relative.endswith(YAML_SUFFIXES):
-            continue
         try:
             documents = load_yaml((root / relative).read_bytes(), relative)
         except (SpecError, OSError):
             continue
         for document in documents:
             data = document.data
-            if not isinstance(data, dict) or data.get("kind", folder_kind) != "Deployment":
+            if not isinstance(data, dict) or data.get("kind", folder_kind) != kind:
                 continue
             if isinstance(data.get("id"), str):
                 found[data["id"]] = {k: v for k, v in data.items() if k != "kind"}
@@ -559,7 +564,7 @@ class DeploySvcApi:
     def list_deployments(self, name: str, body: dict[str, Any]) -> Response:
         """``POST /deploy-svc/deployments`` ``{}`` -> ``{"deployments": [...]}`` with status."""
         root = self.deployments_root()
-        documents = read_deployment_documents(root) if root is not None and root.is_dir() else []
+        documents = read_documents(root, "Deployment") if root is not None and root.is_dir() else []
         statuses = self.status_of()
         listed = []
         for document in documents:
