@@ -153,6 +153,8 @@ def test_github_steps_plan_the_feature_branch(pull_request, clean_env):
     assert "depl_web" in text
     assert "replicas" in text
     assert "LOG_LEVEL" in text
+    assert "debug" in text  # the new value of the changed envar
+    assert "offline" in text  # the base/head preview: no node was contacted
 
 
 @needs_plan
