@@ -8,7 +8,6 @@ command group with aliases, and the reference's tables (columns padded by 3 spac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from syncd.errors import SpecError, UsageError
 from syncd.source.gitcommand import git_message, run_git
 from syncd.spec.loading import load_yaml
 from syncd.spec.schemas import check
+from syncd.status.tables import render_table
 
 
 class AliasedGroup(click.Group):
@@ -37,18 +37,6 @@ class AliasedGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         _, command, rest = super().resolve_command(ctx, args)
         return (command.name if command else None), command, rest
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The reference's listing: each column as wide as its longest cell plus 3 spaces."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = []
-    for row in (headers, *rows):
-        cells = [cell.ljust(width + 3) for cell, width in zip(row, widths, strict=True)]
-        lines.append("".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- input files
@@ -198,7 +186,7 @@ def list_definitions(repo: Path) -> None:
         image = data.get("image") if isinstance(data.get("image"), dict) else {}
         source = data.get("repository") if isinstance(data.get("repository"), dict) else {}
         rows.append([str(data["id"]), str(image.get("name", "")), str(source.get("url", ""))])
-    click.echo(table(["ID", "IMAGE NAME", "REPO URL"], rows))
+    click.echo(render_table(["ID", "IMAGE NAME", "REPO URL"], rows))
 
 
 @command.command("remove")

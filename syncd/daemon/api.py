@@ -37,9 +37,11 @@ from typing import Any, Literal
 import git
 import yaml
 
+from syncd.daemon.config import DaemonSettings
 from syncd.daemon.http import HttpServer, Request, Response
 from syncd.errors import SourceError, SpecError, SpecProblem, SyncdError, UsageError
 from syncd.source.gitcommand import run_git
+from syncd.source.gitrepo import GitSource, display_url
 from syncd.source.writing import commit_files
 from syncd.spec.loading import load_yaml
 from syncd.spec.repository import (
@@ -571,6 +573,43 @@ class DeploySvcApi:
             state = statuses.get(document["id"], DeploymentStatus("Pending", ""))
             listed.append({**document, "status": state.status, "details": state.details})
         return Response.json(200, {"deployments": listed})
+
+
+def daemon_api(
+    settings: DaemonSettings,
+    *,
+    status_of: Callable[[], Mapping[str, DeploymentStatus]],
+    deployments_root: Callable[[], Path | None],
+    on_commit: Callable[[str], None],
+) -> DeploySvcApi:
+    """The API as ``syncd daemon`` serves it: commits go through a clone of its own
+    (``STATE_DIR/api-checkout``, brought to the branch head before every edit, so it never races
+    the daemon's checkout), as the token's name, to the branch the daemon follows."""
+    repo = settings.repo
+    source = GitSource(
+        repo.url,
+        repo.branch,
+        settings.state_dir / "api-checkout",
+        ssh_key=repo.ssh_key,
+        known_hosts=repo.known_hosts,
+    )
+    editor = RepoEditor(
+        source.checkout_dir,
+        repo.branch,
+        subdir=repo.path,
+        push=True,
+        prepare=source.sync,
+        extra_nodes=settings.nodes,
+    )
+    shown_url = display_url(repo.url)
+    return DeploySvcApi(
+        TokenStore(settings.api.tokens_file),
+        editor,
+        deployments_root=deployments_root,
+        status_of=status_of,
+        on_commit=on_commit,
+        redact=lambda text: text.replace(repo.url, shown_url),
+    )
 
 
 # --------------------------------------------------------------------------- the client

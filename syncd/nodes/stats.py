@@ -86,12 +86,23 @@ def utilization_between(
     return 100.0 * cores_used / capacity_cores
 
 
-def docker_client_of(driver: object) -> docker.DockerClient:
-    """The docker-py client behind a node driver (``DockerNode`` keeps it as ``client``)."""
-    client = getattr(driver, "client", None)
-    if callable(client) and not isinstance(client, docker.DockerClient):
-        client = client()
-    if not isinstance(client, docker.DockerClient):
+def docker_api_of(driver: object) -> docker.APIClient:
+    """The low-level docker-py client behind a node driver.
+
+    ``DockerNode`` connects lazily and reconnects after failures inside ``_client()``; reading
+    stats is not part of the ``NodeDriver`` protocol (a driver for another runtime may have none),
+    so this reaches for the client rather than widening the protocol. Raises NodeError (or
+    NodeUnreachable) when there is none."""
+    for name in ("api_client", "_client"):
+        getter = getattr(driver, name, None)
+        if callable(getter):
+            client = getter()
+            break
+    else:
+        client = getattr(driver, "client", None)
+    if isinstance(client, docker.DockerClient):
+        client = client.api
+    if not isinstance(client, docker.APIClient):
         raise NodeError(f"node driver {type(driver).__name__} offers no Docker client for stats")
     return client
 
@@ -100,8 +111,8 @@ def _read_stats(driver: object, container_id: str, one_shot: bool) -> Mapping[st
     """One stats call (low-level API: no inspect call first). None when the container is gone
     or the engine does not answer: a missing measurement only means "no change this pass"."""
     try:
-        client = docker_client_of(driver)
-        return client.api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
+        api = docker_api_of(driver)
+        return api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
     except docker.errors.NotFound:
         return None
     except (docker.errors.APIError, requests.RequestException, NodeError, OSError) as exc:
