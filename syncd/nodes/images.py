@@ -1,0 +1,129 @@
+"""Making an image present on a node: already there, built from the Git checkout, or pulled.
+
+A build context comes from the repository, i.e. from whoever can push to it: it is resolved
+(symlinks and ``..`` included) and refused when it leaves the checkout. Build and pull output is
+streamed; the engine's own error line reaches the user verbatim (``COPY failed: ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.utils import parse_repository_tag
+
+from syncd.errors import BuildError
+from syncd.spec.desired import BuildSpec
+
+#: how many lines of build output an error message carries before the engine's error line
+BUILD_OUTPUT_LINES = 5
+
+
+def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]:
+    """The context directory and the container file relative to it, both inside ``repo_root``.
+
+    Raises BuildError when either escapes the checkout (a symlink or ``..``) or does not exist.
+    """
+    root = repo_root.resolve()
+    context = (root / build.context).resolve()
+    if not context.is_relative_to(root):
+        raise BuildError(
+            f"build context {build.context!r} resolves to {context}, outside the repository "
+            f"checkout {root}: refused",
+            hint="keep repository.buildContext inside the repository, without symlinks out of it",
+        )
+    if not context.is_dir():
+        raise BuildError(
+            f"build context {build.context!r} is not a directory in the repository",
+            hint="check repository.url and repository.buildContext in the definition",
+        )
+    container_file = (context / build.container_file).resolve()
+    if not container_file.is_relative_to(context):
+        raise BuildError(
+            f"container file {build.container_file!r} resolves to {container_file}, outside the "
+            f"build context {context}: refused",
+            hint="keep repository.containerFile inside the build context",
+        )
+    if not container_file.is_file():
+        raise BuildError(
+            f"container file {build.container_file!r} does not exist in build context "
+            f"{build.context!r}",
+            hint="check repository.containerFile in the definition",
+        )
+    return context, str(container_file.relative_to(context))
+
+
+def image_present(api: docker.APIClient, image: str) -> bool:
+    """True when the engine has ``image`` (one inspect call)."""
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def build_image(
+    api: docker.APIClient,
+    node_id: str,
+    build: BuildSpec,
+    repo_root: Path,
+    *,
+    timeout_s: float,
+) -> None:
+    """Build ``build.image_tag`` from its context; BuildError carries the engine's error line."""
+    context, container_file = resolve_build_context(build, repo_root)
+    output: list[str] = []
+    stream = api.build(
+        path=str(context),
+        dockerfile=container_file,
+        tag=build.image_tag,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+        timeout=timeout_s,
+        use_config_proxy=False,  # a proxy from ~/.docker/config.json would change the image
+    )
+    for chunk in stream:
+        error = _stream_error(chunk)
+        if error is not None:
+            recent = "".join(output[-BUILD_OUTPUT_LINES:]).rstrip()
+            raise BuildError(
+                f"building {build.image_tag} from {build.context!r} on node {node_id} failed: "
+                f"{error}",
+                hint=f"last build output:\n{recent}" if recent else None,
+            )
+        text = chunk.get("stream")
+        if isinstance(text, str) and text.strip():
+            output.append(text)
+
+
+def pull_image(api: docker.APIClient, node_id: str, image: str) -> None:
+    """Pull ``image``; BuildError names the node and carries the engine's words."""
+    repository, tag = parse_repository_tag(image)
+    try:
+        for chunk in api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            error = _stream_error(chunk)
+            if error is not None:
+                raise _pull_failed(image, node_id, error)
+    except docker.errors.APIError as error:
+        raise _pull_failed(image, node_id, str(error.explanation or error)) from None
+
+
+def _pull_failed(image: str, node_id: str, reason: str) -> BuildError:
+    return BuildError(
+        f"image {image} is not present on node {node_id} and could not be pulled: {reason}",
+        hint="check the image name, the registry's reachability from the node, or build it "
+        "from a repository definition",
+    )
+
+
+def _stream_error(chunk: dict[str, Any]) -> str | None:
+    if "error" in chunk or "errorDetail" in chunk:
+        detail = chunk.get("errorDetail") or {}
+        message = chunk.get("error") or detail.get("message") or "unknown error"
+        return str(message).strip()
+    return None

@@ -1,0 +1,124 @@
+"""All nodes at once: one driver (and one client) per node, observed concurrently.
+
+An unreachable node costs at most its timeouts and never holds up the others: each node is
+observed in its own worker, the pass waits for all of them up to a deadline, and a node whose
+previous observation is still stuck is reported unreachable instead of piling up workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from types import TracebackType
+
+from syncd.errors import NodeError
+from syncd.nodes.docker_node import DockerNode, utc_now
+from syncd.spec.models import NodeSpec
+from syncd.state import NodeFacts, ObservedInstance, ObservedState
+
+
+class NodePool:
+    """One DockerNode per NodeSpec, kept across passes; ``observe()`` reads them all at once."""
+
+    def __init__(
+        self,
+        nodes: Sequence[NodeSpec],
+        *,
+        connect_timeout: float = 3.0,
+        call_timeout: float = 15.0,
+        facts_ttl: float = 60.0,
+    ) -> None:
+        ids = [n.id for n in nodes]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise NodeError(f"node ids must be unique: {', '.join(duplicates)} appear twice")
+        self.nodes = tuple(nodes)
+        self.connect_timeout = connect_timeout
+        self.call_timeout = call_timeout
+        self._drivers = {
+            n.id: DockerNode(
+                n, connect_timeout=connect_timeout, call_timeout=call_timeout, facts_ttl=facts_ttl
+            )
+            for n in nodes
+        }
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(2, 2 * len(nodes)), thread_name_prefix="syncd-observe"
+        )
+        self._pending: dict[str, Future[tuple[NodeFacts, list[ObservedInstance]]]] = {}
+        self._lock = threading.Lock()
+
+    def driver(self, node_id: str) -> DockerNode:
+        """The node's driver (the NodeDriver protocol); NodeError for an unknown id."""
+        try:
+            return self._drivers[node_id]
+        except KeyError:
+            known = ", ".join(self._drivers) or "none"
+            raise NodeError(f"unknown node {node_id!r} (known: {known})") from None
+
+    @property
+    def api_calls(self) -> int:
+        """Engine API requests made through this pool so far, all nodes together."""
+        return sum(d.api_calls for d in self._drivers.values())
+
+    @property
+    def deadline_s(self) -> float:
+        """How long one observe pass may wait for the slowest node."""
+        return self.connect_timeout + self.call_timeout + 1.0
+
+    def observe(self) -> ObservedState:
+        """Every node's facts and managed instances; an unreachable node is a fact, not a failure."""
+        futures: dict[str, Future[tuple[NodeFacts, list[ObservedInstance]]]] = {}
+        stuck: dict[str, NodeFacts] = {}
+        with self._lock:
+            for node_id, driver in self._drivers.items():
+                previous = self._pending.get(node_id)
+                if previous is not None and not previous.done():
+                    stuck[node_id] = NodeFacts(
+                        node_id=node_id,
+                        reachable=False,
+                        error=f"node {node_id} is unreachable: its previous observation has "
+                        "not answered yet",
+                        observed_at=utc_now(),
+                    )
+                    continue
+                futures[node_id] = self._executor.submit(driver.observe)
+                self._pending[node_id] = futures[node_id]
+        wait(futures.values(), timeout=self.deadline_s)
+        facts: dict[str, NodeFacts] = {}
+        instances: list[ObservedInstance] = []
+        for node in self.nodes:
+            if node.id in stuck:
+                facts[node.id] = stuck[node.id]
+                continue
+            future = futures[node.id]
+            if not future.done():
+                facts[node.id] = NodeFacts(
+                    node_id=node.id,
+                    reachable=False,
+                    error=f"node {node.id} is unreachable: no answer within {self.deadline_s:.0f}s",
+                    observed_at=utc_now(),
+                )
+                continue
+            node_facts, node_instances = future.result()
+            facts[node.id] = node_facts
+            instances.extend(node_instances)
+        instances.sort(key=lambda i: (i.deployment_id, i.replica, i.node_id, i.name))
+        return ObservedState(nodes=facts, instances=tuple(instances))
+
+    def close(self) -> None:
+        """Close every node's client and the worker threads (without waiting for stuck ones)."""
+        for driver in self._drivers.values():
+            driver.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> NodePool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
