@@ -127,16 +127,20 @@ class AutoscaleState:
 
     @classmethod
     def start(
-        cls, baseline: Baseline, window_s: float, observed_count: int | None = None
+        cls, baseline: Baseline, window_s: float, now: float, observed_count: int | None = None
     ) -> AutoscaleState:
-        """A fresh state. ``observed_count`` (instances already running, e.g. after a restart of
-        the daemon) is kept when given, within the range; otherwise Git's count is the start."""
+        """A fresh state at time ``now``. ``observed_count`` (instances already running, e.g.
+        after a restart of the daemon) is kept when given, within the range; otherwise Git's
+        count is the start. The start count counts as a recommendation made at ``now``, so a
+        count just set in Git is not scaled down before a whole window has passed."""
         scaling = baseline.auto_scaling
         if observed_count:
             count = clamp(observed_count, scaling.min_replicas, scaling.max_replicas)
         else:
             count = baseline.start_count
-        return cls(baseline=baseline, count=count, stabilizer=ScaleDownStabilizer(window_s))
+        stabilizer = ScaleDownStabilizer(window_s)
+        stabilizer.stabilize(now, count)
+        return cls(baseline=baseline, count=count, stabilizer=stabilizer)
 
     def step(self, now: float, average_utilization: float | None, tolerance: float) -> int:
         """Feed one measurement (None: nothing measured this pass, the count stays) and return the
@@ -222,7 +226,7 @@ class Autoscaler:
             if state is None or reset:
                 # A state that existed and changed baseline is a Git edit: Git's count wins.
                 seed = (observed_counts or {}).get(deployment.id) if state is None else None
-                state = AutoscaleState.start(baseline, self.scale_down_window_s, seed)
+                state = AutoscaleState.start(baseline, self.scale_down_window_s, now, seed)
                 self._states[deployment.id] = state
                 # The first pass after a (re)start only sets the baseline: measuring instances
                 # that run at the old count would scale from a count Git no longer asks for.

@@ -111,6 +111,15 @@ def test_autoscaler_starts_from_git_then_follows_the_measurements():
     assert down.count == 1
 
 
+def test_a_fresh_count_is_not_scaled_down_before_a_whole_window():
+    scaler = Autoscaler(scale_down_window_s=30)
+    deployment = _deployment(replicas=4)
+    scaler.decide([deployment], {}, now=100)
+    held = scaler.decide([deployment], {"depl_web": 0.0}, now=110)["depl_web"]
+    assert (held.count, held.recommendation) == (4, 1)
+    assert scaler.decide([deployment], {"depl_web": 0.0}, now=131)["depl_web"].count == 1
+
+
 def test_nothing_measured_keeps_the_count():
     scaler = Autoscaler(scale_down_window_s=0)
     deployment = _deployment(replicas=3)
