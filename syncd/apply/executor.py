@@ -182,7 +182,8 @@ def apply_deployment(
         reason = "; ".join(failure.describe() for failure in deployment_plan.unplaceable)
         run.emit("failed", reason)
         return result("failed", reason, retryable=True)
-    run.emit("done", "up to date")
+    replicas = deployment_plan.desired.replicas if deployment_plan.desired else 0
+    run.emit("done", "up to date", updated=replicas, healthy=replicas, total=replicas)
     return result("ok")
 
 

@@ -1,0 +1,104 @@
+"""RollingUpdate and Recreate against the three harness engines, watched by a sampler."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+from tests.apply.applykit import (
+    FAST_OPTIONS,
+    Sampler,
+    apply_repo,
+    deployment,
+    list_deployment,
+    sockets_of,
+)
+
+
+def by_hash(seen, *, healthy_only=False):  # type: ignore[no-untyped-def]
+    return Counter(s.spec_hash for s in seen if s.running and (s.healthy or not healthy_only))
+
+
+def test_rolling_update_keeps_both_bounds_at_every_sample(engines, pool, repo) -> None:
+    replicas, surge, unavailable = 6, 2, 1
+    strategy = {"type": "RollingUpdate", "maxSurge": surge, "maxUnavailable": unavailable}
+    repo.write([deployment("depl_roll", replicas, version="1", strategy=strategy)])
+    _, first = apply_repo(repo, pool)
+    assert first.ok, first.results
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    before = list_deployment(clients, "depl_roll")
+    (old_hash,) = by_hash(before, healthy_only=True)
+    assert by_hash(before, healthy_only=True)[old_hash] == replicas
+    assert {s.node_id for s in before} == {"node-a", "node-b", "node-c"}
+
+    repo.write([deployment("depl_roll", replicas, version="2", strategy=strategy)])
+    with Sampler(sockets_of(engines), "depl_roll") as sampler:
+        the_plan, report = apply_repo(repo, pool)
+    assert report.ok, report.results
+    assert the_plan.for_deployment("depl_roll").actions == ("rolling-update",)
+    assert len(sampler.samples) > 10
+    for sample in sampler.samples:
+        running = [s for s in sample if s.running]
+        healthy = [s for s in sample if s.healthy]
+        assert len(running) <= replicas + surge, sample
+        assert len(healthy) >= replicas - unavailable, sample
+    after = list_deployment(clients, "depl_roll")
+    counts = by_hash(after, healthy_only=True)
+    assert old_hash not in by_hash(after) and sum(counts.values()) == replicas
+    assert len(after) == replicas  # parked old instances were removed at the end
+    assert sorted(int(s.name.split("-")[-2]) for s in after) == list(range(replicas))
+    result = report.result("depl_roll")
+    assert (result.started, result.removed) == (replicas, replicas)
+
+
+def test_recreate_never_runs_two_versions_at_once(engines, pool, repo) -> None:
+    strategy = {"type": "Recreate"}
+    repo.write([deployment("depl_rec", 3, version="1", strategy=strategy)])
+    assert apply_repo(repo, pool)[1].ok
+    repo.write([deployment("depl_rec", 3, version="2", strategy=strategy)])
+    with Sampler(sockets_of(engines), "depl_rec") as sampler:
+        the_plan, report = apply_repo(repo, pool)
+    assert report.ok, report.results
+    assert the_plan.for_deployment("depl_rec").actions == ("recreate",)
+    hashes_seen = set()
+    for sample in sampler.samples:
+        running = by_hash(sample)
+        assert len(running) <= 1, f"two versions running at once: {sample}"
+        hashes_seen.update(running)
+    assert len(hashes_seen) == 2  # the sampler saw the old version, then the new one
+    after = list_deployment({n.id: engines.docker(n.id) for n in engines.nodes}, "depl_rec")
+    assert len(after) == 3 and all(s.healthy for s in after)
+    assert {s.spec_hash for s in after} == {the_plan.for_deployment("depl_rec").target_hash}
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("crash", "exited with code 3: boom: bad config for version 2"),
+        ("sick", "health check failed: cat: can't open '/tmp/ready': No such file or directory"),
+    ],
+)
+def test_a_bad_version_is_reverted_while_the_old_one_serves(
+    engines, pool, repo, mode, expected
+) -> None:
+    strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    repo.write([deployment("depl_bad", 3, version="1", strategy=strategy)])
+    assert apply_repo(repo, pool)[1].ok
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    old = {s.container_id for s in list_deployment(clients, "depl_bad")}
+
+    repo.write([deployment("depl_bad", 3, version="2", mode=mode, strategy=strategy)])
+    options = replace(FAST_OPTIONS, progress_deadline_s=4.0)
+    with Sampler(sockets_of(engines), "depl_bad") as sampler:
+        _, report = apply_repo(repo, pool, options=options)
+    result = report.result("depl_bad")
+    assert result.outcome == "failed" and result.reverted, result
+    assert expected in result.reason
+    assert "depl_bad-" in result.reason  # names the instance and node
+    for sample in sampler.samples:
+        serving_old = [s for s in sample if s.container_id in old and s.healthy]
+        assert len(serving_old) == 3, f"an old replica stopped serving: {sample}"
+    after = list_deployment(clients, "depl_bad")
+    assert {s.container_id for s in after} == old and all(s.healthy for s in after)
