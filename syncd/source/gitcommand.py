@@ -68,6 +68,14 @@ def run_git(
     return str(output).rstrip("\n")
 
 
+_BOILERPLATE = (
+    "Please make sure you have the correct access rights",
+    "and the repository exists.",
+    "hint:",
+    "fatal: Could not read from remote repository.",
+)
+
+
 def git_message(error: git.GitCommandError) -> str:
     """Git's own words from a failed command: its stderr, stripped of GitPython's framing."""
     stderr = error.stderr
@@ -80,9 +88,10 @@ def git_message(error: git.GitCommandError) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return f"git exited with status {error.status}"
-    # git's fatal/error lines say what failed; the rest is advice like "Please make sure...".
-    important = [line for line in lines if line.startswith(("fatal:", "error:", "! [", "remote:"))]
-    return "; ".join(important or lines)
+    # Drop git's generic advice; keep what names the cause (ssh's "Permission denied
+    # (publickey)", "Host key verification failed", "fatal: ...", "! [rejected] ...").
+    useful = [line for line in lines if not line.startswith(_BOILERPLATE)]
+    return "; ".join(useful or lines)
 
 
 def source_error(
