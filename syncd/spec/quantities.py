@@ -31,6 +31,7 @@ _CPU = re.compile(rf"({_NUMBER})(m?)")
 
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"k": 1, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_DECIMAL_UPPER = {"M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 MEMORY_UNITS: dict[str, int] = {
     "": 1,
     **{unit: 1024**power for unit, power in _BINARY.items()},
@@ -133,15 +134,20 @@ def format_cpu(millicores: int) -> str:
 
 
 def format_memory(size: int) -> str:
-    """The largest exact binary unit (``"512Mi"``), else decimal (``"500M"``), else bytes."""
+    """The shortest exact form: ``"512Mi"``, ``"512M"``, ``"1536Mi"``, else plain bytes.
+
+    Binary units win a tie, as they are what memory limits are usually written in.
+    """
     if size == 0:
         return "0"
-    for units in (_BINARY, {k: v for k, v in _DECIMAL.items() if k != "K"}):
-        for unit, power in sorted(units.items(), key=lambda item: -item[1]):
-            base = (1024 if units is _BINARY else 1000) ** power
-            if size % base == 0:
-                return f"{size // base}{unit}"
-    return str(size)
+    candidates = [(len(str(size)), 2, str(size))]
+    for rank, base, units in ((0, 1024, _BINARY), (1, 1000, {"k": 1, **_DECIMAL_UPPER})):
+        for unit, power in units.items():
+            scale = base**power
+            if size % scale == 0:
+                count = str(size // scale)
+                candidates.append((len(count), rank, f"{count}{unit}"))
+    return min(candidates)[2]
 
 
 def format_duration(seconds: float) -> str:

@@ -366,9 +366,19 @@ def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem
     return found, problems
 
 
-def _read(root: Path, relative: str, limit: int) -> bytes:
+def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
+    """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
     with open(root / relative, "rb") as handle:
-        return handle.read(limit + 1)  # one byte more than allowed is enough to refuse it
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            return SpecProblem(
+                relative,
+                1,
+                1,
+                "$",
+                f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
+            )
+        return handle.read(limit + 1)
 
 
 def load_repository(
@@ -396,7 +406,11 @@ def load_repository(
         except OSError as exc:
             problems.append(SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}"))
             continue
-        if folder_kind is None and not _DECLARES_KIND.search(data[:max_file_bytes]):
+        if isinstance(data, SpecProblem):
+            if folder_kind is not None:  # elsewhere, a huge YAML file is simply not ours
+                problems.append(data)
+            continue
+        if folder_kind is None and not _DECLARES_KIND.search(data):
             continue  # not ours: YAML elsewhere in the repo without a syncd kind
         try:
             documents = load_yaml(data, relative, max_bytes=max_file_bytes)

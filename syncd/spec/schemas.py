@@ -143,13 +143,33 @@ def _known_fields(schema: dict[str, Any]) -> list[str]:
     return list(schema.get("properties", {}))
 
 
+# Words people bring from Docker, Compose and Deploy Svc's node model, and what syncd calls them.
+SYNONYMS = {
+    "dockerfile": "containerFile",
+    "context": "buildContext",
+    "env": "envars",
+    "environment": "envars",
+    "envvars": "envars",
+    "cmd": "command",
+    "entrypoint": "command",
+    "region": "cluster",
+    "availabilityzone": "zone",
+    "healthcheck": "healthCheck",
+    "health": "healthCheck",
+    "read_only": "readOnly",
+}
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'replicas'?)`` for the closest candidate, or an empty string."""
     options = list(candidates)
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    lowered = {option.lower(): option for option in options}
+    close = [lowered[word.lower()]] if word.lower() in lowered else []
+    synonym = SYNONYMS.get(word.lower().replace("-", "").replace(" ", ""))
+    if not close and synonym in options:
+        close = [synonym]
     if not close:
-        lowered = {option.lower(): option for option in options}
-        close = [lowered[word.lower()]] if word.lower() in lowered else []
+        close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -179,8 +199,9 @@ def _translate(document: Document, error: ValidationError) -> list[SpecProblem]:
         return [document.problem((*path, value), f"key {value!r}: {message}", at_key=True)]
 
     message = _schema_message(schema) if keyword in _USES_ERROR_MESSAGE else None
-    if message and not isinstance(value, dict | list):
-        message = f"{message}; got {describe_value(value)}"
+    if message:
+        if not isinstance(value, dict | list):
+            message = f"{message}; got {describe_value(value)}"
     elif keyword == "type":
         message = _type_message(error.validator_value, value)
     elif keyword == "enum":
