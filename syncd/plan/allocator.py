@@ -15,8 +15,10 @@ already run are never moved by the allocator: it only places what the planner as
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+import heapq
+from bisect import insort
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncd.plan.model import Placement, PlacementFailure
@@ -110,8 +112,19 @@ class Allocator:
         self.rooms: dict[str, NodeRoom] = {}
         for node in sorted(nodes, key=lambda n: n.id):
             self.rooms[node.id] = _room(node, facts.get(node.id))
+        self._indexed = False
         for instance in instances:
             self._account(instance, sign=1)
+        # Reachable nodes per zone, sorted by (load, id): the search order within a zone, kept
+        # sorted as claims change, so a placement rarely looks at more than a few nodes.
+        self._by_zone: dict[ZoneKey, list[tuple[float, str]]] = defaultdict(list)
+        for room in self.rooms.values():
+            if room.reachable:
+                self._by_zone[room.zone_key].append((room.load(), room.id))
+        for entries in self._by_zone.values():
+            entries.sort()
+        self._indexed = True
+        self._zones_for: dict[tuple[TargetRegion, ...], list[ZoneKey]] = {}
 
     # ------------------------------------------------------------------ claims
 
@@ -123,6 +136,7 @@ class Allocator:
         room = self.rooms.get(instance.node_id)
         if room is None:
             return
+        before = self._unindex(room)
         room.cpu_used += sign * instance.cpu_millis
         room.memory_used += sign * instance.memory_bytes
         for port in instance.host_ports:
@@ -139,6 +153,21 @@ class Allocator:
                 room.gpus[0].used += sign * instance.vram_bytes
             else:
                 room.vram_pool_used += sign * instance.vram_bytes
+        self._reindex(room, before)
+
+    def _unindex(self, room: NodeRoom) -> float | None:
+        """The room's sort key before a change (None when it is not indexed)."""
+        return room.load() if self._indexed and room.reachable else None
+
+    def _reindex(self, room: NodeRoom, before: float | None) -> None:
+        if before is None:
+            return
+        after = room.load()
+        if after == before:
+            return
+        entries = self._by_zone[room.zone_key]
+        entries.remove((before, room.id))
+        insort(entries, (after, room.id))
 
     # ------------------------------------------------------------------ placing
 
@@ -148,8 +177,54 @@ class Allocator:
         """Place one replica of ``deployment``; ``peers`` are the node ids where its other
         instances run or were placed in this pass (one entry per instance) for spreading.
 
+        The chosen node is the fitting node with the smallest (replicas of the deployment in
+        its zone, on the node, node load, node id). Zones are tried in order of their replica
+        count; inside a group of equally used zones, nodes without a replica come in load order
+        (the first that fits wins), then the few nodes that have one. ``place_by_scan`` computes
+        the same answer by looking at every node; tests hold the two equal.
+
         On success the placement's claims are recorded; on failure every node says why.
         """
+        per_node = Counter(peers)
+        per_zone: Counter[ZoneKey] = Counter()
+        for node_id, count in per_node.items():
+            peer_room = self.rooms.get(node_id)
+            if peer_room is not None:
+                per_zone[peer_room.zone_key] += count
+        zones = self._eligible_zones(deployment.deployment.target_regions)
+        for _, group in _groups_by(zones, key=lambda zone: per_zone[zone]):
+            members = set(group)
+            for _, node_id in heapq.merge(*(self._by_zone[zone] for zone in group)):
+                if per_node[node_id]:
+                    continue
+                room = self.rooms[node_id]
+                why, gpu_ids = self._misfit(room, deployment)
+                if why is None:
+                    return self._take(room, deployment, replica, gpu_ids)
+            best: tuple[tuple[int, float, str], NodeRoom, tuple[str, ...]] | None = None
+            for node_id, count in per_node.items():
+                peer = self.rooms.get(node_id)
+                if peer is None or not peer.reachable or peer.zone_key not in members:
+                    continue
+                why, gpu_ids = self._misfit(peer, deployment)
+                key = (count, peer.load(), peer.id)
+                if why is None and (best is None or key < best[0]):
+                    best = (key, peer, gpu_ids)
+            if best is not None:
+                return self._take(best[1], deployment, replica, best[2])
+        return PlacementFailure(
+            replica=replica,
+            reasons=tuple(
+                (room.id, self._misfit(room, deployment)[0] or "fits")
+                for room in self.rooms.values()
+            ),
+        )
+
+    def place_by_scan(
+        self, deployment: DesiredDeployment, replica: int, peers: Sequence[str] = ()
+    ) -> Placement | PlacementFailure:
+        """``place`` by brute force over every node: the reference the fast path is tested
+        against (same answer, O(nodes) per replica)."""
         reasons: list[tuple[str, str]] = []
         fitting: list[tuple[NodeRoom, tuple[str, ...]]] = []
         for room in self.rooms.values():
@@ -163,9 +238,9 @@ class Allocator:
         per_node = Counter(peers)
         per_zone: Counter[ZoneKey] = Counter()
         for node_id, count in per_node.items():
-            room = self.rooms.get(node_id)
-            if room is not None:
-                per_zone[room.zone_key] += count
+            peer_room = self.rooms.get(node_id)
+            if peer_room is not None:
+                per_zone[peer_room.zone_key] += count
         room, gpu_ids = min(
             fitting,
             key=lambda item: (
@@ -175,7 +250,36 @@ class Allocator:
                 item[0].id,
             ),
         )
+        return self._take(room, deployment, replica, gpu_ids)
+
+    def _eligible_zones(self, regions: tuple[TargetRegion, ...]) -> list[ZoneKey]:
+        zones = self._zones_for.get(regions)
+        if zones is None:
+            zones = sorted(
+                (
+                    zone
+                    for zone in self._by_zone
+                    if not regions
+                    or any(
+                        r.cluster == zone[0] and (r.zone is None or r.zone == zone[1])
+                        for r in regions
+                    )
+                ),
+                key=lambda zone: (zone[0], zone[1] or ""),
+            )
+            self._zones_for[regions] = zones
+        return zones
+
+    def _take(
+        self,
+        room: NodeRoom,
+        deployment: DesiredDeployment,
+        replica: int,
+        gpu_ids: tuple[str, ...],
+    ) -> Placement:
+        before = self._unindex(room)
         self._claim(room, deployment, gpu_ids)
+        self._reindex(room, before)
         return Placement(replica=replica, node_id=room.id, gpu_ids=gpu_ids)
 
     def _misfit(
@@ -222,6 +326,16 @@ class Allocator:
                 chosen[0].used += resources.vram_bytes
             else:
                 room.vram_pool_used += resources.vram_bytes
+
+
+def _groups_by(
+    items: list[ZoneKey], key: Callable[[ZoneKey], int]
+) -> list[tuple[int, list[ZoneKey]]]:
+    """Items grouped by ``key``, groups in ascending key order, items keeping their order."""
+    grouped: dict[int, list[ZoneKey]] = defaultdict(list)
+    for item in items:
+        grouped[key(item)].append(item)
+    return sorted(grouped.items())
 
 
 def _vram_fit(room: NodeRoom, need: int) -> tuple[str | None, tuple[str, ...]]:

@@ -176,3 +176,26 @@ def test_spread_is_as_even_as_capacity_allows(zones, replicas):
     for zone in zones_present:
         in_zone = [per_node.get(n, 0) for n, z in zone_of.items() if z == zone]
         assert max(in_zone) - min(in_zone) <= 1
+
+
+@FAST
+@given(case_st, st.integers(0, 3))
+def test_fast_placement_equals_the_brute_force_scan(case, extra):
+    """Allocator.place searches zones and nodes in order; place_by_scan looks at every node.
+    Same answer, including after some instances already run and the counts grow."""
+    from unittest import mock
+
+    from syncd.plan.allocator import Allocator
+
+    desired = desired_state(case)
+    fast = plan(desired, _observed(case))
+    with mock.patch.object(Allocator, "place", Allocator.place_by_scan):
+        assert plan(desired, _observed(case)) == fast
+    grown = {
+        **case,
+        "deployments": [dict(d, replicas=d["replicas"] + extra) for d in case["deployments"]],
+    }
+    running = _applied(fast, desired)
+    again = plan(desired_state(grown), _observed(grown, running))
+    with mock.patch.object(Allocator, "place", Allocator.place_by_scan):
+        assert plan(desired_state(grown), _observed(grown, running)) == again
