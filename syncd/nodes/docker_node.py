@@ -114,6 +114,12 @@ class DockerNode:
         with self._calls_lock:
             self._calls += 1
 
+    def api_client(self) -> docker.APIClient:
+        """The node's low-level docker-py client (connected on first use), for reads outside
+        the NodeDriver protocol such as stats. Raises NodeUnreachable/NodeError like any call."""
+        with self._calling("connecting"):
+            return self._client()
+
     def _client(self) -> docker.APIClient:
         with self._lock:
             if self._api is None:
