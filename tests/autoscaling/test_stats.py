@@ -1,0 +1,126 @@
+"""CPU utilisation from engine stats: the arithmetic with data, the reads against real engines."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from syncd.nodes.docker_node import DockerNode
+from syncd.nodes.stats import (
+    CpuSample,
+    CpuSampler,
+    StatsTarget,
+    cpu_utilization,
+    parse_cpu_sample,
+    utilization_between,
+)
+from tests.harness.handle import TEST_LABEL
+
+BASE_IMAGE = "syncd-test/busybox:latest"
+SECOND = 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "limit", "expected"),
+    [
+        # 2 cores; the container used 0.2 s of CPU while the host spent 2 s (1 s wall): 0.2 cores
+        (CpuSample(0, 0, 2), CpuSample(SECOND // 5, 2 * SECOND, 2), 200, 100.0),
+        (CpuSample(0, 0, 2), CpuSample(SECOND // 5, 2 * SECOND, 2), None, 20.0),
+        (CpuSample(0, 0, 4), CpuSample(2 * SECOND, 4 * SECOND, 4), 500, 400.0),  # 2 cores vs 0.5
+        (CpuSample(5, 10, 1), CpuSample(5, 10 + SECOND, 1), 1000, 0.0),  # idle
+        (CpuSample(9 * SECOND, 0, 2), CpuSample(SECOND, SECOND, 2), None, None),  # restarted
+        (CpuSample(0, SECOND, 2), CpuSample(SECOND, SECOND, 2), None, None),  # no time passed
+    ],
+)
+def test_utilization_between_two_samples(previous, current, limit, expected):
+    result = utilization_between(previous, current, limit)
+    assert result == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"cpu_usage": {"total_usage": 7}, "system_cpu_usage": 9, "online_cpus": 2},
+            CpuSample(7, 9, 2),
+        ),
+        (
+            {"cpu_usage": {"total_usage": 7, "percpu_usage": [3, 4, 0]}, "system_cpu_usage": 9},
+            CpuSample(7, 9, 3),
+        ),
+        ({"cpu_usage": {"total_usage": 0}}, None),  # a one-shot read's empty precpu_stats
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_parse_cpu_sample(section, expected):
+    assert parse_cpu_sample(section) == expected
+
+
+def _start(client, command: str, nano_cpus: int | None) -> str:
+    container = client.containers.run(
+        BASE_IMAGE,
+        ["sh", "-c", command],
+        detach=True,
+        network_mode="none",
+        labels={TEST_LABEL: "stats"},
+        nano_cpus=nano_cpus or 0,
+    )
+    return container.id
+
+
+def test_burning_and_idle_containers_over_tls(engines):
+    node = engines.tls_node
+    client = engines.docker(node.id)
+    burner = _start(client, "while :; do :; done", 200_000_000)
+    idle = _start(client, "sleep 600", None)
+    driver = DockerNode(node)
+    try:
+        sampler = CpuSampler()
+        targets = [
+            StatsTarget(node.id, burner, 200),
+            StatsTarget(node.id, idle, None),
+            StatsTarget(node.id, "0" * 64, None),
+        ]
+        first = sampler.measure(lambda _node_id: driver, targets)
+        assert first == dict.fromkeys([burner, idle, "0" * 64])  # nothing to compare with yet
+        time.sleep(0.5)
+        second = sampler.measure(lambda _node_id: driver, targets)
+        assert second[burner] is not None and second[burner] > 60  # ~100% of its 200m
+        assert second[idle] is not None and second[idle] < 5
+        assert second["0" * 64] is None  # no such container
+        # the stand-alone read (the engine takes both samples) agrees
+        alone = cpu_utilization(driver, burner, 200)
+        assert alone is not None and alone > 60
+    finally:
+        driver.close()
+
+
+def test_an_unreachable_node_measures_nothing(engines):
+    sampler = CpuSampler()
+
+    def unreachable(node_id: str):
+        from syncd.errors import NodeUnreachable
+
+        raise NodeUnreachable(node_id, "connection refused")
+
+    assert sampler.measure(unreachable, [StatsTarget("node-x", "abc", None)]) == {"abc": None}
+
+
+def test_a_pass_reads_at_most_its_bound_and_takes_turns(engines):
+    node = engines.nodes[0]
+    client = engines.docker(node.id)
+    ids = sorted(_start(client, "sleep 600", None) for _ in range(3))
+    driver = DockerNode(node)
+    try:
+        sampler = CpuSampler(concurrency=2, max_per_pass=2)
+        targets = [StatsTarget(node.id, cid, None) for cid in ids]
+        sampler.measure(lambda _node_id: driver, targets)  # reads the first two
+        second = sampler.measure(lambda _node_id: driver, targets)
+        # the one never read goes first, then the longest-read one: only that one has a value
+        assert [second[cid] is not None for cid in ids] == [True, False, False]
+        third = sampler.measure(lambda _node_id: driver, targets)
+        assert [third[cid] is not None for cid in ids] == [True, True, False]
+    finally:
+        driver.close()
