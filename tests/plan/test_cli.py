@@ -256,3 +256,18 @@ def test_live_plan_against_the_engines(engines, tmp_path, capsys):
     assert any(
         f"node {node_b} is unreachable: not contacted (--node)" in w for w in document["warnings"]
     )
+
+
+def test_live_plan_at_a_revision_with_every_node_down(repo, capsys):
+    """--rev checks the commit out to a temp dir; the repo's only node does not answer, so
+    every replica is unplaceable and the plan says why, node by node."""
+    folder, first = repo["folder"], repo["first"]
+    code, out, err = run(
+        ["plan", "--repo", str(folder), "--rev", first, "--detailed-exitcode"], capsys
+    )
+    assert code == 2, err
+    lines = out.splitlines()
+    assert lines[0] == f"syncd plan: {first[:12]} against the live nodes"
+    assert "+ web: create 2 replicas; 2 replicas cannot be placed" in lines
+    assert "    ! no node fits replica 0: node-a: unreachable" in lines
+    assert any(line.startswith("! node node-a is unreachable") for line in lines)
