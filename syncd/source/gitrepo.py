@@ -98,11 +98,13 @@ class GitSource:
         check_url(url)
         if not branch or branch.startswith("-") or ".." in branch or " " in branch:
             raise SourceError(f"invalid branch name {branch!r}", hint="set repo.branch, e.g. main")
-        self.url = url
+        # git runs in the checkout: a relative local path must not be read from there
+        self.url = url if _is_remote_url(url) else str(Path(url).absolute())
         self.branch = branch
         self.checkout_dir = Path(checkout_dir)
         self.timeout_s = timeout_s
         self._env: dict[str, str] = {}
+        self._origin_url: str | None = None  # as read by the last health check
         command = ssh_command(ssh_key, known_hosts)
         if command is not None:
             self._env["GIT_SSH_COMMAND"] = command
@@ -122,7 +124,8 @@ class GitSource:
         if problem is not None:
             return self._reclone(problem)
         try:
-            self._git("remote", "set-url", "origin", self.url)  # the config may have changed
+            if self._origin_url != self.url:  # the config changed since the clone
+                self._git("remote", "set-url", "origin", self.url)
             self._git(
                 "fetch",
                 "--quiet",
@@ -161,6 +164,8 @@ class GitSource:
     def _clone(self) -> str:
         # Clone beside the target and rename into place: a clone killed half-way never leaves a
         # checkout that looks usable.
+        if self.checkout_dir.exists():
+            self._refuse_foreign_directory()
         staging = self.checkout_dir.with_name(self.checkout_dir.name + ".cloning")
         if staging.exists():
             shutil.rmtree(staging)
@@ -189,6 +194,19 @@ class GitSource:
         staging.rename(self.checkout_dir)
         return self._git("rev-parse", "--verify", "HEAD^{commit}")
 
+    def _refuse_foreign_directory(self) -> None:
+        # Only ever delete what is recognisably a Git checkout (or nothing): a checkout_dir
+        # pointed at a directory of someone's files must not be wiped.
+        directory = self.checkout_dir
+        if (directory / ".git").exists() or not any(directory.iterdir()):
+            return
+        error = SourceError(
+            f"{directory} exists and is not a Git checkout: refusing to replace it",
+            hint="point the state directory elsewhere, or remove that directory yourself",
+        )
+        error.retryable = False
+        raise error
+
     def _reclone(self, problem: str) -> str:
         log.warning(
             "git checkout %s is damaged (%s); cloning %s again",
@@ -214,8 +232,9 @@ class GitSource:
             return f"not a Git repository any more ({type(exc).__name__})"
         try:
             repo.head.commit.tree  # noqa: B018 -- reads HEAD, the ref and the commit object
+            self._origin_url = repo.remote("origin").url
         except (ValueError, BadName, BadObject, TypeError, OSError, git.GitCommandError) as exc:
-            return f"HEAD does not name a readable commit ({exc})".replace("\n", " ")
+            return f"HEAD or origin is unreadable ({exc})".replace("\n", " ")
         finally:
             repo.close()
             repo.git.clear_cache()
@@ -238,7 +257,12 @@ class GitSource:
 
     def commit_info(self, sha: str) -> CommitInfo:
         """Author, date and subject of a commit in the checkout."""
-        repo = git.Repo(self.checkout_dir)
+        try:
+            repo = git.Repo(self.checkout_dir)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise SourceError(
+                f"no checkout at {self.checkout_dir}", hint="sync the source first"
+            ) from exc
         try:
             commit = repo.commit(sha)
             return CommitInfo(
@@ -301,6 +325,10 @@ class GitSource:
                 hint="sign with a key listed in the allowed signers file (or the GPG keyring), "
                 "or add the signer's key there",
             ) from exc
+
+
+def _is_remote_url(url: str) -> bool:
+    return "://" in url or bool(_SCP_LIKE.match(url))
 
 
 def _names_remote(message: str) -> bool:

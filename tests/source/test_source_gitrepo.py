@@ -144,3 +144,27 @@ def test_display_url_hides_credentials():
     assert display_url("https://TOKEN@git.example/r.git") == "https://***@git.example/r.git"
     assert display_url("ssh://git@git.example/r.git") == "ssh://git@git.example/r.git"
     assert display_url("/srv/r.git") == "/srv/r.git"
+
+
+def test_a_relative_local_path_keeps_working(remote, tmp_path, monkeypatch):
+    monkeypatch.chdir(remote.parent)
+    source = GitSource(remote.name, "main", tmp_path / "co")
+    assert source.sync() == source.sync() == git(remote, "rev-parse", "main")
+
+
+def test_a_directory_of_other_files_is_never_replaced(remote, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(SourceError, match="is not a Git checkout: refusing to replace it"):
+        GitSource(str(remote), "main", precious).sync()
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_changed_url_is_followed(remote, tmp_path):
+    source = GitSource(str(remote), "main", tmp_path / "co")
+    source.sync()
+    moved = remote.with_name("moved.git")
+    shutil.copytree(remote, moved)
+    shutil.rmtree(remote)
+    assert GitSource(str(moved), "main", tmp_path / "co").sync() == git(moved, "rev-parse", "main")
