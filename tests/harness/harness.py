@@ -140,7 +140,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _pids_mentioning(marker: str) -> list[int]:
+def pids_mentioning(marker: str) -> list[int]:
     """Processes whose command line names our directory: containerd and shims dockerd started."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -542,7 +542,7 @@ class Harness:
         with ThreadPoolExecutor(max(1, len(live))) as pool:
             list(pool.map(_stop_pid, live))
         # containerd and shims started by an engine that died without cleaning up after itself
-        for pid in _pids_mentioning(marker):
+        for pid in pids_mentioning(marker):
             _stop_pid(pid, timeout_s=5)
         for mount in _mounts_under(self.root):
             subprocess.run(["umount", "-l", mount], capture_output=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import docker
+import pytest
 
 from tests.harness.handle import TEST_LABEL, HarnessHandle
-from tests.harness.harness import BASE_IMAGE, Harness
+from tests.harness.harness import BASE_IMAGE, Harness, pids_mentioning
 
 
 def test_three_engines_with_the_base_image(harness: HarnessHandle) -> None:
@@ -62,3 +66,21 @@ def test_base_image_runs_busybox_applets(engines: HarnessHandle) -> None:
     )
     assert output.decode().startswith("syncd-test\n")
     assert "BusyBox" in output.decode()
+
+
+@pytest.mark.engines
+def test_a_second_harness_comes_up_and_goes_down_by_pid() -> None:
+    root = Path(tempfile.mkdtemp(prefix="syncd-h2-", dir="/tmp"))
+    runner = Harness(root)
+    try:
+        state = runner.up()
+        assert runner.is_live()
+        pids = [int(Path(n["pid_file"]).read_text()) for n in state["nodes"]]
+        pids.append(int(Path(state["sshd"]["pid_file"]).read_text()))
+    finally:
+        runner.down()
+    assert not runner.is_live()
+    assert list(root.iterdir()) == []
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert pids_mentioning(str(root)) == []
+    root.rmdir()
