@@ -7,10 +7,12 @@ streamed; the engine's own error line reaches the user verbatim (``COPY failed: 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
+import requests
 from docker.utils import parse_repository_tag
 
 from syncd.errors import BuildError
@@ -76,17 +78,15 @@ def build_image(
     """Build ``build.image_tag`` from its context; BuildError carries the engine's error line."""
     context, container_file = resolve_build_context(build, repo_root)
     output: list[str] = []
-    stream = api.build(
-        path=str(context),
-        dockerfile=container_file,
-        tag=build.image_tag,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-        timeout=timeout_s,
-        use_config_proxy=False,  # a proxy from ~/.docker/config.json would change the image
-    )
+    try:
+        stream = _start_build(api, context, container_file, build.image_tag, timeout_s)
+    except requests.RequestException:
+        raise  # the engine did not answer: the driver reports the node unreachable
+    except OSError as unreadable:  # docker-py tars the context here: an unreadable file
+        raise BuildError(
+            f"cannot read build context {build.context!r} for {build.image_tag}: {unreadable}",
+            hint="make every file of the context readable by syncd, or exclude it in .dockerignore",
+        ) from None
     for chunk in stream:
         error = _stream_error(chunk)
         if error is not None:
@@ -99,6 +99,22 @@ def build_image(
         text = chunk.get("stream")
         if isinstance(text, str) and text.strip():
             output.append(text)
+
+
+def _start_build(
+    api: docker.APIClient, context: Path, container_file: str, tag: str, timeout_s: float
+) -> Iterator[dict[str, Any]]:
+    return api.build(
+        path=str(context),
+        dockerfile=container_file,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+        timeout=timeout_s,
+        use_config_proxy=False,  # a proxy from ~/.docker/config.json would change the image
+    )
 
 
 def pull_image(api: docker.APIClient, node_id: str, image: str) -> None:
