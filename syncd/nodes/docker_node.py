@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,17 @@ _STATES: frozenset[str] = frozenset(
     ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 )
 _EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
+_UP_FOR = re.compile(r"^Up (.+?)(?: \((?:Paused|healthy|unhealthy|health: starting)\))?$")
+# Docker's HumanDuration units (go-units), each with the smallest duration it can stand for.
+_DURATION_UNITS = {
+    "second": 1.0,
+    "minute": 60.0,
+    "hour": 3600.0,
+    "day": 86400.0,
+    "week": 7 * 86400.0,
+    "month": 30 * 86400.0,
+    "year": 365 * 86400.0,
+}
 # Transport-level failures: the engine did not answer. Anything else from docker-py is a refusal.
 _UNREACHABLE = (
     requests.exceptions.ConnectionError,
@@ -305,6 +316,7 @@ class DockerNode:
             state=_state(state),
             health=_health_from_status(status) if state == "running" else "none",
             created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+            started_at=_started_from_status(status, utc_now()) if state == "running" else None,
             exit_code=int(exit_match.group(1)) if exit_match else None,
             cpu_millis=_int_label(labels, LABEL_CPU),
             memory_bytes=_int_label(labels, LABEL_MEMORY),
@@ -546,6 +558,35 @@ def _health_from_status(status: str) -> Health:
     if status.endswith("(health: starting)"):
         return "starting"
     return "none"
+
+
+def _started_from_status(status: str, now: datetime) -> datetime | None:
+    """When a running container started, from the list call's "Up 5 seconds" text.
+
+    Exact to the second under a minute, coarser above (Docker rounds: "About an hour"); the
+    shortest duration the text can mean is used, so the estimate errs towards "started later".
+    """
+    match = _UP_FOR.match(status)
+    if match is None:
+        return None
+    text = match.group(1).lower()
+    if text == "less than a second":
+        seconds = 0.0
+    elif text == "about a minute":
+        seconds = 60.0
+    elif text == "about an hour":
+        seconds = 1800.0  # Docker rounds hours: "about an hour" starts at 30 minutes
+    else:
+        count, _, unit = text.partition(" ")
+        try:
+            number = int(count)
+        except ValueError:
+            return None
+        scale = _DURATION_UNITS.get(unit.rstrip("s"))
+        if scale is None:
+            return None
+        seconds = (number - 0.5) * scale if unit.startswith("hour") else number * scale
+    return now - timedelta(seconds=seconds)
 
 
 def _int_label(labels: dict[str, str], key: str, default: int = 0) -> int:

@@ -33,6 +33,7 @@ def test_create_observe_stop_remove(driver: DockerNode, raw: docker.DockerClient
     assert (instance.state, instance.health) == ("running", "none")
     assert (instance.cpu_millis, instance.memory_bytes) == (250, 64 * 1024 * 1024)
     assert instance.created_at is not None and instance.is_serving
+    assert instance.started_at is not None and instance.started_at >= instance.created_at
 
     details = raw.api.inspect_container(container_id)
     assert details["HostConfig"]["NanoCpus"] == 250_000_000
