@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import git
 from gitdb.exc import BadName, BadObject
@@ -112,7 +112,8 @@ def _write_tree(tree: git.Tree, dest: Path) -> None:
     # Git stores one path component per entry and never "." or ".." (fsck rejects them), so
     # writing entries under dest cannot escape it.
     for entry in tree:
-        target = dest / entry.name
+        # entry.path, not entry.name: a submodule's name comes from .gitmodules, which may lack it
+        target = dest / PurePosixPath(entry.path).name
         if isinstance(entry, git.Tree):
             target.mkdir()
             _write_tree(entry, target)

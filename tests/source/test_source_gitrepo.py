@@ -168,3 +168,24 @@ def test_a_changed_url_is_followed(remote, tmp_path):
     shutil.copytree(remote, moved)
     shutil.rmtree(remote)
     assert GitSource(str(moved), "main", tmp_path / "co").sync() == git(moved, "rev-parse", "main")
+
+
+def test_a_remote_that_never_answers_times_out(tmp_path):
+    # A listening socket that never speaks: ssh waits for a banner that never comes.
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        source = GitSource(
+            f"ssh://git@127.0.0.1:{port}/repo.git",
+            "main",
+            tmp_path / "co",
+            known_hosts=tmp_path / "known_hosts",
+            timeout_s=1,
+        )
+        with pytest.raises(SourceError, match="did not complete in 1 secs") as caught:
+            source.sync()
+    assert caught.value.retryable
+    assert not (tmp_path / "co").exists()

@@ -99,3 +99,13 @@ def test_a_tree_or_blob_sha_is_not_a_revision(work, tmp_path):
     blob = git(work, "rev-parse", "HEAD:deployments/a.yaml")
     with pytest.raises(SourceError, match="unknown revision"):
         checkout_revision(work, blob, tmp_path / "out")
+
+
+def test_a_submodule_becomes_an_empty_directory(work, tmp_path):
+    pinned = git(work, "rev-parse", "HEAD")
+    git(work, "update-index", "--add", "--cacheinfo", f"160000,{pinned},vendor/lib")
+    git(work, "commit", "-q", "-m", "add a submodule entry")
+    dest = tmp_path / "out"
+    checkout_revision(work, "HEAD", dest)
+    assert (dest / "vendor" / "lib").is_dir()
+    assert list((dest / "vendor" / "lib").iterdir()) == []
