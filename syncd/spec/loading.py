@@ -13,7 +13,7 @@ ourselves, which lets us do what ``yaml.safe_load`` does not:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -36,7 +36,33 @@ _KIND = {bool: "boolean", int: "number", float: "number", type(None): "null"}
 
 
 class _Loader(yaml.CSafeLoader):
-    """The C parser with PyYAML's safe scalar constructors; no Python object tags."""
+    """The C parser with PyYAML's safe scalar constructors; no Python object tags.
+
+    The C parser asks Python to resolve every scalar's tag; without path resolvers that depends
+    on the text alone, so plain scalars are resolved once per distinct value (repos repeat
+    "true", "1", "RollingUpdate"...). Quoted scalars are strings without asking.
+    """
+
+    _plain_tags: ClassVar[dict[str, str]] = {}
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers are registered: nothing to track
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._plain_tags) < 50_000 and len(value) < 100:
+                    self._plain_tags[value] = tag
+            return tag
+        if kind is yaml.ScalarNode and implicit[1]:
+            return _STR_TAG
+        result: str = super().resolve(kind, value, implicit)
+        return result
 
 
 def json_path(parts: JsonPath) -> str:

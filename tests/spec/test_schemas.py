@@ -6,13 +6,22 @@ import json
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from syncd.errors import SyncdError
 from syncd.spec.loading import load_yaml
-from syncd.spec.schemas import check, check_data, load_schema, schema_names, validator
+from syncd.spec.schemas import (
+    check,
+    check_data,
+    fast_validator,
+    load_schema,
+    schema_names,
+    validator,
+)
 
-from .conftest import PROJECT_ROOT
+from .conftest import EXAMPLE_REPO, PROJECT_ROOT
 
 
 def problems(schema: str, text: str) -> list[tuple[int, int, str, str]]:
@@ -730,3 +739,97 @@ def test_every_field_has_a_description_and_examples_and_objects_are_closed(name)
         for example in sub["examples"]:
             if "anyOf" not in sub and "const" not in sub:
                 assert not list(Draft202012Validator(sub).iter_errors(example)), (path, example)
+
+
+# ---------------------------------------------------------------- the fast path agrees with jsonschema
+
+
+def _verdicts(schema: str, data) -> tuple[bool, bool]:
+    quick = fast_validator(schema)
+    assert quick is not None, f"{schema} should compile to the fast path"
+    return quick(data), validator(schema).is_valid(data)
+
+
+@pytest.mark.parametrize(("schema", "text"), [(case[0], case[1]) for case in CASES] + VALID)
+def test_fast_path_agrees_with_jsonschema_on_every_table_case(schema, text):
+    (document,) = load_yaml(textwrap.dedent(text).encode(), "f.yaml")
+    fast, full = _verdicts(schema, document.data)
+    assert fast == full
+
+
+def _example_documents():
+    for folder, schema in (
+        ("deployments", "deployment"),
+        ("definitions", "definition"),
+        ("nodes", "node"),
+    ):
+        for path in sorted((EXAMPLE_REPO / folder).glob("*.yaml")):
+            for document in load_yaml(path.read_bytes(), path.name):
+                yield schema, document.data
+
+
+EXAMPLES = list(_example_documents())
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3, max_value=70000),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from(
+        [
+            "",
+            "0%",
+            "25%",
+            "500m",
+            "1Gi",
+            "24GB",
+            "10s",
+            "/x",
+            "io.syncd.x",
+            "tcp://h:1",
+            "a b",
+            "Recreate",
+        ]
+    ),
+    st.lists(st.integers(min_value=0, max_value=3), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["port", "path", "x", "key", "value"]), st.integers(0, 2), max_size=2
+    ),
+)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+def _replace(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    return [
+        (_replace(item, rest, new) if index == head else item) for index, item in enumerate(value)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fast_path_agrees_with_jsonschema_on_mutated_examples(data):
+    schema, document = data.draw(st.sampled_from(EXAMPLES))
+    path = data.draw(st.sampled_from(list(_paths(document))[1:]))
+    mutated = _replace(document, path, data.draw(ODD_VALUES))
+    if data.draw(st.booleans()):
+        mutated = {
+            **mutated,
+            data.draw(st.sampled_from(["replica", "kind", "zone", "status", "tls"])): data.draw(
+                ODD_VALUES
+            ),
+        }
+    fast, full = _verdicts(schema, mutated)
+    assert fast == full, (path, mutated)
