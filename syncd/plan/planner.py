@@ -30,6 +30,7 @@ from datetime import datetime
 
 from syncd.errors import PlanError
 from syncd.plan.allocator import Allocator, in_target_regions
+from syncd.plan.autoscaling import status_text
 from syncd.plan.model import (
     ActionKind,
     DeploymentPlan,
@@ -58,6 +59,7 @@ class _Draft:
     start: list[Placement] = field(default_factory=list)
     unplaceable: list[PlacementFailure] = field(default_factory=list)
     current_hashes: tuple[str, ...] = ()
+    autoscaled: bool = False  # ``replicas`` came from the autoscaler (the summary says so)
     running_before: int = 0  # distinct replica indexes observed, at any hash, on any node
     scale_up: int = 0
     replacing: int = 0
@@ -94,6 +96,9 @@ def plan(
         replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
         drafts.append(
             _assess(wanted, replicas, by_deployment.get(wanted.id, []), reachable, allocator)
+        )
+        drafts[-1].autoscaled = (
+            wanted.id in overrides and wanted.deployment.auto_scaling is not None
         )
 
     desired_ids = {d.id for d in desired.deployments}
@@ -289,6 +294,9 @@ def _summary(draft: _Draft) -> str:
     if draft.away:
         nodes = ", ".join(sorted({i.node_id for i in draft.away}))
         parts.append(f"{_count(len(draft.away), 'instance')} on unreachable {nodes} not counted")
+    scaling = draft.desired.deployment.auto_scaling
+    if draft.autoscaled and scaling is not None:
+        parts.append(status_text(scaling, draft.replicas))
     return "; ".join(parts)
 
 

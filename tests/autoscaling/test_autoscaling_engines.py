@@ -69,13 +69,16 @@ def write_repo(root: Path, nodes: list[Any], script: str, replicas: int) -> None
 
 
 def one_pass(root: Path, pool: NodePool, scaler: DeploymentAutoscaler) -> AutoscaleResult:
-    """The daemon's pass: render, observe, autoscale, plan with the counts, apply."""
+    """The daemon's pass: render, observe, autoscale, plan with the counts, apply. The plan
+    says what the autoscaler decided."""
     desired = render_desired(load_repository(root), environ={})
     observed = pool.observe()
     scaled = scaler.reconcile([d.deployment for d in desired.deployments], observed, pool.driver)
     the_plan = make_plan(desired, observed, replica_overrides=scaled.overrides)
     report = apply_plan(the_plan, pool, repo_root=root, secrets=None, commit="test", options=FAST)
     assert report.ok, report.failures
+    summary = the_plan.for_deployment("depl_cpu").summary
+    assert summary.endswith(scaled.status["depl_cpu"]), summary
     return scaled
 
 
