@@ -110,21 +110,33 @@ def _pid_is_ours(pid: int, marker: str) -> bool:
 
 
 def _stop_pid(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; returns once the process has fully exited."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    if _wait_exit(pid, timeout_s):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _wait_exit(pid, 5.0)
+
+
+def _wait_exit(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-            _reap(pid)
-            return
-        time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    _reap(pid)
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        if _is_zombie(pid):
+            # Our child (started by this process): reap it. A Go program's main thread shows as
+            # a zombie while its other threads still exit, so the wait blocks until it is done.
+            try:
+                os.waitpid(pid, 0)
+                return True
+            except ChildProcessError:
+                pass  # someone else's child: its parent reaps it; wait until it is gone
+        time.sleep(0.05)
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
@@ -132,12 +144,6 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
-
-
-def _reap(pid: int) -> None:
-    # Reap our own children so they do not linger as zombies in a long pytest session.
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def pids_mentioning(marker: str) -> list[int]:
@@ -159,6 +165,11 @@ def _mounts_under(root: Path) -> list[str]:
         if target.startswith(prefix):
             mounts.append(target)
     return sorted(mounts, key=len, reverse=True)
+
+
+def _which(tool: str) -> str | None:
+    # sbin is not on every user's PATH
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
 
 
 def _spawn(argv: list[str], log: Path) -> int:
@@ -373,6 +384,7 @@ class Harness:
             return state
         if self.root.exists() and any(self.root.iterdir()):
             self.down()  # a half-started or dead harness: start clean
+        self._check_prerequisites()
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         started = time.monotonic()
@@ -393,11 +405,27 @@ class Harness:
         tmp.replace(self.state_file)
         return state
 
+    def _check_prerequisites(self) -> None:
+        missing = [
+            tool for tool in ("dockerd", "sshd", "ssh-keygen", "busybox") if not _which(tool)
+        ]
+        if missing:
+            raise HarnessError(
+                f"{', '.join(missing)} not found: install Debian's docker.io, openssh-server and "
+                "busybox-static (scripts/install-system-deps.sh does)"
+            )
+        if os.geteuid() != 0:
+            raise HarnessError("the harness starts dockerd and sshd, which need root")
+        # containerd puts its sockets deepest: keep them under the 108-byte unix path limit
+        deepest = self.engine("node-a").root / "exec" / "containerd" / "containerd.sock.ttrpc"
+        if len(str(deepest)) >= 100:
+            raise HarnessError(f"{self.root} is too long for unix socket paths: use a shorter dir")
+
     def _start_engine(self, node_id: str, tcp_port: int | None) -> None:
         paths = self.engine(node_id)
         paths.root.mkdir(parents=True, exist_ok=True)
         argv = [
-            shutil.which("dockerd") or "dockerd",
+            _which("dockerd") or "dockerd",
             "--bridge=none",
             "--iptables=false",
             "--ip-masq=false",
@@ -448,7 +476,7 @@ class Harness:
 
     def _start_sshd(self, config: Path) -> None:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        sshd = _which("sshd") or "/usr/sbin/sshd"
         check = subprocess.run([sshd, "-t", "-f", str(config)], capture_output=True, text=True)
         if check.returncode != 0:
             raise HarnessError(f"sshd refused {config}: {check.stderr.strip()}")

@@ -81,6 +81,10 @@ def test_a_second_harness_comes_up_and_goes_down_by_pid() -> None:
         runner.down()
     assert not runner.is_live()
     assert list(root.iterdir()) == []
-    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert [
+        (pid, Path(f"/proc/{pid}/stat").read_text())
+        for pid in pids
+        if Path(f"/proc/{pid}").exists()
+    ] == []
     assert pids_mentioning(str(root)) == []
     root.rmdir()
