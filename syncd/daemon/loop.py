@@ -184,7 +184,8 @@ class Daemon:
             watchdog_every = systemd.watchdog_interval_s()
             while not self._stop.is_set():
                 trigger = self.queue.wait(timeout=watchdog_every)
-                systemd.watchdog()
+                if watchdog_every is not None:
+                    systemd.watchdog()  # the loop is alive: it woke up within the interval
                 if self._stop.is_set():
                     break
                 if self._reload.is_set():

@@ -24,7 +24,8 @@ id: def_sleeper
 image:
   name: "{IMAGE}"
   internalPorts: []
-command: ["/bin/sleep", "3600"]
+# PID 1 ignores SIGTERM unless it traps it: trap it so a stop takes a second, not the grace.
+command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 network: "none"
 """
 
@@ -84,12 +85,13 @@ def syncd(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess
     )
 
 
-def start_daemon(config: Path) -> subprocess.Popen:
+def start_daemon(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "syncd", "daemon", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
