@@ -228,6 +228,15 @@ class DockerNode:
             raise NodeError(
                 f"node {self.node_id}: {action} failed: {_engine_message(error)}"
             ) from None
+        except requests.exceptions.SSLError as error:
+            # not a node that is down: certificates that do not match, fixed in the YAML
+            self._drop_client()
+            raise NodeError(
+                f"node {self.node_id}: TLS handshake with {self.node.url} failed: "
+                f"{_ssl_reason(error)}",
+                hint="check the node's tls caCert, clientCert and clientKey against the "
+                "engine's certificates",
+            ) from None
         except _UNREACHABLE as error:
             self._drop_client()
             raise NodeUnreachable(self.node_id, f"{action}: {_short(error)}") from None
@@ -605,6 +614,15 @@ def _engine_message(error: docker.errors.APIError) -> str:
     if isinstance(explanation, bytes):
         explanation = explanation.decode("utf-8", errors="replace")
     return str(explanation or error).strip()
+
+
+_SSL_REASON = re.compile(r"\[[A-Z0-9]+: [A-Z0-9_]+\] ([^()'\"]+)")
+
+
+def _ssl_reason(error: BaseException) -> str:
+    """The OpenSSL reason inside requests' nested wrappers, e.g. "certificate verify failed"."""
+    match = _SSL_REASON.search(str(error))
+    return match.group(1).strip() if match else _short(error)
 
 
 def _short(error: BaseException) -> str:
