@@ -139,6 +139,14 @@ def _assess(
 ) -> _Draft:
     draft = _Draft(desired=wanted, replicas=replicas)
     target = wanted.spec_hash
+    if _in_sync(instances, replicas, target, reachable):
+        # The daemon's usual pass: everything runs as wanted. Same result as the general path,
+        # without its bookkeeping.
+        draft.keep = sorted(instances, key=_order)
+        draft.current_hashes = (target,)
+        draft.running_before = replicas
+        draft.actions = [ActionKind.NOOP]
+        return draft
     draft.current_hashes = tuple(sorted({i.spec_hash for i in instances}))
     here = [i for i in instances if i.node_id in reachable]
     draft.away = sorted((i for i in instances if i.node_id not in reachable), key=_order)
@@ -210,6 +218,24 @@ def _assess(
         if not draft.actions:
             draft.actions = [ActionKind.NOOP]
     return draft
+
+
+def _in_sync(
+    instances: list[ObservedInstance], replicas: int, target: str, reachable: set[str]
+) -> bool:
+    if len(instances) != replicas:
+        return False
+    indexes = set()
+    for instance in instances:
+        if (
+            instance.spec_hash != target
+            or instance.node_id not in reachable
+            or instance.has_failed
+            or instance.replica in indexes
+        ):
+            return False
+        indexes.add(instance.replica)
+    return True
 
 
 def _place(draft: _Draft, allocator: Allocator) -> None:
@@ -430,6 +456,8 @@ def _warnings(
     nodes = {node.id: node for node in desired.nodes}
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
         regions = wanted.deployment.target_regions
+        if not regions:
+            continue
         for instance in sorted(by_deployment.get(wanted.id, ()), key=_order):
             node = nodes.get(instance.node_id)
             if node is not None and not in_target_regions(node, regions):
