@@ -363,3 +363,30 @@ def test_parse_definition_checks_paths_but_not_the_disk():
 def test_parse_node():
     node = parse_node({"id": "n", "url": "ssh://deploy@h:22", "ssh": {"identityFile": "/k"}})
     assert node.ssh is not None and node.ssh.identity_file == "/k" and node.cluster == "default"
+
+
+def test_errors_deep_in_a_reference_file_are_located_exactly(repo):
+    text = (EXAMPLE_REPO / "deployments" / "depl_myservice123.yaml").read_text()
+    text = text.replace('zone: "us-west1-b"', 'zone: "us-west1-z"')
+    text = text.replace('LOG_LEVEL: "debug"', 'LOG_LEVEL: "{{env:}}"')
+    text = text.replace("maxSurge: 2", 'maxSurge: "two"')
+    root = repo(
+        {
+            "deployments/depl_myservice123.yaml": text,
+            "nodes/usw.yaml": 'id: w\nurl: "ssh://d@w:22"\ncluster: us-west1\nzone: us-west1-b\n',
+            "definitions/def_myservice456.yaml": "id: def_myservice456\nimage: {name: a, internalPorts: [1]}\n",
+        }
+    )
+    (surge,) = problems_of(root)  # schema problems stop the meaning checks of that document
+    assert str(surge).startswith(
+        "deployments/depl_myservice123.yaml:10:13: $.strategy.maxSurge: a count"
+    )
+    root = repo(
+        {"deployments/depl_myservice123.yaml": text.replace('maxSurge: "two"', "maxSurge: 2")}
+    )
+    assert [str(p) for p in problems_of(root)] == [
+        "deployments/depl_myservice123.yaml:21:11: $.targetRegions[0].zone: no node of cluster "
+        "'us-west1' is in zone 'us-west1-z' (did you mean 'us-west1-b'?)",
+        "deployments/depl_myservice123.yaml:25:14: $.envars.LOG_LEVEL: malformed reference "
+        "'{{env:}}': write {{env:NAME}} or {{secret:NAME}}",
+    ]
