@@ -227,3 +227,16 @@ def test_build_context_leaving_the_repo_is_refused(tmp_path):
     missing = dataclasses.replace(BUILT, repository=RepositorySource(url="./services/nope"))
     with pytest.raises(SpecError, match="not a directory"):
         render_built(missing, root)
+
+
+def test_canonical_form_is_exactly_what_asdict_gives(tmp_path):
+    """spec_hash walks the spec itself (fast); it must stay byte-identical to asdict's form."""
+    import json
+
+    from syncd.spec.rendering import _plain
+
+    full = dataclasses.replace(DEFINITION, **ROLLOUT_DEFINITION)
+    for spec in (render(definition=full).spec, render_built(BUILT, _build_repo(tmp_path)).spec):
+        assert json.dumps(_plain(spec), sort_keys=True) == json.dumps(
+            dataclasses.asdict(spec), sort_keys=True
+        )
