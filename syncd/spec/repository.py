@@ -19,6 +19,7 @@ from typing import Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import validation
+from syncd.spec.cache import ParseCache
 from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath, load_yaml
 from syncd.spec.models import (
     AutoScaling,
@@ -41,7 +42,7 @@ from syncd.spec.models import (
     VolumeMount,
 )
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
-from syncd.spec.schemas import check, did_you_mean
+from syncd.spec.schemas import check, describe_value, did_you_mean
 from syncd.spec.validation import Loaded
 
 KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
@@ -257,8 +258,6 @@ _CONVERTERS: dict[str, Callable[[Document, _Problems], Any]] = {
 def _convert(document: Document, kind: str) -> tuple[Any | None, list[SpecProblem]]:
     """Schema-check and convert one document; (None, problems) when it is invalid."""
     if not isinstance(document.data, dict):
-        from syncd.spec.schemas import describe_value
-
         return None, [
             document.problem(
                 (), f"expected a mapping (a {kind}), got {describe_value(document.data)}"
@@ -381,18 +380,61 @@ def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
         return handle.read(limit + 1)
 
 
+ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem]]
+
+
+def _parse_file(
+    root: Path, relative: str, folder_kind: str | None, max_file_bytes: int, data: bytes | None
+) -> ParsedFile:
+    """Parse and convert one file: its (kind, model) items and its problems. Depends on the
+    file's bytes and path alone, so ``ParseCache`` can keep the result by blob id. ``data``: the
+    bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
+    if data is None:
+        try:
+            read = _read(root, relative, max_file_bytes)
+        except OSError as exc:
+            return [], [SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}")]
+    elif len(data) > max_file_bytes:
+        read = _read(root, relative, max_file_bytes)
+    else:
+        read = data
+    if isinstance(read, SpecProblem):
+        # elsewhere than the kind folders, a huge YAML file is simply not ours
+        return [], [read] if folder_kind is not None else []
+    if folder_kind is None and not _DECLARES_KIND.search(read):
+        return [], []  # not ours: YAML elsewhere in the repo without a syncd kind
+    try:
+        documents = load_yaml(read, relative, max_bytes=max_file_bytes)
+    except SpecError as exc:
+        return [], list(exc.problems)
+    items: list[tuple[str, Loaded[Any]]] = []
+    problems: list[SpecProblem] = []
+    for document in documents:
+        kind, kind_problems = _kind_of(document, folder_kind)
+        problems.extend(kind_problems)
+        if kind is None:
+            continue
+        model, model_problems = _convert(document, kind)
+        problems.extend(model_problems)
+        if model is not None:
+            items.append((kind, Loaded(model, document)))
+    return items, problems
+
+
 def load_repository(
     root: Path,
     *,
     revision: str | None = None,
     extra_nodes: Sequence[NodeSpec] = (),
     max_file_bytes: int = MAX_FILE_BYTES,
+    cache: ParseCache | None = None,
 ) -> RepoSpec:
     """Every deployment, definition and node of the repository at ``root``, checked.
 
     Raises one SpecError listing every problem of every file (schema, quantities, references
     across files). ``extra_nodes`` (from the daemon's configuration) count as declared nodes
-    for targetRegions. Problems and notes name files relative to ``root``.
+    for targetRegions. Problems and notes name files relative to ``root``. With a ``cache``
+    (kept across calls), a file whose Git blob id is unchanged is not read or parsed again.
     """
     root = Path(root)
     if not root.is_dir():
@@ -400,32 +442,12 @@ def load_repository(
     files, problems = discover(root)
     loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
     notes: list[SpecProblem] = []
+    parse = _parse_file if cache is None else cache.wrap(root, _parse_file)
     for relative, folder_kind in files:
-        try:
-            data = _read(root, relative, max_file_bytes)
-        except OSError as exc:
-            problems.append(SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}"))
-            continue
-        if isinstance(data, SpecProblem):
-            if folder_kind is not None:  # elsewhere, a huge YAML file is simply not ours
-                problems.append(data)
-            continue
-        if folder_kind is None and not _DECLARES_KIND.search(data):
-            continue  # not ours: YAML elsewhere in the repo without a syncd kind
-        try:
-            documents = load_yaml(data, relative, max_bytes=max_file_bytes)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        for document in documents:
-            kind, kind_problems = _kind_of(document, folder_kind)
-            problems.extend(kind_problems)
-            if kind is None:
-                continue
-            model, model_problems = _convert(document, kind)
-            problems.extend(model_problems)
-            if model is not None:
-                loaded[kind].append(Loaded(model, document))
+        items, file_problems = parse(root, relative, folder_kind, max_file_bytes, None)
+        problems.extend(file_problems)
+        for kind, item in items:
+            loaded[kind].append(item)
     for item in loaded["Deployment"]:
         problems.extend(validation.check_deployment(item.model, item.document))
     for item in loaded["Definition"]:

@@ -104,12 +104,12 @@ def check_deployment(deployment: Deployment, document: Document) -> list[SpecPro
             effective = max(deployment.replicas, 1)  # the reference treats 0 as 1
             written = "replicas" in data
             if not scaling.min_replicas <= effective <= scaling.max_replicas:
-                shown = (
-                    f"replicas {deployment.replicas}"
-                    + (" (run as 1)" if deployment.replicas == 0 else "")
-                    if written
-                    else "replicas (1 when omitted)"
-                )
+                if not written:
+                    shown = "replicas (1 when omitted)"
+                elif deployment.replicas == 0:
+                    shown = "replicas 0 (run as 1)"
+                else:
+                    shown = f"replicas {deployment.replicas}"
                 problems.append(
                     document.problem(
                         ("replicas",) if written else ("autoScaling",),
