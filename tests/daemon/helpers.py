@@ -85,10 +85,14 @@ def syncd(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess
     )
 
 
-def start_daemon(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_daemon(
+    config: Path, env: dict[str, str] | None = None, log_file: Path | None = None
+) -> subprocess.Popen:
+    """The daemon as a process; its output goes to ``log_file`` (readable while it runs) or to
+    a pipe (read with ``communicate`` after it stopped)."""
     return subprocess.Popen(
         [sys.executable, "-m", "syncd", "daemon", "--config", str(config)],
-        stdout=subprocess.PIPE,
+        stdout=log_file.open("w") if log_file is not None else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
