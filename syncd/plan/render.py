@@ -225,9 +225,10 @@ def markdown(plan: Plan, max_chars: int = 65000) -> list[str]:
     """
     changed = [d for d in plan.deployments if d.has_changes or d.changes]
     header = f"### {_title(plan)}\n\n**{summary_line(plan)}**\n"
-    if plan.warnings:
-        header += "\n" + "".join(f"> :warning: {_md_inline(w)}\n" for w in plan.warnings)
-    blocks: list[str] = []
+    # One block per warning: a thousand unreachable nodes must not make one part too big.
+    blocks: list[str] = [
+        f"\n> :warning: {_md_inline(w)[: max_chars - 200]}\n" for w in plan.warnings
+    ]
     if changed:
         rows = [_table_row(d) for d in changed]
         blocks.extend(_table_blocks(rows, max_chars))
@@ -311,7 +312,9 @@ def text_lines_for(deployment: DeploymentPlan) -> list[str]:
     lines.extend(f"+ start {_placement(p)}" for p in deployment.start)
     lines.extend(f"- replace {_instance(i)}" for i in deployment.replace)
     lines.extend(f"- remove {_instance(i)}" for i in deployment.remove)
-    lines.extend(f"! {failure.describe()}" for failure in deployment.unplaceable)
+    for failure in deployment.unplaceable:
+        lines.append(f"! no node fits replica {failure.replica}:")
+        lines.extend(f"!   {node}: {why}" for node, why in failure.reasons)
     return lines or [f"  {deployment.summary}"]
 
 

@@ -224,3 +224,14 @@ def test_markdown_block_bigger_than_a_part_is_cut_into_complete_blocks():
     joined = "".join(parts)
     assert "(continued)" in joined
     assert all(f"KEY_{k:04d}" in joined for k in range(600))
+
+
+def test_markdown_many_warnings_still_split_under_the_limit():
+    case = {
+        "nodes": [{"id": f"node-{n:04d}", "reachable": False} for n in range(300)],
+        "deployments": [{"id": "web"}],
+    }
+    desired = desired_state(case)
+    parts = render.markdown(plan(desired, observed_state(case, desired)), max_chars=5000)
+    assert len(parts) > 3 and all(len(part) < 5000 for part in parts)
+    assert sum(part.count(":warning:") for part in parts) == 300
