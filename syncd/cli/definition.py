@@ -166,7 +166,12 @@ def command() -> None:
 @push_option
 def save(file: Path, repo: Path, push: bool) -> None:
     """Save the definition in FILE (YAML or JSON) as definitions/<id>.yaml, or over the file
-    that defines that id already. Alias: s."""
+    that defines that id already. Alias: s.
+
+    \b
+    Example:
+      syncd definition save ./def_web.yaml --repo deployments-repo
+    """
     data = read_input_file(file, "Definition")
     editor, pushed_to = local_editor(repo, push)
     result = editor.save("Definition", data, git_author(editor.checkout_dir), source_name=str(file))
@@ -176,7 +181,12 @@ def save(file: Path, repo: Path, push: bool) -> None:
 @command.command("list")
 @repo_option
 def list_definitions(repo: Path) -> None:
-    """List the definitions of the repository: ID, IMAGE NAME, REPO URL. Alias: ls."""
+    """List the definitions of the repository: ID, IMAGE NAME, REPO URL. Alias: ls.
+
+    \b
+    Example:
+      syncd definition list --repo example-repo
+    """
     if not repo.is_dir():
         raise UsageError(
             f"{str(repo)!r} is not a directory", hint="give the repository with --repo"
@@ -196,7 +206,12 @@ def list_definitions(repo: Path) -> None:
 @repo_option
 @push_option
 def remove(definition_id: str, repo: Path, push: bool) -> None:
-    """Remove the definition ID (refused while a deployment uses it). Alias: rm."""
+    """Remove the definition ID (refused while a deployment uses it). Alias: rm.
+
+    \b
+    Example:
+      syncd definition remove def_old --no-push
+    """
     editor, pushed_to = local_editor(repo, push)
     result = editor.remove("Definition", definition_id, git_author(editor.checkout_dir))
     click.echo(describe("Definition", "removed", result, pushed_to))
