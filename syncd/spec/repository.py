@@ -327,7 +327,11 @@ def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem
     def refuse(relative: str, message: str) -> None:
         problems.append(SpecProblem(relative, 1, 1, "$", message))
 
-    for directory, dirnames, filenames in os.walk(root, followlinks=True):
+    def unreadable(error: OSError) -> None:
+        where = os.path.relpath(error.filename or str(root), root).replace(os.sep, "/")
+        refuse(where, f"cannot read directory: {error.strerror}")
+
+    for directory, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         relative_dir = os.path.relpath(directory, root)
         parts = [] if relative_dir == "." else relative_dir.split(os.sep)
         kind = FOLDERS.get(parts[0]) if parts else None
@@ -434,8 +438,27 @@ def load_repository(
     Raises one SpecError listing every problem of every file (schema, quantities, references
     across files). ``extra_nodes`` (from the daemon's configuration) count as declared nodes
     for targetRegions. Problems and notes name files relative to ``root``. With a ``cache``
-    (kept across calls), a file whose Git blob id is unchanged is not read or parsed again.
+    (kept across calls), a file whose Git blob id is unchanged is not read or parsed again, and
+    an unchanged clean tree is not even walked.
     """
+    if cache is not None:
+        arguments = (revision, tuple(extra_nodes), max_file_bytes)
+        result: RepoSpec = cache.load(
+            Path(root),
+            arguments,
+            lambda: _load_repository(root, revision, extra_nodes, max_file_bytes, cache),
+        )
+        return result
+    return _load_repository(root, revision, extra_nodes, max_file_bytes, None)
+
+
+def _load_repository(
+    root: Path,
+    revision: str | None,
+    extra_nodes: Sequence[NodeSpec],
+    max_file_bytes: int,
+    cache: ParseCache | None,
+) -> RepoSpec:
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"repository path {str(root)!r} is not a directory")

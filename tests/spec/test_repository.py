@@ -390,3 +390,10 @@ def test_errors_deep_in_a_reference_file_are_located_exactly(repo):
         "deployments/depl_myservice123.yaml:25:14: $.envars.LOG_LEVEL: malformed reference "
         "'{{env:}}': write {{env:NAME}} or {{secret:NAME}}",
     ]
+
+
+def test_a_fifo_named_like_yaml_is_refused_not_read(repo):
+    root = repo()
+    os.mkfifo(root / "deployments" / "pipe.yaml")
+    (problem,) = problems_of(root)
+    assert (problem.file, problem.message) == ("deployments/pipe.yaml", "not a regular file")
