@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import docker
 import pytest
 
 from syncd.errors import NodeError
 from syncd.nodes.docker_node import DockerNode
-from syncd.spec.models import HealthCheck, PortMapping
+from syncd.spec.models import HealthCheck, PortMapping, VolumeMount
 from syncd.state import LABEL_MANAGED, ContainerRequest
 from tests.harness.handle import TEST_LABEL
 from tests.harness.harness import BASE_IMAGE, free_port
@@ -220,3 +222,25 @@ def test_each_health_check_kind_reaches_healthy(driver: DockerNode, make_check) 
     container_id = driver.create_instance(httpd("syncd-test-kind-0", port, fast))
     report = wait_for(lambda: driver.health(container_id), lambda r: r.health != "starting")
     assert report.health == "healthy", report.last_probe_output
+
+
+@pytest.mark.parametrize("transport", ["unix"], indirect=True)
+def test_volumes_and_restart_policy_reach_the_engine(
+    driver: DockerNode, raw: docker.DockerClient, tmp_path: Path
+) -> None:
+    (tmp_path / "greeting").write_text("from the host\n")
+    request = ContainerRequest(
+        name="syncd-test-vol-0",
+        image=BASE_IMAGE,
+        labels=managed_labels("dep-vol", 0),
+        command=("sh", "-c", "cat /data/greeting; touch /data/nope 2>/dev/null || echo read-only"),
+        network="none",
+        volumes=(VolumeMount(source=str(tmp_path), target="/data", read_only=True),),
+        restart_policy="on-failure:2",
+    )
+    container_id = driver.create_instance(request)
+    wait_for(lambda: driver.health(container_id).state, lambda s: s == "exited")
+    assert driver.tail_logs(container_id).splitlines() == ["from the host", "read-only"]
+    host_config = raw.api.inspect_container(container_id)["HostConfig"]
+    assert host_config["Binds"] == [f"{tmp_path}:/data:ro"]
+    assert host_config["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
