@@ -262,7 +262,8 @@ def _secrets(
 
 
 def _head_of(repo_path: Path) -> str | None:
-    """The commit checked out in a work tree, if it is one (for the plan's title)."""
+    """The commit checked out in a work tree when the folder has no uncommitted change (the
+    plan's title and JSON ``revision``); None otherwise: then it is "the working tree"."""
     import git
 
     try:
@@ -270,8 +271,11 @@ def _head_of(repo_path: Path) -> str | None:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     try:
+        inside = repo_path.resolve().relative_to(Path(repo.working_tree_dir or ".").resolve())
+        if repo.is_dirty(untracked_files=True, path=inside.as_posix() or "."):
+            return None
         return repo.head.commit.hexsha
-    except ValueError:  # no commit yet
+    except (ValueError, git.GitCommandError):  # no commit yet, or git cannot tell
         return None
     finally:
         repo.close()
