@@ -82,7 +82,13 @@ def test_saved_and_removed_deployments_are_applied_by_the_daemon(engines, daemon
 
         # Save: a commit by alice, then the daemon runs it (the API triggers a pass).
         client.save_deployment(
-            {"id": "depl_api", "definitionId": "def_sleeper", "replicas": 1, "envars": {"V": "1"}}
+            {
+                "id": "depl_api",
+                "definitionId": "def_sleeper",
+                "replicas": 1,
+                "autoScaling": {"minReplicas": 1, "maxReplicas": 2, "cpuThreshold": 80},
+                "envars": {"V": "1"},
+            }
         )
         assert commits(daemon_repo)[0] == "Save deployment depl_api"
         wait_for(
@@ -92,6 +98,9 @@ def test_saved_and_removed_deployments_are_applied_by_the_daemon(engines, daemon
         assert (
             len([c for c in managed_containers(engines, "depl_api") if c.status == "running"]) == 1
         )
+        # autoscaled by the daemon (idle, so it stays at Git's count), and the status says so
+        status_entry = deployment_status(status_path, "depl_api")
+        assert status_entry["autoscaling"] == "autoscaled 1..2, now 1"
         listed = {d["id"]: d for d in client.list_deployments()}
         assert listed["depl_api"]["status"] == "OK"
         assert listed["depl_api"]["envars"] == {"V": "1"}
