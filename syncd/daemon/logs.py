@@ -37,10 +37,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    converter = time.gmtime
+    """``2026-11-28T07:54:52Z INFO    syncd.daemon: message`` (UTC, like the JSON lines)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.converter = time.gmtime
 
 
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:

@@ -374,7 +374,7 @@ class Daemon:
             self._evaluate(self.good.sha)
         head = self.source_state.head
         is_new = head is not None and (self.good is None or head != self.good.sha)
-        if is_new and (self.invalid is None or self.invalid[0] != head):
+        if head is not None and is_new and (self.invalid is None or self.invalid[0] != head):
             self._evaluate(head)
         if self._stop.is_set():
             return
@@ -506,9 +506,10 @@ class Daemon:
     def _plan_and_dispatch(
         self, good: GoodCommit, observed: ObservedState, *, dispatch: bool
     ) -> None:
+        pool = self._pool_for(good.desired.nodes)
         try:
             scaled = self.autoscaler.reconcile(
-                [d.deployment for d in good.desired.deployments], observed, self.pool.driver
+                [d.deployment for d in good.desired.deployments], observed, pool.driver
             )
             self.autoscale_status = scaled.status
             overrides = scaled.overrides
@@ -753,7 +754,7 @@ def _drift(deployment_plan: DeploymentPlan) -> str:
     missing = (
         len(deployment_plan.start) - len(deployment_plan.remove) - len(deployment_plan.replace)
     )
-    parts = []
+    parts: list[str] = []
     gone: dict[str, int] = {}
     for instance in (*deployment_plan.remove, *deployment_plan.replace):
         gone[instance.state] = gone.get(instance.state, 0) + 1

@@ -29,10 +29,10 @@ def backoff_delay(attempt: int, settings: RetrySettings, rng: random.Random | No
     "Equal jitter": half the exponential delay is fixed, half is random, so the wait grows for
     sure while retries of different deployments spread out.
     """
-    rng = rng or random
+    uniform = (rng or random).uniform
     exponential = settings.backoff_min_s * (2 ** max(attempt - 1, 0))
     capped = min(exponential, settings.backoff_max_s)
-    return capped / 2 + rng.uniform(0, capped / 2)
+    return capped / 2 + uniform(0, capped / 2)
 
 
 @dataclass(frozen=True)
