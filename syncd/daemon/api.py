@@ -19,6 +19,7 @@ by the daemon like any other commit.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -276,6 +277,7 @@ class RepoEditor:
         path = self.root / target
         before_bytes = path.read_bytes() if path.is_file() else None
         before = self._problems()
+        made_dir = not path.parent.exists()
         try:
             if content is None:
                 path.unlink(missing_ok=True)
@@ -287,6 +289,9 @@ class RepoEditor:
             # commit_files writes the change itself; until then the work tree is as it was
             if before_bytes is None:
                 path.unlink(missing_ok=True)
+                if made_dir:
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()
             else:
                 path.write_bytes(before_bytes)
         added = [
