@@ -15,11 +15,10 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import validation
-from syncd.spec.cache import ParseCache
 from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath, load_yaml
 from syncd.spec.models import (
     AutoScaling,
@@ -44,6 +43,9 @@ from syncd.spec.models import (
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
 from syncd.spec.schemas import check, describe_value, did_you_mean
 from syncd.spec.validation import Loaded
+
+if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
+    from syncd.spec.cache import ParseCache
 
 KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
 FOLDERS = {"deployments": "Deployment", "definitions": "Definition", "nodes": "Node"}
