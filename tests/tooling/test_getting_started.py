@@ -120,6 +120,9 @@ def test_getting_started_walkthrough(engines, tmp_path, clean_env):
     assert passed.returncode == 0, passed.stdout + passed.stderr
     status = syncd("status", "--config", "syncd.yaml", cwd=tmp_path)
     assert status.returncode == 0, status.stdout + status.stderr
+    shown = console_output("syncd status --config syncd.yaml")
+    # the document shows the status after step 7's commit; here it is the first commit's
+    assert normalise(status.stdout).splitlines()[1:] == normalise(shown).splitlines()[1:]
     listed = syncd(
         "deployment", "list", "--full", "--status-file", str(tmp_path / "state" / "status.json")
     )
