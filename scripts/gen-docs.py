@@ -271,7 +271,8 @@ class SchemaDoc:
                 out.append(f'<a id="{slug(self.name, "type", name)}"></a>')
                 out.append(f"**{name}**: {md_escape(definition.get('description', ''))}")
                 out.append("")
-                for alternative in definition.get("oneOf", definition.get("anyOf", [definition])):
+                alternatives = definition.get("oneOf") or definition.get("anyOf") or [definition]
+                for alternative in alternatives:
                     summary = alternative_summary(alternative, with_type=True)
                     if summary:
                         out.append(f"- {summary}")
