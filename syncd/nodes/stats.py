@@ -37,7 +37,8 @@ from syncd.errors import NodeError, SyncdError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 8  # stats reads in flight at once (docker-py's pool holds 10 per client)
+DEFAULT_CONCURRENCY = 8  # stats reads in flight per node (docker-py's pool keeps 10 per client)
+MAX_THREADS = 32  # reads in flight over all nodes together
 DEFAULT_MAX_PER_PASS = 32  # a pass reads at most this many; the rest wait for the next pass
 
 _MILLIS_PER_CORE = 1000
@@ -159,8 +160,9 @@ class CpuSampler:
     """Measures instances' CPU use each pass with one one-shot read each, against the previous
     pass's sample of the same container.
 
-    Reads run ``concurrency`` at once, at most ``max_per_pass`` per pass; when there are more
-    targets, the ones read longest ago go first, so every instance is measured in turn.
+    Reads run ``concurrency`` at once per node (each node has its own connection pool and stats
+    collector; at most 32 over all nodes), at most ``max_per_pass`` per pass; when there are
+    more targets, the ones read longest ago go first, so every instance is measured in turn.
     """
 
     def __init__(
@@ -193,17 +195,22 @@ class CpuSampler:
             if not chosen:
                 return results
 
-            def read(target: StatsTarget) -> tuple[StatsTarget, CpuSample | None]:
-                try:
-                    driver = driver_of(target.node_id)
-                except SyncdError as exc:  # an unreachable node: nothing measured there
-                    log.warning("no stats from node %s: %s", target.node_id, exc)
-                    return target, None
-                return target, read_cpu_sample(driver, target.container_id)
+            per_node = {
+                node_id: threading.BoundedSemaphore(self.concurrency)
+                for node_id in {t.node_id for t in chosen}
+            }
 
-            with ThreadPoolExecutor(
-                max_workers=min(self.concurrency, len(chosen)), thread_name_prefix="syncd-stats"
-            ) as pool:
+            def read(target: StatsTarget) -> tuple[StatsTarget, CpuSample | None]:
+                with per_node[target.node_id]:
+                    try:
+                        driver = driver_of(target.node_id)
+                    except SyncdError as exc:  # an unreachable node: nothing measured there
+                        log.warning("no stats from node %s: %s", target.node_id, exc)
+                        return target, None
+                    return target, read_cpu_sample(driver, target.container_id)
+
+            threads = min(len(chosen), self.concurrency * len(per_node), MAX_THREADS)
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="syncd-stats") as pool:
                 for target, sample in pool.map(read, chosen):
                     if sample is None:
                         self._samples.pop(target.container_id, None)
