@@ -50,9 +50,15 @@ def populate(handle: HarnessHandle, node_id: str, count: int) -> None:
         )
 
 
-def measure(driver: DockerNode, passes: int) -> tuple[int, float, float, int]:
-    """Warm up, then (API calls per pass, median ms, max ms, instances seen)."""
+def measure(driver: DockerNode, passes: int) -> tuple[int, float, int, float, float, int]:
+    """(cold calls, cold ms, API calls per warm pass, median ms, max ms, instances seen).
+
+    The cold pass is a new client's first: connect (ssh handshake, TLS), /version, /info, list.
+    """
+    started = time.perf_counter()
     driver.observe()
+    cold_ms = (time.perf_counter() - started) * 1000
+    cold_calls = driver.api_calls
     calls_before = driver.api_calls
     timings = []
     seen = 0
@@ -63,7 +69,7 @@ def measure(driver: DockerNode, passes: int) -> tuple[int, float, float, int]:
         assert facts.reachable, facts.error
         seen = len(instances)
     calls = (driver.api_calls - calls_before) / passes
-    return round(calls), statistics.median(timings), max(timings), seen
+    return cold_calls, cold_ms, round(calls), statistics.median(timings), max(timings), seen
 
 
 def main() -> int:
@@ -80,8 +86,8 @@ def main() -> int:
     specs = {"unix": handle.node("node-a"), "ssh": handle.ssh_node, "tcp+tls": handle.tls_node}
     try:
         print(
-            f"{'transport':<9} {'node':<7} {'managed':>7} {'calls/pass':>10} "
-            f"{'median ms':>9} {'max ms':>7}"
+            f"{'transport':<9} {'node':<7} {'managed':>7} {'cold calls':>10} {'cold ms':>8} "
+            f"{'calls/pass':>10} {'median ms':>9} {'max ms':>7}"
         )
         for count in args.containers:
             handle.cleanup()
@@ -90,13 +96,13 @@ def main() -> int:
             for transport, spec in specs.items():
                 driver = DockerNode(spec)
                 try:
-                    calls, median, worst, seen = measure(driver, args.passes)
+                    cold_calls, cold_ms, calls, median, worst, seen = measure(driver, args.passes)
                 finally:
                     driver.close()
                 assert seen == count, (seen, count)
                 print(
-                    f"{transport:<9} {spec.id:<7} {count:>7} {calls:>10} {median:>9.1f} "
-                    f"{worst:>7.1f}"
+                    f"{transport:<9} {spec.id:<7} {count:>7} {cold_calls:>10} {cold_ms:>8.1f} "
+                    f"{calls:>10} {median:>9.1f} {worst:>7.1f}"
                 )
             with NodePool(list(specs.values())) as pool:
                 pool.observe()
@@ -109,7 +115,7 @@ def main() -> int:
                 assert len(state.instances) == 3 * count
                 calls = (pool.api_calls - before) / args.passes
             print(
-                f"{'pool':<9} {'3 nodes':<7} {3 * count:>7} {calls:>10.0f} "
+                f"{'pool':<9} {'3 nodes':<7} {3 * count:>7} {'':>10} {'':>8} {calls:>10.0f} "
                 f"{statistics.median(timings):>9.1f} {max(timings):>7.1f}"
             )
     finally:
