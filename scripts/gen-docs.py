@@ -509,6 +509,22 @@ def walk_commands(
             yield from walk_commands(child, child_ctx)
 
 
+def command_aliases(
+    ctx: click.Context, root_ctx: click.Context, commands: dict[str, tuple[str, tuple[str, ...]]]
+) -> list[str]:
+    """Other spellings of a command: top-level ones from syncd.cli.main.COMMANDS, subcommand
+    ones from a group's ``aliases`` mapping (alias -> command name)."""
+    parent = ctx.parent
+    if parent is None or ctx.info_name is None:
+        return []
+    if parent is root_ctx:
+        names = commands.get(ctx.info_name, ("", ()))[1]
+    else:
+        mapping = getattr(parent.command, "aliases", None) or {}
+        names = tuple(alias for alias, target in mapping.items() if target == ctx.info_name)
+    return [f"{parent.command_path} {name}" for name in names]
+
+
 def render_cli() -> str:
     from syncd.cli.main import COMMANDS, cli
 
@@ -555,10 +571,9 @@ def render_cli() -> str:
         out.append(f'<a id="{slug(ctx.command_path)}"></a>')
         out.append(f"### `{ctx.command_path}`")
         out.append("")
-        top = ctx.command_path.split(" ")[1] if " " in ctx.command_path else None
-        aliases = COMMANDS.get(top, ("", ()))[1] if top and ctx.parent is root_ctx else ()
+        aliases = command_aliases(ctx, root_ctx, COMMANDS)
         if aliases:
-            out.append("Aliases: " + ", ".join(f"`syncd {alias}`" for alias in aliases))
+            out.append("Aliases: " + ", ".join(f"`{alias}`" for alias in aliases))
             out.append("")
         out.append("```text")
         out.extend(line.rstrip() for line in command.get_help(ctx).rstrip().splitlines())
