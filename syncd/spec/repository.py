@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -319,61 +318,70 @@ def _is_inside(path: str, real_root: str) -> bool:
 
 
 def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem]]:
-    """YAML files of the repository as (relative posix path, folder kind or None), and problems
-    (symlinks that leave the repository, special files)."""
+    """YAML files of the repository as (relative posix path, folder kind or None), sorted, and
+    problems (symlinks that leave the repository or lead nowhere, special files, unreadable
+    directories). Symlinks inside the repository are followed, each directory once."""
     real_root = os.path.realpath(root)
     found: list[tuple[str, str | None]] = []
     problems: list[SpecProblem] = []
     visited: set[str] = {real_root}
+    # (path to list, path parts relative to root, the directory's real path)
+    pending: list[tuple[str, tuple[str, ...], str]] = [(str(root), (), real_root)]
 
     def refuse(relative: str, message: str) -> None:
         problems.append(SpecProblem(relative, 1, 1, "$", message))
 
-    def unreadable(error: OSError) -> None:
-        where = os.path.relpath(error.filename or str(root), root).replace(os.sep, "/")
-        refuse(where, f"cannot read directory: {error.strerror}")
+    def enter(path: str, parts: tuple[str, ...], real: str) -> None:
+        if real not in visited:  # a symlink loop or a second path to the same files
+            visited.add(real)
+            pending.append((path, parts, real))
 
-    for directory, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        relative_dir = os.path.relpath(directory, root)
-        parts = [] if relative_dir == "." else relative_dir.split(os.sep)
+    while pending:
+        directory, parts, real_directory = pending.pop()
         kind = FOLDERS.get(parts[0]) if parts else None
-        kept = []
-        for name in sorted(dirnames):
-            if name.startswith("."):
-                continue
-            full = os.path.join(directory, name)
-            real = os.path.realpath(full)
-            relative = "/".join([*parts, name])
-            if not _is_inside(real, real_root):
-                refuse(relative, f"symlink leaves the repository (to {real}): refused")
-            elif real not in visited:  # a symlink loop or a second path to the same files
-                visited.add(real)
-                kept.append(name)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            if not name.endswith(YAML_SUFFIXES):
-                continue
-            full = os.path.join(directory, name)
-            relative = "/".join([*parts, name])
-            real = os.path.realpath(full)
-            if not _is_inside(real, real_root):
-                refuse(relative, f"symlink leaves the repository (to {real}): refused")
-                continue
-            try:
-                mode = os.stat(full).st_mode
-            except OSError:
-                refuse(relative, "broken symlink: its target does not exist")
-                continue
-            if not stat.S_ISREG(mode):
-                refuse(relative, "not a regular file")
-                continue
-            found.append((relative, kind))
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            refuse("/".join(parts) or ".", f"cannot read directory: {exc.strerror}")
+            continue
+        for entry in entries:
+            name = entry.name
+            relative = "/".join((*parts, name))
+            is_yaml = name.endswith(YAML_SUFFIXES)
+            if entry.is_symlink():
+                real = os.path.realpath(entry.path)
+                leads_to_directory = os.path.isdir(real)
+                if name.startswith(".") and leads_to_directory:
+                    continue
+                if not (leads_to_directory or is_yaml):
+                    continue
+                if not _is_inside(real, real_root):
+                    refuse(relative, f"symlink leaves the repository (to {real}): refused")
+                elif leads_to_directory:
+                    enter(entry.path, (*parts, name), real)
+                elif not os.path.exists(real):
+                    refuse(relative, "broken symlink: its target does not exist")
+                elif not os.path.isfile(real):
+                    refuse(relative, "not a regular file")
+                else:
+                    found.append((relative, kind))
+            elif entry.is_dir(follow_symlinks=False):
+                if not name.startswith("."):
+                    enter(entry.path, (*parts, name), os.path.join(real_directory, name))
+            elif is_yaml:
+                if entry.is_file(follow_symlinks=False):
+                    found.append((relative, kind))
+                else:
+                    refuse(relative, "not a regular file")
+    found.sort()
+    problems.sort(key=lambda problem: problem.file)
     return found, problems
 
 
 def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
     """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
-    with open(root / relative, "rb") as handle:
+    with open(os.path.join(root, relative), "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > limit:
             return SpecProblem(
