@@ -156,8 +156,13 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+            self._install_signals()
             self._pass(Trigger(fetch=True, reasons=("once",)))
             self._wait_for_jobs(timeout=None)
+            self._collect_results()
+            if self._stop.is_set():
+                self._write_status()
+                return 1  # interrupted: the rollouts stopped between steps
             # Look once more so the status shows the nodes as the rollouts left them.
             self._pass(Trigger(fetch=False, reasons=("once-final",)), dispatch=False)
             return self.exit_code()
@@ -315,6 +320,9 @@ class Daemon:
                 running = [j for j in self.jobs.values() if j.result is None]
             if not running:
                 return True
+            if self._stop.is_set():
+                for job in running:
+                    job.cancel.set()  # interrupted (--once): stop between steps
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
@@ -419,7 +427,14 @@ class Daemon:
             except SignatureError as exc:
                 self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "refused")
                 return
-        tree = self._tree(sha)
+        try:
+            tree = self._tree(sha)
+        except SourceError as exc:
+            # Could not write the commit's files (disk full, a damaged checkout): temporary.
+            self.source_state.error = exc.message
+            self.source_state.failing_since = self.source_state.failing_since or time.time()
+            log.error("cannot read commit %s: %s", sha[:12], exc.message)
+            return
         root = tree / self.settings.repo.path
         try:
             repo = load_repository(root, revision=sha, extra_nodes=self.settings.nodes)

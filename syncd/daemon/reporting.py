@@ -160,6 +160,7 @@ class StatusWriter:
     def __init__(self, settings: DaemonSettings) -> None:
         self.settings = settings
         self._last_note: tuple[str, str] | None = None  # (sha, text) last written
+        self._push_pending = False
         self._last_seen: dict[str, datetime] = {}
         self._webhook = _read_webhook_secrets(settings)
         self.metrics = metrics.default_metrics()
@@ -193,15 +194,15 @@ class StatusWriter:
             return
         text = render_note(status, head)
         # A note is a commit on the notes ref: write one only when what it says changed.
-        if self._last_note == (head, _without_times(text)):
-            return
-        try:
-            write_note(source.checkout_dir, head, text, notes.ref)
-        except SourceError as exc:
-            log.error("could not write the note on %s: %s", head[:12], exc.message)
-            return
-        self._last_note = (head, _without_times(text))
-        if notes.push:
+        if self._last_note != (head, _without_times(text)):
+            try:
+                write_note(source.checkout_dir, head, text, notes.ref)
+            except SourceError as exc:
+                log.error("could not write the note on %s: %s", head[:12], exc.message)
+                return
+            self._last_note = (head, _without_times(text))
+            self._push_pending = notes.push
+        if self._push_pending:
             try:
                 push_notes(
                     source.checkout_dir,
@@ -210,8 +211,10 @@ class StatusWriter:
                     known_hosts=self.settings.repo.known_hosts,
                 )
             except SourceError as exc:
+                # Pushed again next pass; the note itself is not written again.
                 log.error("could not push %s: %s", notes.ref, exc.message)
-                self._last_note = None  # try again next pass
+                return
+            self._push_pending = False
 
     def _metrics(self, view: PassView, status: SyncStatus, kind: str) -> None:
         ok = not (status.source_stale or status.validation_errors or view.plan_error)
