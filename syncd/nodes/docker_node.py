@@ -55,6 +55,8 @@ from syncd.state import (
 
 #: API version used until the engine tells us its own (Docker 20.10 speaks 1.41)
 FALLBACK_API_VERSION = "1.41"
+#: concurrent calls per ssh node: each is a channel, and sshd allows 10 per connection by default
+SSH_CONCURRENT_CALLS = 8
 MANAGED_FILTER = {"label": f"{LABEL_MANAGED}=true"}
 _STATES: frozenset[str] = frozenset(
     ("created", "running", "paused", "restarting", "removing", "exited", "dead")
@@ -110,6 +112,12 @@ class DockerNode:
         self._facts_at = 0.0
         self._calls = 0
         self._calls_lock = threading.Lock()
+        self._slots = (
+            threading.BoundedSemaphore(SSH_CONCURRENT_CALLS)
+            if node.url.startswith("ssh://")
+            else None
+        )
+        self._depth = threading.local()
 
     def __repr__(self) -> str:
         return f"DockerNode({self.node_id!r}, {self.node.url!r})"
@@ -133,9 +141,16 @@ class DockerNode:
 
     def _client(self) -> docker.APIClient:
         with self._lock:
+            stale = None
+            if self._api is not None and not _transport_alive(self._api):
+                stale, self._api = self._api, None
             if self._api is None:
                 self._api = self._connect()
-            return self._api
+            api = self._api
+        if stale is not None:
+            with contextlib.suppress(Exception):
+                stale.close()
+        return api
 
     def _connect(self) -> docker.APIClient:
         url = self.node.url
@@ -214,13 +229,28 @@ class DockerNode:
             with contextlib.suppress(Exception):
                 api.close()
 
+    def _forget_facts(self) -> None:
+        with self._lock:
+            self._facts = None
+
     @contextmanager
     def _calling(self, action: str) -> Iterator[None]:
-        """Translate everything docker-py, requests or paramiko raise into our error tree."""
+        """Translate everything docker-py, requests or paramiko raise into our error tree.
+
+        A failure never closes the shared client under other threads' feet: unix and tcp
+        connections are re-opened per request by urllib3, and a dead ssh transport is replaced
+        by ``_client()`` on the next call. Over ssh, calls wait for one of a bounded number of
+        session slots (sshd refuses channels beyond its MaxSessions).
+        """
+        outermost = self._slots is not None and not getattr(self._depth, "value", 0)
+        if outermost:
+            assert self._slots is not None
+            self._slots.acquire()
+        self._depth.value = getattr(self._depth, "value", 0) + 1
         try:
             yield
         except NodeUnreachable:
-            self._drop_client()
+            self._forget_facts()
             raise
         except SyncdError:
             raise
@@ -230,19 +260,21 @@ class DockerNode:
             ) from None
         except requests.exceptions.SSLError as error:
             # not a node that is down: certificates that do not match, fixed in the YAML
-            self._drop_client()
+            self._forget_facts()
             raise NodeError(
                 f"node {self.node_id}: TLS handshake with {self.node.url} failed: "
                 f"{_ssl_reason(error)}",
                 hint="check the node's tls caCert, clientCert and clientKey against the "
                 "engine's certificates",
             ) from None
-        except _UNREACHABLE as error:
-            self._drop_client()
+        except (*_UNREACHABLE, docker.errors.DockerException) as error:
+            self._forget_facts()
             raise NodeUnreachable(self.node_id, f"{action}: {_short(error)}") from None
-        except docker.errors.DockerException as error:
-            self._drop_client()
-            raise NodeUnreachable(self.node_id, f"{action}: {_short(error)}") from None
+        finally:
+            self._depth.value -= 1
+            if outermost:
+                assert self._slots is not None
+                self._slots.release()
 
     def close(self) -> None:
         """Close the node's client (a later call reconnects)."""
@@ -503,6 +535,15 @@ class DockerNode:
 
 
 # ---------------------------------------------------------------------- translation helpers
+
+
+def _transport_alive(api: docker.APIClient) -> bool:
+    """False when an ssh client's paramiko transport has died (sshd restarted, network cut)."""
+    ssh_client = getattr(getattr(api, "_custom_adapter", None), "ssh_client", None)
+    if ssh_client is None:
+        return True  # unix and tcp: urllib3 opens a new connection when the old one broke
+    transport = ssh_client.get_transport()
+    return transport is not None and transport.is_active()
 
 
 def docker_healthcheck(check: HealthCheck | None) -> dict[str, Any] | None:

@@ -301,8 +301,8 @@ def _write_ssh(ssh_dir: Path, port: int, docker_socket: Path) -> Path:
                 f"AuthorizedKeysFile {ssh_dir / 'authorized_keys'}",
                 f"PidFile {ssh_dir / 'sshd.pid'}",
                 f"SetEnv DOCKER_HOST=unix://{docker_socket}",
+                # sshd's default MaxSessions (10 channels per connection) stays: as on a real node
                 "MaxStartups 100:30:200",
-                "MaxSessions 50",
                 "LogLevel INFO",
                 "",
             ]

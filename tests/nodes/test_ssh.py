@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import NodeSpec, SshFiles
 from tests.harness.handle import HarnessHandle
 from tests.harness.harness import free_port
+from tests.nodes.helpers import sleeper
 
 
 def _with_ssh(spec: NodeSpec, **changes: str | None) -> NodeSpec:
@@ -93,3 +95,34 @@ def test_nobody_listening_on_the_ssh_port_is_unreachable(harness: HarnessHandle)
     )
     with pytest.raises(NodeUnreachable, match="node node-gone is unreachable: ssh to"):
         DockerNode(spec, connect_timeout=1.0).list_instances()
+
+
+def test_many_concurrent_calls_share_one_ssh_connection(engines: HarnessHandle) -> None:
+    # sshd allows 10 channels per connection: more concurrent calls than that must queue, not fail
+    driver = DockerNode(engines.ssh_node)
+    try:
+        container_id = driver.create_instance(sleeper("syncd-test-busy-0"))
+        with ThreadPoolExecutor(24) as workers:
+            results = list(
+                workers.map(
+                    lambda i: (
+                        len(driver.list_instances()) if i % 2 else driver.health(container_id).state
+                    ),
+                    range(48),
+                )
+            )
+    finally:
+        driver.close()
+    assert results == ["running", 1] * 24
+
+
+def test_a_dead_ssh_transport_is_replaced_on_the_next_call(engines: HarnessHandle) -> None:
+    driver = DockerNode(engines.ssh_node)
+    try:
+        assert driver.list_instances() == []
+        transport = driver.api_client()._custom_adapter.ssh_client.get_transport()
+        transport.close()  # as if the network dropped the connection
+        assert driver.list_instances() == []
+        assert driver.api_client()._custom_adapter.ssh_client.get_transport() is not transport
+    finally:
+        driver.close()
