@@ -137,6 +137,7 @@ class Daemon:
         self._reload = threading.Event()
         self._ready_sent = False
         self._rerender = False
+        self._plan_warnings: set[str] = set()
         self.last_status: SyncStatus | None = None  # read by HTTP threads; swapped whole
 
     # ------------------------------------------------------------------ lifecycle
@@ -544,8 +545,12 @@ class Daemon:
             return
         self.plan_error = None
         self.last_plan = plan
+        # The same warning every reconcile interval says nothing new: log each once, until it
+        # goes away and comes back.
         for warning in plan.warnings:
-            log.warning("plan: %s", warning)
+            if warning not in self._plan_warnings:
+                log.warning("plan: %s", warning)
+        self._plan_warnings = set(plan.warnings)
         desired_ids = {d.id for d in good.desired.deployments}
         for deployment_plan in plan.deployments:
             self._consider(good, plan, deployment_plan, dispatch=dispatch)
@@ -782,6 +787,6 @@ def _drift(deployment_plan: DeploymentPlan) -> str:
 def _merge_nodes(
     repo_nodes: tuple[NodeSpec, ...], extra: tuple[NodeSpec, ...]
 ) -> tuple[NodeSpec, ...]:
-    """The repository's nodes plus the config's; a config node replaces a repo node of its id."""
+    """The repository's nodes plus the config's (load_repository refuses an id in both)."""
     extra_ids = {n.id for n in extra}
     return tuple(n for n in repo_nodes if n.id not in extra_ids) + tuple(extra)
