@@ -139,6 +139,17 @@ class DockerNode:
         with self._calling("connecting"):
             return self._client()
 
+    @contextmanager
+    def using_api(self, action: str) -> Iterator[docker.APIClient]:
+        """The low-level client for one call outside the NodeDriver protocol (stats...), with the
+        driver's error translation and, over ssh, its bound on concurrent calls::
+
+            with driver.using_api("reading stats") as api:
+                api.stats(container_id, stream=False, one_shot=True)
+        """
+        with self._calling(action):
+            yield self._client()
+
     def _client(self) -> docker.APIClient:
         with self._lock:
             stale = None
@@ -372,7 +383,13 @@ class DockerNode:
         """Create and start a managed container; on a failed start it is removed again."""
         labels = dict(request.labels)
         labels[LABEL_MANAGED] = "true"  # whatever we create, we must be able to find again
-        if request.gpu_ids and not self.facts().has_gpu_runtime:
+        facts = self.facts() if request.gpu_ids else None
+        if facts is not None and not facts.reachable:
+            reason = (facts.error or "no answer").removeprefix(
+                f"node {self.node_id} is unreachable: "
+            )
+            raise NodeUnreachable(self.node_id, reason)
+        if facts is not None and not facts.has_gpu_runtime:
             raise NodeError(
                 f"node {self.node_id} has no NVIDIA runtime: cannot give GPU "
                 f"{', '.join(request.gpu_ids)} to {request.name}",

@@ -244,3 +244,11 @@ def test_volumes_and_restart_policy_reach_the_engine(
     host_config = raw.api.inspect_container(container_id)["HostConfig"]
     assert host_config["Binds"] == [f"{tmp_path}:/data:ro"]
     assert host_config["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+
+
+def test_using_api_translates_errors(driver: DockerNode) -> None:
+    with driver.using_api("reading the engine version") as api:
+        assert api.version()["ApiVersion"]
+    with pytest.raises(NodeError, match="reading stats failed: No such container: nope"):  # noqa: SIM117
+        with driver.using_api("reading stats") as api:
+            api.stats("nope", stream=False)

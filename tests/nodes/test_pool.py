@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from syncd.errors import NodeError
+from syncd.errors import NodeError, NodeUnreachable
+from syncd.nodes.docker_node import DockerNode
 from syncd.nodes.pool import NodePool
 from syncd.spec.models import NodeSpec
 from tests.harness.handle import HarnessHandle
@@ -109,3 +111,10 @@ def test_node_ids_are_unique_and_known(engines: HarnessHandle) -> None:
         NodePool([engines.nodes[0], engines.nodes[0]])
     with NodePool(engines.nodes) as pool, pytest.raises(NodeError, match="unknown node 'node-z'"):
         pool.driver("node-z")
+
+
+def test_a_gpu_request_to_an_unreachable_node_says_unreachable(tmp_path: Path) -> None:
+    driver = DockerNode(NodeSpec(id="gone", url=f"unix://{tmp_path / 'none.sock'}"))
+    request = replace(sleeper("syncd-test-gpu-0"), gpu_ids=("0",))
+    with pytest.raises(NodeUnreachable, match="^node gone is unreachable: no engine socket at "):
+        driver.create_instance(request)
