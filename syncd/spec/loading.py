@@ -135,12 +135,12 @@ class _Builder:
                 "(aliases nested inside aliases?): write the values out or split the file",
                 path,
             )
+        mark = node.start_mark
+        self.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == _STR_TAG else self.scalar(node, path)
         if len(path) > MAX_DEPTH:
             raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels", path)
-        mark = node.start_mark
-        self.values.setdefault(path, (mark.line + 1, mark.column + 1))
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path)
         if id(node) in self.active:
             raise self.fail(node, "recursive alias: an anchor refers to itself", path)
         self.active.add(id(node))
@@ -182,43 +182,43 @@ class _Builder:
         return value
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        explicit: dict[str, yaml.Node] = {}
-        merged: list[tuple[str, yaml.Node, yaml.Node]] = []
+        built: dict[str, Any] = {}
+        keys = self.keys
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                sources = (
-                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                )
-                for source in sources:
-                    if not isinstance(source, yaml.MappingNode):
-                        raise self.fail(
-                            source, "a merge key '<<' takes a mapping or a list of them", path
-                        )
-                    for inner_key, inner_value in source.value:
-                        merged.append((self.key(inner_key, path), inner_key, inner_value))
+                merges.append(value_node)
                 continue
-            key = self.key(key_node, path)
-            if key in explicit:
-                first = explicit[key].start_mark.line + 1
+            if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = self.key(key_node, path)
+            child = (*path, key)
+            if key in built:
                 raise self.fail(
                     key_node,
-                    f"duplicate key {key!r} (first written on line {first}): "
+                    f"duplicate key {key!r} (first written on line {keys[child][0]}): "
                     "YAML keeps only one of them; remove or rename one",
-                    (*path, key),
+                    child,
                 )
-            explicit[key] = key_node
-            result[key] = value_node
-        # Merged keys fill in what the mapping does not set itself; earlier merges win.
-        for key, key_node, value_node in merged:
-            if key not in result:
-                result[key] = value_node
-                explicit[key] = key_node
-        built: dict[str, Any] = {}
-        for key, value_node in result.items():
-            mark = explicit[key].start_mark
-            self.keys.setdefault((*path, key), (mark.line + 1, mark.column + 1))
-            built[key] = self.build(value_node, (*path, key))
+            mark = key_node.start_mark
+            keys[child] = (mark.line + 1, mark.column + 1)
+            built[key] = self.build(value_node, child)
+        # Merged keys ('<<: *base') fill in what the mapping does not set; earlier merges win.
+        for merge in merges:
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise self.fail(
+                        source, "a merge key '<<' takes a mapping or a list of them", path
+                    )
+                for key_node, value_node in source.value:
+                    key = self.key(key_node, path)
+                    if key not in built:
+                        child = (*path, key)
+                        mark = key_node.start_mark
+                        keys[child] = (mark.line + 1, mark.column + 1)
+                        built[key] = self.build(value_node, child)
         return built
 
 
