@@ -62,7 +62,8 @@ class ObservedInstance:
 
     @property
     def has_failed(self) -> bool:
-        return self.state in ("exited", "dead") or self.health == "unhealthy"
+        # "created": never started (syncd killed between create and start); nothing will start it
+        return self.state in ("exited", "dead", "created") or self.health == "unhealthy"
 
 
 @dataclass(frozen=True)

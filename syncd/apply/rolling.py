@@ -103,6 +103,7 @@ def revert(run: DeploymentRun, failure: InstanceFailed) -> None:
         # serve, so the deployment stays at strength (two versions) rather than shrink.
         failing = [item for item in run.new_instances if not item.available]
         run.remove_tracked(failing)
+        run.remove_parked()  # replaced by the healthy new ones kept here
         kept = len(run.new_instances)
         failure.message = (
             f"{failure.message}; partly rolled out: kept {kept} healthy new instance(s) because "

@@ -18,7 +18,7 @@ from syncd.plan.planner import plan as make_plan
 from syncd.spec.models import NodeSpec
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
-from syncd.state import LABEL_DEPLOYMENT, LABEL_SPEC_HASH
+from syncd.state import LABEL_DEPLOYMENT, LABEL_REPLICA, LABEL_SPEC_HASH
 
 BASE_IMAGE = "syncd-test/busybox:latest"
 # A service without network: MODE=ok becomes ready, MODE=sick never does, MODE=crash exits 3.
@@ -137,6 +137,7 @@ class Seen:
     container_id: str
     name: str
     spec_hash: str
+    replica: int
     running: bool
     healthy: bool
 
@@ -154,6 +155,7 @@ def list_deployment(clients: dict[str, docker.DockerClient], deployment_id: str)
                     container_id=summary["Id"],
                     name=summary["Names"][0].lstrip("/"),
                     spec_hash=summary["Labels"][LABEL_SPEC_HASH],
+                    replica=int(summary["Labels"][LABEL_REPLICA]),
                     running=summary["State"] in ("running", "restarting"),
                     healthy=summary["State"] == "running" and "(healthy)" in summary["Status"],
                 )

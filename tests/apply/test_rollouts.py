@@ -9,10 +9,12 @@ import pytest
 
 from tests.apply.applykit import (
     FAST_OPTIONS,
+    SERVICE_SCRIPT,
     Sampler,
     apply_repo,
     deployment,
     list_deployment,
+    service_definition,
     sockets_of,
 )
 
@@ -48,7 +50,7 @@ def test_rolling_update_keeps_both_bounds_at_every_sample(engines, pool, repo) -
     counts = by_hash(after, healthy_only=True)
     assert old_hash not in by_hash(after) and sum(counts.values()) == replicas
     assert len(after) == replicas  # parked old instances were removed at the end
-    assert sorted(int(s.name.split("-")[-2]) for s in after) == list(range(replicas))
+    assert sorted(s.replica for s in after) == list(range(replicas))
     result = report.result("depl_roll")
     assert (result.started, result.removed) == (replicas, replicas)
 
@@ -102,3 +104,42 @@ def test_a_bad_version_is_reverted_while_the_old_one_serves(
         assert len(serving_old) == 3, f"an old replica stopped serving: {sample}"
     after = list_deployment(clients, "depl_bad")
     assert {s.container_id for s in after} == old and all(s.healthy for s in after)
+
+
+def test_a_version_failing_after_partial_progress_keeps_full_strength(
+    engines, pool, repo, tmp_path
+) -> None:
+    """The first new instance works, the second crashes: by then an old one is parked."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    # MODE=partial: the first container to run wins the mkdir and serves, every later one exits
+    script = SERVICE_SCRIPT.replace(
+        'if [ "$MODE" = crash ]',
+        'if [ "$MODE" = partial ] && ! mkdir /flags/first 2>/dev/null; then echo "second"; exit 4; fi; '
+        'if [ "$MODE" = crash ]',
+    )
+    definition = service_definition(
+        command=["sh", "-c", script], volumes=[{"source": str(flags), "target": "/flags"}]
+    )
+    strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    repo.write([deployment("depl_part", 3, strategy=strategy)], [definition])
+    assert apply_repo(repo, pool)[1].ok
+    repo.write(
+        [deployment("depl_part", 3, version="2", mode="partial", strategy=strategy)], [definition]
+    )
+    with Sampler(sockets_of(engines), "depl_part") as sampler:
+        _, report = apply_repo(repo, pool)
+    result = report.result("depl_part")
+    assert result.outcome == "failed" and "exited with code 4: second" in result.reason, result
+    for sample in sampler.samples:
+        assert sum(1 for s in sample if s.healthy) >= 3, sample
+    after = list_deployment({n.id: engines.docker(n.id) for n in engines.nodes}, "depl_part")
+    serving = [s for s in after if s.healthy]
+    assert len(serving) == 3 and all(s.running for s in after)
+    can_restart = callable(getattr(pool.driver("node-a"), "start_instance", None))
+    # with a driver that restarts parked instances the old version is back whole; without, the
+    # healthy new instance stays so the deployment keeps its strength, and the reason says so
+    assert result.reverted == can_restart
+    assert len({s.spec_hash for s in serving}) == (1 if can_restart else 2)
+    if not can_restart:
+        assert "partly rolled out" in result.reason

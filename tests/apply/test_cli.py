@@ -1,0 +1,54 @@
+"""``syncd apply`` as a person runs it: confirmation, --node, --only, exit codes and reasons."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.apply.applykit import deployment, list_deployment
+
+
+def syncd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", "apply", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_confirmation_node_and_only(engines, repo) -> None:
+    repo.write([deployment("depl_x", 2), deployment("depl_y", 1)])
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+
+    refused = syncd("--repo", str(repo.root))
+    assert refused.returncode == 2
+    assert "not a terminal" in refused.stderr and "--yes" in refused.stderr
+    assert "+ depl_x" in refused.stdout  # the plan was shown first
+    assert list_deployment(clients, "depl_x") == []
+
+    bad = syncd("--repo", str(repo.root), "--yes", "--node", "node-z")
+    assert bad.returncode == 2 and "unknown node(s) node-z" in bad.stderr
+
+    done = syncd("--repo", str(repo.root), "--yes", "--node", "node-a", "--only", "depl_x")
+    assert done.returncode == 0, done.stderr
+    placed = list_deployment(clients, "depl_x")
+    assert len(placed) == 2 and {s.node_id for s in placed} == {"node-a"}
+    assert list_deployment(clients, "depl_y") == []  # --only
+
+
+def test_a_failed_deployment_exits_1_with_its_reason(engines, repo) -> None:
+    strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    repo.write([deployment("depl_fail", 1, strategy=strategy)])
+    assert syncd("--repo", str(repo.root), "--yes").returncode == 0
+    repo.write([deployment("depl_fail", 1, version="2", mode="crash", strategy=strategy)])
+    failed = syncd("--repo", str(repo.root), "--yes", "--progress-deadline", "20s")
+    assert failed.returncode == 1
+    assert "depl_fail: exited with code 3: boom: bad config for version 2" in failed.stderr
+    assert "reverted" in failed.stderr and "Traceback" not in failed.stderr
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    assert [s.healthy for s in list_deployment(clients, "depl_fail")] == [True]
+
+    wrong = syncd("--repo", str(repo.root), "--yes", "--progress-deadline", "soon")
+    assert wrong.returncode == 2 and "invalid duration 'soon'" in wrong.stderr
