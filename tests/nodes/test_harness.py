@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -73,18 +74,17 @@ def test_a_second_harness_comes_up_and_goes_down_by_pid() -> None:
     root = Path(tempfile.mkdtemp(prefix="syncd-h2-", dir="/tmp"))
     runner = Harness(root)
     try:
-        state = runner.up()
-        assert runner.is_live()
-        pids = [int(Path(n["pid_file"]).read_text()) for n in state["nodes"]]
-        pids.append(int(Path(state["sshd"]["pid_file"]).read_text()))
+        try:
+            state = runner.up()
+            assert runner.is_live()
+            pids = [int(Path(n["pid_file"]).read_text()) for n in state["nodes"]]
+            pids.append(int(Path(state["sshd"]["pid_file"]).read_text()))
+        finally:
+            runner.down()
+        assert not runner.is_live()
+        assert list(root.iterdir()) == []
+        still_there = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        assert still_there == []
+        assert pids_mentioning(str(root)) == []
     finally:
-        runner.down()
-    assert not runner.is_live()
-    assert list(root.iterdir()) == []
-    assert [
-        (pid, Path(f"/proc/{pid}/stat").read_text())
-        for pid in pids
-        if Path(f"/proc/{pid}").exists()
-    ] == []
-    assert pids_mentioning(str(root)) == []
-    root.rmdir()
+        shutil.rmtree(root, ignore_errors=True)
