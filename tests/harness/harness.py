@@ -167,6 +167,14 @@ def _mounts_under(root: Path) -> list[str]:
     return sorted(mounts, key=len, reverse=True)
 
 
+def _tail(log: Path, lines: int = 8) -> str:
+    """The last lines of a log, for an error raised before ``down`` removes the file."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def _which(tool: str) -> str | None:
     # sbin is not on every user's PATH
     return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -456,7 +464,7 @@ class Harness:
             if time.monotonic() > deadline:
                 raise HarnessError(
                     f"dockerd for {node_id} did not answer /_ping within {READY_TIMEOUT_S:.0f}s; "
-                    f"read {paths.log}"
+                    f"the end of {paths.log}:\n{_tail(paths.log)}"
                 )
             time.sleep(0.2)
         import docker
@@ -497,8 +505,9 @@ class Harness:
             except OSError:
                 pass
             if time.monotonic() > deadline:
+                log = self.root / "ssh" / "sshd.log"
                 raise HarnessError(
-                    f"sshd did not listen on 127.0.0.1:{port}; read {self.root / 'ssh' / 'sshd.log'}"
+                    f"sshd did not listen on 127.0.0.1:{port}; the end of {log}:\n{_tail(log)}"
                 )
             time.sleep(0.1)
 
