@@ -28,7 +28,15 @@ def command() -> None:
 @status_options
 @click.option("--full", is_flag=True, help="Do not cut DETAILS at 75 characters.")
 def list_deployments(status_file: Path | None, config_path: Path | None, full: bool) -> None:
-    """List deployments: ID, DEFINITION ID, STATUS, DETAILS. Alias: ls."""
+    """List deployments: ID, DEFINITION ID, STATUS, DETAILS. Alias: ls.
+
+    DETAILS is cut at 75 characters unless --full.
+
+    \b
+    Examples:
+      syncd deployment list --config /etc/syncd/config.yaml
+      syncd depl ls --full --status-file /var/lib/syncd/status.json
+    """
     from syncd.status.tables import deployment_table
 
     status = load_status(status_file, config_path)

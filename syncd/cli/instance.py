@@ -23,7 +23,12 @@ def command() -> None:
 @command.command("list")
 @status_options
 def list_instances(status_file: Path | None, config_path: Path | None) -> None:
-    """List instances: INSTANCE ID, URL, STATUS, OWNER, SLUG, LAST HEARTBEAT. Alias: ls."""
+    """List instances: INSTANCE ID, URL, STATUS, OWNER, SLUG, LAST HEARTBEAT. Alias: ls.
+
+    \b
+    Example:
+      syncd instance list --status-file /var/lib/syncd/status.json
+    """
     from syncd.status.tables import instance_table
 
     status = load_status(status_file, config_path)

@@ -23,7 +23,12 @@ def command() -> None:
 @command.command("list")
 @status_options
 def list_nodes(status_file: Path | None, config_path: Path | None) -> None:
-    """List nodes: NODE ID, URL, LAST HEARTBEAT, REACHABLE, CLUSTER. Alias: ls."""
+    """List nodes: NODE ID, URL, LAST HEARTBEAT, REACHABLE, CLUSTER. Alias: ls.
+
+    \b
+    Example:
+      syncd node list --config /etc/syncd/config.yaml
+    """
     from syncd.status.tables import node_table
 
     status = load_status(status_file, config_path)
