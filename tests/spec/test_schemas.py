@@ -818,7 +818,7 @@ def _replace(value, path, new):
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_fast_path_agrees_with_jsonschema_on_mutated_examples(data):
     schema, document = data.draw(st.sampled_from(EXAMPLES))
