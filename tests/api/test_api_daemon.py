@@ -11,16 +11,27 @@ import yaml
 
 from syncd.daemon.api import ApiClient
 from syncd.errors import SyncdError
+from syncd.state import LABEL_DEPLOYMENT, LABEL_MANAGED
 from tests.api.conftest import ALICE_TOKEN, commits, git
 from tests.daemon.helpers import (
     DEFINITION,
     deployment,
     free_port,
-    managed_containers,
     read_json,
     start_daemon,
     wait_for,
 )
+
+
+def managed_containers(engines, deployment_id: str) -> list[dict]:
+    """Summaries of the deployment's containers on every engine, from one list call each (no
+    inspect per container, which races the daemon removing it)."""
+    labels = [f"{LABEL_MANAGED}=true", f"{LABEL_DEPLOYMENT}={deployment_id}"]
+    return [
+        summary
+        for node in engines.nodes
+        for summary in engines.docker(node.id).api.containers(all=True, filters={"label": labels})
+    ]
 
 
 def deployment_status(status_path: Path, deployment_id: str) -> dict | None:
@@ -96,7 +107,8 @@ def test_saved_and_removed_deployments_are_applied_by_the_daemon(engines, daemon
             what="the saved deployment to converge",
         )
         assert (
-            len([c for c in managed_containers(engines, "depl_api") if c.status == "running"]) == 1
+            len([c for c in managed_containers(engines, "depl_api") if c["State"] == "running"])
+            == 1
         )
         # autoscaled by the daemon (idle, so it stays at Git's count), and the status says so
         status_entry = deployment_status(status_path, "depl_api")
