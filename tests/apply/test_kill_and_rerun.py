@@ -6,9 +6,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 
-from tests.apply.applykit import apply_repo, deployment, list_deployment, plan_repo, wait_for
+from syncd.apply.executor import apply_plan
+from tests.apply.applykit import (
+    FAST_OPTIONS,
+    apply_repo,
+    deployment,
+    list_deployment,
+    plan_repo,
+    wait_for,
+)
 
 
 def test_killed_mid_rollout_then_rerun_converges(engines, pool, repo) -> None:
@@ -45,3 +54,34 @@ def test_killed_mid_rollout_then_rerun_converges(engines, pool, repo) -> None:
     assert all(s.spec_hash == target and s.healthy for s in final), final
     assert sorted(s.replica for s in final) == [0, 1, 2, 3]
     assert not plan_repo(repo, pool).has_changes
+
+
+def test_cancel_stops_between_steps_and_the_next_pass_converges(engines, pool, repo) -> None:
+    strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    repo.write([deployment("depl_cancel", 3, version="1", strategy=strategy)])
+    assert apply_repo(repo, pool)[1].ok
+    repo.write([deployment("depl_cancel", 3, version="2", strategy=strategy)])
+    the_plan = plan_repo(repo, pool)
+    cancel = threading.Event()
+    phases = []
+
+    def on_event(event) -> None:  # type: ignore[no-untyped-def]
+        phases.append(event.phase)
+        if event.phase == "removing":  # the first old instance is being taken out: stop after it
+            cancel.set()
+
+    report = apply_plan(
+        the_plan, pool, repo_root=repo.root, secrets=None, commit="c", options=FAST_OPTIONS,
+        events=on_event, cancel=cancel,
+    )  # fmt: skip
+    result = report.result("depl_cancel")
+    assert result.outcome == "cancelled" and result.retryable, result
+    assert phases[-1] == "cancelled"
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    assert sum(1 for s in list_deployment(clients, "depl_cancel") if s.healthy) >= 3
+
+    _, report = apply_repo(repo, pool)
+    assert report.ok, report.results
+    final = list_deployment(clients, "depl_cancel")
+    assert len(final) == 3 and all(s.healthy for s in final)
+    assert {s.spec_hash for s in final} == {the_plan.for_deployment("depl_cancel").target_hash}
