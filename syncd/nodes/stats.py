@@ -88,19 +88,10 @@ def utilization_between(
 
 
 def docker_api_of(driver: object) -> docker.APIClient:
-    """The low-level docker-py client behind a node driver.
-
-    ``DockerNode`` connects lazily and reconnects after failures inside ``_client()``; reading
-    stats is not part of the ``NodeDriver`` protocol (a driver for another runtime may have none),
-    so this reaches for the client rather than widening the protocol. Raises NodeError (or
-    NodeUnreachable) when there is none."""
-    for name in ("api_client", "_client"):
-        getter = getattr(driver, name, None)
-        if callable(getter):
-            client = getter()
-            break
-    else:
-        client = getattr(driver, "client", None)
+    """The bare low-level docker-py client of a driver that has no ``using_api`` (``api_client()``
+    or a ``client`` attribute). Raises NodeError when there is none."""
+    getter = getattr(driver, "api_client", None)
+    client = getter() if callable(getter) else getattr(driver, "client", None)
     if isinstance(client, docker.DockerClient):
         client = client.api
     if not isinstance(client, docker.APIClient):
@@ -110,14 +101,22 @@ def docker_api_of(driver: object) -> docker.APIClient:
 
 def _read_stats(driver: object, container_id: str, one_shot: bool) -> Mapping[str, Any] | None:
     """One stats call (low-level API: no inspect call first). None when the container is gone
-    or the engine does not answer: a missing measurement only means "no change this pass"."""
+    or the engine does not answer: a missing measurement only means "no change this pass".
+
+    Stats are not part of the ``NodeDriver`` protocol (a driver for another runtime may have
+    none); ``DockerNode.using_api`` lends its client with its error translation and, over ssh,
+    its bound on concurrent calls (sshd's MaxSessions)."""
+    using_api = getattr(driver, "using_api", None)
     try:
+        if callable(using_api):
+            with using_api("reading stats") as api:
+                return api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
         api = docker_api_of(driver)
         return api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
     except docker.errors.NotFound:
         return None
-    except (docker.errors.APIError, requests.RequestException, NodeError, OSError) as exc:
-        log.warning("cannot read stats of container %s: %s", container_id[:12], exc)
+    except (docker.errors.APIError, requests.RequestException, SyncdError, OSError) as exc:
+        log.debug("cannot read stats of container %s: %s", container_id[:12], exc)
         return None
 
 
