@@ -43,6 +43,8 @@ from syncd.state import (
 log = logging.getLogger("syncd.apply")
 
 _RESERVED_LABEL_PREFIX = "io.syncd."
+#: how long to wait for a restarted instance's next exit, to report its exit code
+CRASH_CONFIRM_S = 5.0
 _MIN_REDACTED_LENGTH = 4  # shorter values would blank out ordinary words
 
 
@@ -221,6 +223,7 @@ class Tracked:
     running_since: float | None = None
     available: bool = False
     restart_base: int = 0  # restarts it already had when we began watching it
+    crashed_at: float | None = None  # when a restart was first seen without its exit code
 
 
 Clock = Callable[[], float]
@@ -242,6 +245,13 @@ def check_available(
     now = clock()
     restarted = report.restart_count > tracked.restart_base
     if report.state in ("exited", "dead", "restarting") or restarted:
+        if report.exit_code is None and report.state == "running":
+            # Restarted already: the engine has reset its exit code. A crash loop exits again
+            # soon; wait briefly for that exit so the reason can say which code it was.
+            if tracked.crashed_at is None:
+                tracked.crashed_at = now
+            if now - tracked.crashed_at < CRASH_CONFIRM_S:
+                return False
         raise InstanceFailed(redact(explain_exit(driver, tracked, report, options)))
     if report.health == "healthy":
         tracked.available = True
@@ -279,7 +289,11 @@ def explain_exit(
     elif report.error:
         cause = f"could not start: {report.error}"
     else:
-        cause = f"exited with code {report.exit_code if report.exit_code is not None else '?'}"
+        cause = (
+            f"exited with code {report.exit_code}"
+            if report.exit_code is not None
+            else "exited and was restarted"
+        )
     restarts = report.restart_count - tracked.restart_base
     if restarts > 0:
         where = f"{where}, crash loop: restarted {restarts} time{'s' if restarts > 1 else ''}"

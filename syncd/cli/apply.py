@@ -131,6 +131,10 @@ def command(
     from syncd.state import NodeFacts, ObservedState
 
     deadline_s = parse_duration(progress_deadline)
+    if not logging.getLogger().handlers:
+        # the progress view and the report say it all; keep Python's last-resort handler from
+        # repeating warnings on stderr
+        logging.getLogger("syncd").addHandler(logging.NullHandler())
     repo_root = repo_path.resolve()
     repo = load_repository(repo_root)
     secrets = SecretProvider(
