@@ -23,8 +23,13 @@ def by_hash(seen, *, healthy_only=False):  # type: ignore[no-untyped-def]
     return Counter(s.spec_hash for s in seen if s.running and (s.healthy or not healthy_only))
 
 
-def test_rolling_update_keeps_both_bounds_at_every_sample(engines, pool, repo) -> None:
-    replicas, surge, unavailable = 6, 2, 1
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable"),
+    [(6, 2, 1), (3, 0, 1)],  # surge room; and none, so old ones must go first (parked early)
+)
+def test_rolling_update_keeps_both_bounds_at_every_sample(
+    engines, pool, repo, replicas, surge, unavailable
+) -> None:
     strategy = {"type": "RollingUpdate", "maxSurge": surge, "maxUnavailable": unavailable}
     repo.write([deployment("depl_roll", replicas, version="1", strategy=strategy)])
     _, first = apply_repo(repo, pool)
@@ -33,7 +38,7 @@ def test_rolling_update_keeps_both_bounds_at_every_sample(engines, pool, repo) -
     before = list_deployment(clients, "depl_roll")
     (old_hash,) = by_hash(before, healthy_only=True)
     assert by_hash(before, healthy_only=True)[old_hash] == replicas
-    assert {s.node_id for s in before} == {"node-a", "node-b", "node-c"}
+    assert {s.node_id for s in before} == {"node-a", "node-b", "node-c"}  # spread over all three
 
     repo.write([deployment("depl_roll", replicas, version="2", strategy=strategy)])
     with Sampler(sockets_of(engines), "depl_roll") as sampler:
