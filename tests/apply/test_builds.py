@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.apply.applykit import (
+    FAST_OPTIONS,
     SERVICE_SCRIPT,
     apply_repo,
     deployment,
@@ -15,7 +18,9 @@ def built_definition(definition_id: str) -> dict:  # type: ignore[type-arg]
     definition = service_definition(definition_id)
     del definition["image"]
     definition["repository"] = {"url": "./services/app", "internalPorts": [8080]}
-    # the health check reads the file the build copied in: proof the built image runs
+    # no healthCheck in the definition: the image's own HEALTHCHECK gates availability, and it
+    # reads the file the build copied in: proof the built image runs
+    del definition["healthCheck"]
     definition["command"] = [
         "sh",
         "-c",
@@ -30,6 +35,7 @@ def write_context(repo, copy_source: str) -> None:  # type: ignore[no-untyped-de
     (context / "hello.txt").write_text("hello from the repository\n")
     (context / "Dockerfile").write_text(
         f"FROM syncd-test/busybox:latest\nCOPY {copy_source} /hello.txt\n"
+        "HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD cat /tmp/ready\n"
     )
 
 
@@ -39,7 +45,8 @@ def test_a_repository_definition_is_built_on_each_node_and_runs(engines, pool, r
         [built_definition("def_built")],
     )
     write_context(repo, "hello.txt")
-    the_plan, report = apply_repo(repo, pool)
+    # settle 0: were the image's health check ignored, apply would return before it passed
+    the_plan, report = apply_repo(repo, pool, options=replace(FAST_OPTIONS, settle_s=0.0))
     assert report.ok, report.results
     image = the_plan.for_deployment("depl_built").desired.spec.image
     clients = {n.id: engines.docker(n.id) for n in engines.nodes}
