@@ -148,3 +148,28 @@ def test_a_version_failing_after_partial_progress_keeps_full_strength(
     assert len({s.spec_hash for s in serving}) == (1 if can_restart else 2)
     if not can_restart:
         assert "partly rolled out" in result.reason
+
+
+def test_without_health_check_an_instance_must_run_settle_seconds(engines, pool, repo) -> None:
+    script = SERVICE_SCRIPT.replace(
+        'if [ "$MODE" = crash ]',
+        'if [ "$MODE" = late ]; then sleep 1; echo "late failure"; exit 5; fi; if [ "$MODE" = crash ]',
+    )
+    definition = service_definition(command=["sh", "-c", script])
+    del definition["healthCheck"]
+    strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
+    options = replace(FAST_OPTIONS, settle_s=2.5)
+    repo.write([deployment("depl_plain", 2, strategy=strategy)], [definition])
+    assert apply_repo(repo, pool, options=options)[1].ok
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    old = {s.container_id for s in list_deployment(clients, "depl_plain")}
+    # running at first, exits after a second: within the settle time, so never counted available
+    repo.write(
+        [deployment("depl_plain", 2, version="2", mode="late", strategy=strategy)], [definition]
+    )
+    _, report = apply_repo(repo, pool, options=options)
+    result = report.result("depl_plain")
+    assert result.outcome == "failed" and result.reverted, result
+    assert "exited with code 5: late failure" in result.reason
+    after = list_deployment(clients, "depl_plain")
+    assert {s.container_id for s in after} == old and all(s.running for s in after)
