@@ -138,6 +138,8 @@ class Daemon:
         self._ready_sent = False
         self._rerender = False
         self._plan_warnings: set[str] = set()
+        self._overrides: dict[str, int] = {}  # the autoscaler's replica counts this pass
+        self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
         self.last_status: SyncStatus | None = None  # read by HTTP threads; swapped whole
 
     # ------------------------------------------------------------------ lifecycle
@@ -532,6 +534,7 @@ class Daemon:
         except Exception:
             log.exception("autoscaling failed this pass; using the replica counts from Git")
             overrides = {}
+        self._overrides = overrides
         try:
             plan = make_plan(
                 good.desired,
@@ -574,9 +577,11 @@ class Daemon:
                 )
                 job.cancel.set()
             return
+        wanted = max(self._overrides.get(deployment_id, desired.replicas), 1) if desired else 0
         if not deployment_plan.has_changes:
             if state is not None:  # converged, whatever came before (even by hand)
                 self.states.ok(deployment_id, self._ok_details(deployment_plan))
+                self._converged_replicas[deployment_id] = wanted
             return
         if state is not None and state.state == "Failed":
             return  # until a commit changes it
@@ -584,9 +589,13 @@ class Daemon:
             return
         if not dispatch:
             return
-        self._submit(
-            good, plan, deployment_plan, print_, healing=state is not None and state.state == "OK"
+        # OK at this commit and this replica count, yet work to do: drift (not autoscaling).
+        healing = (
+            state is not None
+            and state.state == "OK"
+            and self._converged_replicas.get(deployment_id) == wanted
         )
+        self._submit(good, plan, deployment_plan, print_, healing=healing)
 
     def _ok_details(self, deployment_plan: DeploymentPlan) -> str:
         count = len(deployment_plan.keep)

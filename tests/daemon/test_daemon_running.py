@@ -123,9 +123,12 @@ def test_the_daemon_follows_the_branch_heals_and_stops_cleanly(
             port, "/webhook", payload, {"X-Hub-Signature-256": "sha256=" + "0" * 64}
         )
         assert code == 401
+        fetches = _sync_passes(port)
         signature = "sha256=" + hmac.new(SECRET, payload, hashlib.sha256).hexdigest()
         code, _ = http_post(port, "/webhook", payload, {"X-Hub-Signature-256": signature})
         assert code == 202
+        # No push since: only the webhook can have started this fetch pass.
+        wait_for(lambda: _sync_passes(port) > fetches, what="the webhook's fetch pass")
 
         # 7. Fixed (and changed: a rolling update to 3 replicas of v2) → converged.
         fixed = repo.commit({"deployments/depl_sleeper.yaml": deployment(3, "v2")}, "fix it")
@@ -160,6 +163,15 @@ def test_the_daemon_follows_the_branch_heals_and_stops_cleanly(
     finally:
         out = stop(daemon)
     assert "Traceback" not in out, out
+
+
+def _sync_passes(port: int) -> float:
+    """How many fetch passes the daemon ran, from its /metrics."""
+    _, body = http_get(port, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith('syncd_pass_duration_seconds_count{kind="sync"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def _note(bare: Path, sha: str) -> str | None:
