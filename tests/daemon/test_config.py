@@ -156,3 +156,30 @@ def test_extra_nodes_are_typed_and_their_mistakes_located(tmp_path):
     with pytest.raises(SpecError) as invalid:
         load_config(path)
     assert str(invalid.value.problems[0]).startswith(f"{path}:5:"), invalid.value.problems
+
+
+def test_the_cli_prints_config_problems_and_exits_1(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, "repo:\n  url: /x\n  branchh: main\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd", "daemon", "--config", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert (
+        f"{path}:3:3: $.repo.branchh: unknown field 'branchh' (did you mean 'branch'?)"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "syncd", "status", "--status-file", str(tmp_path / "none.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert "no status file at" in missing.stderr and "Traceback" not in missing.stderr
