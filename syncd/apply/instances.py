@@ -311,9 +311,8 @@ def explain_deadline(
         probe = _last_line(report.last_probe_output)
         if not probe:
             probe = _last_line(_logs(driver, tracked, options)) or "no probe output"
-        state = (
-            "health check failed" if report.health == "unhealthy" else "health check not passing"
-        )
+        failing = report.health == "unhealthy" or report.failing_streak > 0
+        state = "health check failed" if failing else "health check not passing"
         return f"{state}: {probe} ({where}, not healthy after {deadline})"
     return f"not available within {deadline}: container is {report.state} ({where})"
 

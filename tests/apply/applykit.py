@@ -43,8 +43,9 @@ def service_definition(definition_id: str = "def_svc", **extra: Any) -> dict[str
         "healthCheck": {
             "command": ["cat", "/tmp/ready"],
             "interval": "1s",
-            "timeout": "1s",
-            "retries": 1,
+            # lenient enough that a busy machine does not fail a probe of a healthy instance
+            "timeout": "3s",
+            "retries": 2,
         },
         "envars": [{"key": "MODE", "value": "ok"}],
     }

@@ -97,7 +97,7 @@ def test_a_bad_version_is_reverted_while_the_old_one_serves(
     old = {s.container_id for s in list_deployment(clients, "depl_bad")}
 
     repo.write([deployment("depl_bad", 3, version="2", mode=mode, strategy=strategy)])
-    options = replace(FAST_OPTIONS, progress_deadline_s=4.0)
+    options = replace(FAST_OPTIONS, progress_deadline_s=6.0)
     with Sampler(sockets_of(engines), "depl_bad") as sampler:
         _, report = apply_repo(repo, pool, options=options)
     result = report.result("depl_bad")
