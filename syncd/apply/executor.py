@@ -237,7 +237,7 @@ def _start_and_wait(run: DeploymentRun) -> None:
     run.emit("starting", f"starting {len(run.plan.start)} instance(s)", total=kept)
     try:
         started = run.start(run.plan.start)
-        run.wait_available(started)
+        run.wait_available(started, serving_besides=kept)
     except InstanceFailed as failure:
         # a new instance that cannot serve is not left crash-looping on the node
         run.remove_tracked(list(run.new_instances))

@@ -183,8 +183,11 @@ class DeploymentRun:
         ready = parallel(list(pending), look)
         return [item for item, is_ready in zip(pending, ready, strict=True) if is_ready]
 
-    def wait_available(self, instances: Sequence[Tracked], phase: str = "waiting") -> None:
-        """Poll until every instance serves (or one fails, or we are cancelled)."""
+    def wait_available(
+        self, instances: Sequence[Tracked], phase: str = "waiting", *, serving_besides: int = 0
+    ) -> None:
+        """Poll until every instance serves (or one fails, or we are cancelled).
+        ``serving_besides``: instances that stay untouched, for the progress counts."""
         pending = [item for item in instances if not item.available]
         total = len(instances)
         while pending:
@@ -194,10 +197,10 @@ class DeploymentRun:
                 pending = [item for item in pending if not item.available]
                 self.emit(
                     phase,
-                    f"{total - len(pending)}/{total} available",
-                    updated=total,
-                    healthy=total - len(pending),
-                    total=total,
+                    f"{total - len(pending)}/{total} new instance(s) available",
+                    updated=total + serving_besides,
+                    healthy=total - len(pending) + serving_besides,
+                    total=total + serving_besides,
                 )
             if pending:
                 self.sleep(self.options.poll_interval_s)
