@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 8  # stats reads in flight per node (docker-py's pool keeps 10 per client)
 MAX_THREADS = 32  # reads in flight over all nodes together
+SSH_CONCURRENCY = 4  # reads in flight on an ssh:// node
 DEFAULT_MAX_PER_PASS = 32  # a pass reads at most this many; the rest wait for the next pass
 
 _MILLIS_PER_CORE = 1000
@@ -173,6 +174,17 @@ class CpuSampler:
         self._pass = 0
         self._lock = threading.Lock()
 
+    def _concurrency_on(self, driver_of: Callable[[str], object], node_id: str) -> int:
+        """Reads in flight on one node. Over ssh every call is a new channel through one
+        connection, and bursts of 8 made sshd refuse some (bench/bench_stats.py): 4 there."""
+        try:
+            url = str(getattr(getattr(driver_of(node_id), "node", None), "url", ""))
+        except SyncdError:
+            url = ""
+        return (
+            min(self.concurrency, SSH_CONCURRENCY) if url.startswith("ssh://") else self.concurrency
+        )
+
     def measure(
         self, driver_of: Callable[[str], object], targets: Iterable[StatsTarget]
     ) -> dict[str, float | None]:
@@ -195,7 +207,7 @@ class CpuSampler:
                 return results
 
             per_node = {
-                node_id: threading.BoundedSemaphore(self.concurrency)
+                node_id: threading.BoundedSemaphore(self._concurrency_on(driver_of, node_id))
                 for node_id in {t.node_id for t in chosen}
             }
 
