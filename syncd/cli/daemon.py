@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -44,4 +46,11 @@ def command(config_path: Path, once: bool) -> None:
     setup_logging(settings.log.format, settings.log.level)
     daemon = Daemon(settings)
     code = daemon.run_once() if once else daemon.run()
+    if daemon.abandoned_rollouts:
+        # Python would join the rollout threads at exit, outwaiting shutdownTimeout; what they
+        # leave half done the next start converges (labels are the state).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)

@@ -141,6 +141,9 @@ class Daemon:
         self._overrides: dict[str, int] = {}  # the autoscaler's replica counts this pass
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
         self.last_status: SyncStatus | None = None  # read by HTTP threads; swapped whole
+        # Set when SIGTERM's timeout passed with rollouts still in a step: the process must
+        # exit without joining their threads (see syncd.cli.daemon).
+        self.abandoned_rollouts = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -310,6 +313,7 @@ class Daemon:
                 "rollouts still running after %.0fs; exiting anyway (the next start converges)",
                 self.settings.shutdown_timeout_s,
             )
+            self.abandoned_rollouts = True
         self._collect_results()
         try:
             self._write_status()
