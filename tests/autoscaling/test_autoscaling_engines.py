@@ -52,9 +52,9 @@ def write_repo(root: Path, nodes: list[Any], script: str, replicas: int) -> None
             "replicas": replicas,
             # 200m: a shell spinning on one core is held to 0.2 cores, i.e. 100% of its limit
             "resources": {"cpu": "200m", "memory": "32Mi"},
-            # a low target: the burner stays far above it even when other work competes for the
-            # machine's cores (it reads ~100% alone, less on a busy machine)
-            "autoScaling": {"minReplicas": 1, "maxReplicas": 3, "cpuThreshold": 20},
+            # a low target: the burner reads ~100% alone, and stays far above 5% even when
+            # dozens of other processes compete for the machine's two cores (CI, other tests)
+            "autoScaling": {"minReplicas": 1, "maxReplicas": 3, "cpuThreshold": 5},
         },
     }
     for node in nodes:
@@ -115,7 +115,7 @@ def test_a_cpu_burning_deployment_scales_up_to_its_maximum(engines, pool, tmp_pa
     assert counts == sorted(counts) and all(1 <= c <= 3 for c in counts)
     assert counts[-1] == 3, counts
     decision = scaled.decisions["depl_cpu"]
-    assert decision.average_utilization is not None and decision.average_utilization > 22
+    assert decision.average_utilization is not None and decision.average_utilization > 5
     assert scaled.status["depl_cpu"] == "autoscaled 1..3, now 3"
     # held at the maximum however hot it runs
     assert one_pass(tmp_path, pool, scaler).overrides["depl_cpu"] == 3
@@ -132,7 +132,7 @@ def test_an_idle_deployment_scales_down_only_after_the_window(engines, pool, tmp
     one_pass(tmp_path, pool, scaler)  # first stats samples: nothing to compare with yet
     clock.now += 1
     held = one_pass(tmp_path, pool, scaler).decisions["depl_cpu"]
-    assert held.average_utilization is not None and held.average_utilization < 2
+    assert held.average_utilization is not None and held.average_utilization < 1
     assert (held.recommendation, held.count) == (1, 3)  # idle, but within the window
     assert running(engines) == 3
     clock.now += 61

@@ -88,12 +88,12 @@ def test_burning_and_idle_containers_over_tls(engines):
         time.sleep(0.5)
         second = sampler.measure(lambda _node_id: driver, targets)
         # ~100% of its 200m on a quiet machine; less when other work competes for the cores
-        assert second[burner] is not None and second[burner] > 20
-        assert second[idle] is not None and second[idle] < 5
+        assert second[burner] is not None and second[burner] > 10
+        assert second[idle] is not None and second[idle] < 1
         assert second["0" * 64] is None  # no such container
         # the stand-alone read (the engine takes both samples) agrees
         alone = cpu_utilization(driver, burner, 200)
-        assert alone is not None and alone > 20
+        assert alone is not None and alone > 10
     finally:
         driver.close()
 
