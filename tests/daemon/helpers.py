@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -120,18 +122,33 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def managed_containers(engines, deployment_id: str = "depl_sleeper") -> list:
+@dataclass(frozen=True)
+class Seen:
+    """One container as one list call saw it (no per-container inspect that could race with
+    the daemon removing it)."""
+
+    node_id: str
+    id: str
+    labels: dict
+    status: str
+    client: Any = field(repr=False, compare=False)
+
+    def remove(self, force: bool = False) -> None:
+        self.client.api.remove_container(self.id, force=force)
+
+
+def managed_containers(engines, deployment_id: str = "depl_sleeper") -> list[Seen]:
     """Every container syncd manages for ``deployment_id`` on the harness engines, any state."""
     from syncd.state import LABEL_DEPLOYMENT, LABEL_MANAGED
 
     found = []
     for node in engines.nodes:
-        found.extend(
-            engines.docker(node.id).containers.list(
-                all=True,
-                filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_DEPLOYMENT}={deployment_id}"]},
-            )
-        )
+        client = engines.docker(node.id)
+        for entry in client.api.containers(
+            all=True,
+            filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_DEPLOYMENT}={deployment_id}"]},
+        ):
+            found.append(Seen(node.id, entry["Id"], entry["Labels"], entry["State"], client))
     return found
 
 
