@@ -35,7 +35,7 @@ def recreate(run: DeploymentRun) -> None:
         new.extend(run.start(plan.start))
         run.wait_available(new)
     except InstanceFailed as failure:
-        revert(run, failure)
+        revert(run, failure, room=None)
         raise
     run.emit(
         "finishing", "removing the old version", updated=len(new), healthy=len(new), total=len(new)

@@ -88,21 +88,29 @@ def rolling_update(run: DeploymentRun) -> None:
                     break
                 run.sleep(run.options.poll_interval_s)
     except InstanceFailed as failure:
-        revert(run, failure)
+        total = len(old_serving) + len(old_failing) + len(run.new_instances)
+        revert(run, failure, room=desired.replicas + max_surge - total)
         raise
     run.emit("finishing", "removing replaced old instances")
     run.remove_parked()
 
 
-def revert(run: DeploymentRun, failure: InstanceFailed) -> None:
-    """Remove every new instance this apply started and bring parked old ones back."""
+def revert(run: DeploymentRun, failure: InstanceFailed, *, room: int | None) -> None:
+    """Remove every new instance this apply started and bring parked old ones back.
+
+    ``room``: how many more instances may exist right now (``replicas + maxSurge - total``), for
+    a rolling revert that keeps both bounds: failing new instances go first (they do not serve),
+    then parked old ones come back in batches that fit, each batch serving before as many
+    healthy new ones are removed. ``None`` (Recreate): every new instance goes first, so two
+    versions never run at once.
+    """
     log.warning("rollout of %s failed, reverting: %s", run.deployment_id, failure.message)
     run.emit("reverting", f"reverting: {failure.message}")
+    failing = [item for item in run.new_instances if not item.available]
+    run.remove_tracked(failing)
     if run.parked and not run.can_unpark():
         # Old instances cannot be started again through this driver: keep the new ones that
         # serve, so the deployment stays at strength (two versions) rather than shrink.
-        failing = [item for item in run.new_instances if not item.available]
-        run.remove_tracked(failing)
         run.remove_parked()  # replaced by the healthy new ones kept here
         kept = len(run.new_instances)
         failure.message = (
@@ -111,13 +119,28 @@ def revert(run: DeploymentRun, failure: InstanceFailed) -> None:
         )
         failure.args = (failure.message,)
         return
-    run.remove_tracked(list(run.new_instances))
-    back, problem = run.unpark()
-    if problem:
-        failure.message = f"{failure.message}; revert incomplete: {problem}"
+    problems: list[str] = []
+    restarted = 0
+    if room is None:
+        run.remove_tracked(list(run.new_instances))
+        restarted, problem = run.unpark()
+        problems += [problem] if problem else []
+    else:
+        room += len(failing)
+        while run.parked:
+            batch = run.parked[: max(1, min(room, len(run.parked)))]
+            back, problem = run.unpark(batch)
+            restarted += back
+            problems += [problem] if problem else []
+            replaced = list(run.new_instances)[:back]
+            run.remove_tracked(replaced)
+            room += len(replaced) - len(batch)
+        run.remove_tracked(list(run.new_instances))
+    if problems:
+        failure.message = f"{failure.message}; revert incomplete: {'; '.join(problems)}"
         failure.args = (failure.message,)
-    failure.reverted = not problem
-    log.info("reverted %s: %d old instance(s) restarted", run.deployment_id, back)
+    failure.reverted = not problems
+    log.info("reverted %s: %d old instance(s) restarted", run.deployment_id, restarted)
 
 
 def _report(run: DeploymentRun, counts: RolloutCounts) -> None:

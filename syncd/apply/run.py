@@ -260,10 +260,11 @@ class DeploymentRun:
             callable(getattr(self.driver(i.node_id), "start_instance", None)) for i in self.parked
         )
 
-    def unpark(self) -> tuple[int, str]:
-        """Start every parked old instance again and wait until they serve. Returns how many
-        came back and, when not all did, why."""
-        parked, self.parked = list(self.parked), []
+    def unpark(self, instances: Sequence[ObservedInstance] | None = None) -> tuple[int, str]:
+        """Start parked old instances again (all, or ``instances``) and wait until they serve.
+        Returns how many came back and, when not all did, why."""
+        parked = list(self.parked if instances is None else instances)
+        self.parked = [i for i in self.parked if i not in parked]
         if not parked:
             return 0, ""
         restarted: list[Tracked] = []
