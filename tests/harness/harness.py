@@ -563,6 +563,24 @@ class Harness:
             "nodes": nodes,
         }
 
+    # ---------------------------------------------------------------- one engine
+
+    def stop_engine(self, node_id: str) -> None:
+        """Stop one engine by pid, as a node going down (its containers stop with it)."""
+        pid = _read_pid(self.engine(node_id).pid_file)
+        if pid is not None and _pid_is_ours(pid, str(self.root)):
+            _stop_pid(pid)
+
+    def start_engine(self, node_id: str) -> None:
+        """Start one stopped engine again on the same socket (and TLS port) and wait for it."""
+        if _ping_unix(self.engine(node_id).socket):
+            return
+        state = self.read_state() or {}
+        node = next((n for n in state.get("nodes", []) if n["id"] == node_id), {})
+        tcp_url = node.get("transports", {}).get("tcp", {}).get("url")
+        self._start_engine(node_id, int(tcp_url.rsplit(":", 1)[1]) if tcp_url else None)
+        self._wait_and_import(node_id)
+
     # ---------------------------------------------------------------- down
 
     def down(self) -> None:
