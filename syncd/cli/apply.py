@@ -7,6 +7,7 @@ each reason. Killing it at any instant is safe: the next run plans from what the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -26,6 +27,7 @@ from syncd.errors import SourceError, UsageError
 
 if TYPE_CHECKING:
     from syncd.plan.model import DeploymentPlan, Plan
+    from syncd.spec.models import NodeSpec
 
 log = logging.getLogger("syncd.cli.apply")
 
@@ -65,6 +67,13 @@ def _commit_of(repo_root: Path) -> str:
     help="The repository checkout to apply.",
 )
 @click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A daemon config file: its secrets, extra nodes, concurrency and progress deadline "
+    "apply unless given here.",
+)
+@click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal)."
 )
 @click.option("--only", "only", metavar="DEPLOYMENT_ID", help="Apply this deployment only.")
@@ -92,27 +101,27 @@ def _commit_of(repo_root: Path) -> str:
 )
 @click.option(
     "--progress-deadline",
-    default="10m",
-    show_default=True,
-    help="How long a new instance may take to become healthy before its rollout is reverted.",
+    default=None,
+    help="How long a new instance may take to become healthy before its rollout is reverted "
+    "[default: 10m].",
 )
 @click.option(
     "--concurrency",
-    default=4,
-    show_default=True,
+    default=None,
     type=click.IntRange(1, 64),
-    help="Deployments applied at once.",
+    help="Deployments applied at once [default: 4].",
 )
 def command(
     repo_path: Path,
+    config_file: Path | None,
     yes: bool,
     only: str | None,
     node_ids: tuple[str, ...],
     secrets_dir: Path | None,
     age_identity: Path | None,
     allow_mass_prune: bool,
-    progress_deadline: str,
-    concurrency: int,
+    progress_deadline: str | None,
+    concurrency: int | None,
 ) -> None:
     """Make the nodes run what the repository declares.
 
@@ -130,36 +139,51 @@ def command(
     from syncd.spec.secrets import SecretProvider
     from syncd.state import NodeFacts, ObservedState
 
-    deadline_s = parse_duration(progress_deadline)
+    extra_nodes: tuple[NodeSpec, ...] = ()
+    deadline_s = parse_duration(progress_deadline) if progress_deadline else 600.0
+    if config_file is not None:
+        from syncd.daemon.config import load_config
+
+        settings = load_config(config_file)
+        secrets_dir = secrets_dir or settings.secrets.dir
+        age_identity = age_identity or settings.secrets.age_identity
+        extra_nodes = settings.nodes
+        concurrency = concurrency or settings.concurrency
+        allow_mass_prune = allow_mass_prune or settings.allow_mass_prune
+        if progress_deadline is None:
+            deadline_s = settings.progress_deadline_s
     if not logging.getLogger().handlers:
         # the progress view and the report say it all; keep Python's last-resort handler from
         # repeating warnings on stderr
         logging.getLogger("syncd").addHandler(logging.NullHandler())
     repo_root = repo_path.resolve()
-    repo = load_repository(repo_root)
+    repo = load_repository(repo_root, extra_nodes=extra_nodes)
     secrets = SecretProvider(
         secrets_dir=secrets_dir, repo_root=repo_root, age_identity=age_identity
     )
     desired = render_desired(repo, secrets=secrets)
+    if extra_nodes:  # the config's nodes count as declared (load_repository refuses an id in both)
+        desired = dataclasses.replace(desired, nodes=tuple(desired.nodes) + tuple(extra_nodes))
+    all_nodes = desired.nodes
     if only is not None and desired.deployment(only) is None:
         raise UsageError(
             f"no deployment {only!r} in {repo_path}", hint="see syncd plan for the ids"
         )
 
-    known = {node.id for node in repo.nodes}
+    known = {node.id for node in all_nodes}
     unknown = [node_id for node_id in node_ids if node_id not in known]
     if unknown:
         raise UsageError(
             f"unknown node(s) {', '.join(unknown)}: declared are {', '.join(sorted(known)) or 'none'}"
         )
-    selected = [node for node in repo.nodes if not node_ids or node.id in node_ids]
+    selected = [node for node in all_nodes if not node_ids or node.id in node_ids]
     pool = NodePool(selected)
     try:
         observed = pool.observe()
         if node_ids:
             # nodes left out are unreachable for this pass: nothing is placed on or removed from them
             facts = dict(observed.nodes)
-            for node in repo.nodes:
+            for node in all_nodes:
                 if node.id not in node_ids:
                     facts[node.id] = NodeFacts(
                         node.id, reachable=False, error="not selected (--node)"
@@ -170,9 +194,7 @@ def command(
             )
         the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune)
         if only is not None:
-            from dataclasses import replace
-
-            the_plan = replace(
+            the_plan = dataclasses.replace(
                 the_plan,
                 deployments=tuple(d for d in the_plan.deployments if d.deployment_id == only),
             )
@@ -187,7 +209,7 @@ def command(
                     hint="review the plan above, then run again with --yes",
                 )
             click.confirm("Apply this plan?", abort=True)
-        options = ApplyOptions(concurrency=concurrency, progress_deadline_s=deadline_s)
+        options = ApplyOptions(concurrency=concurrency or 4, progress_deadline_s=deadline_s)
         cancel = threading.Event()
         changing = [d for d in the_plan.deployments if d.has_changes or d.unplaceable]
         with ProgressView(changing) as view:

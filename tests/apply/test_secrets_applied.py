@@ -74,11 +74,13 @@ def test_cli_apply_puts_secrets_in_the_container_only(engines, repo, secret_sour
         assert f"JWT=Bearer {AGE_SECRET}" in attrs["Config"]["Env"]
         assert_no_secret(str(attrs["Config"]["Labels"]), attrs["Name"])
 
-    # a second run has nothing to do: the digest in the hash is stable
-    again = syncd(
-        "apply", "--repo", str(repo.root), "--yes",
-        "--secrets-dir", str(secrets_dir), "--age-identity", str(identity_file),
-    )  # fmt: skip
+    # a second run, with the secret sources from a daemon config file, has nothing to do: the
+    # digests in the hash are stable (without the secrets the hash would differ: a rollout)
+    config = repo.root.parent / "syncd.yaml"
+    config.write_text(
+        f"repo:\n  url: {repo.root}\nsecrets:\n  dir: {secrets_dir}\n  ageIdentity: {identity_file}\n"
+    )
+    again = syncd("apply", "--repo", str(repo.root), "--yes", "--config", str(config))
     assert again.returncode == 0 and "Nothing to do" in again.stdout, again.stdout + again.stderr
 
     # an unsafe secrets file is refused before anything happens, with the fix in the hint
