@@ -168,3 +168,34 @@ def test_a_version_that_exits_is_reported_and_a_new_commit_starts_over(
     assert done.returncode == 0, done.stderr
     assert converged_at(engines, good, 1)
     assert deployment_state(tmp_path / "state/status.json")["status"] == "OK"
+
+
+def test_retries_back_off_then_fail_and_a_new_commit_starts_over(
+    repo, make_config, engines, tmp_path
+):
+    crashing = DEFINITION.replace(
+        "trap 'exit 0' TERM; while true; do sleep 1; done", "echo boom; exit 3"
+    )
+    repo.commit(
+        {"definitions/def_sleeper.yaml": crashing, "deployments/depl_sleeper.yaml": deployment(1)},
+        "crashing",
+    )
+    status_path = tmp_path / "state/status.json"
+    daemon = start_daemon(make_config())  # retry: 2 attempts, backoff 200 ms .. 1 s
+    try:
+        # The retry after the backoff is a timer of its own: no commit, no poll needed.
+        failed = wait_for(
+            lambda: (s := deployment_state(status_path)) and s["status"] == "Failed" and s,
+            what="Failed after the attempts ran out",
+        )
+        assert "Gave up after 2 attempts" in failed["details"], failed
+        assert failed["attempts"] == 2
+        good = repo.commit({"definitions/def_sleeper.yaml": DEFINITION}, "fixed")
+        wait_for(lambda: converged_at(engines, good, 1), what="the fixed commit")
+        wait_for(
+            lambda: (s := deployment_state(status_path)) and s["status"] == "OK",
+            what="OK after the fix",
+        )
+    finally:
+        out = stop(daemon)
+    assert "Traceback" not in out, out

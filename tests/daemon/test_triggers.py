@@ -127,3 +127,19 @@ def test_a_push_to_a_watched_bare_repo_triggers_a_fetch(tmp_path):
         assert trigger is not None and trigger.reasons == ("watch",)
     finally:
         watcher.stop()
+
+
+def test_a_commit_in_a_watched_work_tree_triggers_a_fetch(tmp_path):
+    work = tmp_path / "work"
+    _git("init", "-b", "main", str(work), cwd=tmp_path)
+    commit = ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "--allow-empty", "-m")
+    _git(*commit, "one", cwd=work)
+    queue = TriggerQueue()
+    watcher = RepoWatcher(work, "main", queue, debounce_s=0.05)
+    watcher.start()
+    try:
+        _git(*commit, "two", cwd=work)
+        trigger = queue.wait(timeout=5)
+        assert trigger is not None and trigger.reasons == ("watch",)
+    finally:
+        watcher.stop()
