@@ -5,8 +5,8 @@ old instances), then the starts, then waits for something to change. Both bounds
 moment because removals finish before starts begin and the step never allows more.
 
 A new instance that exits, crash-loops, cannot be created or is not healthy within the progress
-deadline fails the rollout: every new instance this apply started is removed and the parked old
-ones start again, so the old version is back at full strength and the report says why.
+deadline fails the rollout: the new instances are removed and the parked old ones start again
+(see ``revert``), so the old version is back at full strength and the report says why.
 """
 
 from __future__ import annotations
@@ -88,7 +88,13 @@ def rolling_update(run: DeploymentRun) -> None:
                     break
                 run.sleep(run.options.poll_interval_s)
     except InstanceFailed as failure:
-        total = len(old_serving) + len(old_failing) + len(run.new_instances)
+        # New instances a previous pass started and that do not serve go with this apply's own.
+        started = {item.container_id for item in run.new_instances}
+        run.new_instances.extend(
+            item for item in new if item.container_id not in started and not item.available
+        )
+        existing_new = started | {item.container_id for item in new}
+        total = len(old_serving) + len(old_failing) + len(existing_new)
         revert(run, failure, room=desired.replicas + max_surge - total)
         raise
     run.emit("finishing", "removing replaced old instances")
