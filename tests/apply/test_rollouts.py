@@ -202,3 +202,22 @@ def test_without_health_check_an_instance_must_run_settle_seconds(engines, pool,
     assert "exited with code 5: late failure" in result.reason
     after = list_deployment(clients, "depl_plain")
     assert {s.container_id for s in after} == old and all(s.running for s in after)
+
+
+def test_a_bad_recreate_brings_the_parked_old_version_back(engines, pool, repo) -> None:
+    pool = RestartingPool(pool, engines)  # the revert restarts the parked (stopped) old ones
+    strategy = {"type": "Recreate"}
+    repo.write([deployment("depl_rback", 2, strategy=strategy)])
+    assert apply_repo(repo, pool)[1].ok
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+    old = {s.container_id for s in list_deployment(clients, "depl_rback")}
+    repo.write([deployment("depl_rback", 2, version="2", mode="crash", strategy=strategy)])
+    with Sampler(sockets_of(engines), "depl_rback") as sampler:
+        _, report = apply_repo(repo, pool)
+    result = report.result("depl_rback")
+    assert result.outcome == "failed" and result.reverted, result
+    assert "exited with code 3: boom: bad config for version 2" in result.reason
+    for sample in sampler.samples:
+        assert len(by_hash(sample)) <= 1, f"two versions running at once: {sample}"
+    after = list_deployment(clients, "depl_rback")
+    assert {s.container_id for s in after} == old and all(s.healthy for s in after)
