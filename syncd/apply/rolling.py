@@ -114,17 +114,6 @@ def revert(run: DeploymentRun, failure: InstanceFailed, *, room: int | None) -> 
     run.emit("reverting", f"reverting: {failure.message}")
     failing = [item for item in run.new_instances if not item.available]
     run.remove_tracked(failing)
-    if run.parked and not run.can_unpark():
-        # Old instances cannot be started again through this driver: keep the new ones that
-        # serve, so the deployment stays at strength (two versions) rather than shrink.
-        run.remove_parked()  # replaced by the healthy new ones kept here
-        kept = len(run.new_instances)
-        failure.message = (
-            f"{failure.message}; partly rolled out: kept {kept} healthy new instance(s) because "
-            "the node driver cannot restart the old ones it stopped"
-        )
-        failure.args = (failure.message,)
-        return
     problems: list[str] = []
     restarted = 0
     if room is None:

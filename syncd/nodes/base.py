@@ -29,6 +29,10 @@ class NodeDriver(Protocol):
 
     def stop_instance(self, container_id: str, grace_s: float = 10.0) -> None: ...
 
+    def start_instance(self, container_id: str) -> None:
+        """Start a stopped managed container again: how a revert brings parked instances back."""
+        ...
+
     def remove_instance(self, container_id: str) -> None:
         """Remove (forcefully if still running); a container that is already gone is not an error."""
         ...

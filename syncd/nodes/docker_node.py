@@ -478,6 +478,23 @@ class DockerNode:
             except docker.errors.NotFound:
                 return
 
+    def start_instance(self, container_id: str) -> None:
+        """Start a stopped managed container again (a parked old instance, on revert)."""
+        with self._calling(f"starting container {container_id[:12]}"):
+            try:
+                self._require_managed(container_id, "start")
+                self._client().start(container_id)
+            except docker.errors.NotFound:
+                raise NodeError(
+                    f"node {self.node_id}: container {container_id[:12]} is gone: "
+                    "it cannot be started again"
+                ) from None
+            except docker.errors.APIError as error:
+                raise NodeError(
+                    f"node {self.node_id}: container {container_id[:12]} failed to start: "
+                    f"{_engine_message(error)}"
+                ) from None
+
     def remove_instance(self, container_id: str) -> None:
         """Remove a managed container, running or not; one that is already gone is fine."""
         with self._calling(f"removing container {container_id[:12]}"):

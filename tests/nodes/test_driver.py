@@ -52,8 +52,14 @@ def test_create_observe_stop_remove(driver: DockerNode, raw: docker.DockerClient
     report = driver.health(container_id)
     assert (report.state, report.exit_code) == ("exited", 137)
 
+    driver.start_instance(container_id)  # a parked instance comes back on revert
+    [restarted] = driver.list_instances()
+    assert (restarted.container_id, restarted.state) == (container_id, "running")
+
     driver.remove_instance(container_id)
     assert driver.list_instances() == []
+    with pytest.raises(NodeError, match="is gone"):
+        driver.start_instance(container_id)
     driver.remove_instance(container_id)  # already gone: fine
     driver.stop_instance(container_id)  # already gone: fine
     with pytest.raises(docker.errors.NotFound):
@@ -127,6 +133,8 @@ def test_unmanaged_containers_are_never_touched(
             driver.stop_instance(container.id)
         with pytest.raises(NodeError, match="not managed by syncd"):
             driver.remove_instance(container.id)
+        with pytest.raises(NodeError, match="not managed by syncd"):
+            driver.start_instance(container.id)
         container.reload()
         assert container.status == "running"
 
