@@ -164,12 +164,16 @@ class DeploymentRun:
                 instance.container_id,
                 instance.name,
                 instance.replica,
-                restart_base=instance.restart_count,
             )
             item.available = instance.health == "healthy" and instance.is_running
             if instance.health == "none" and instance.is_running and instance.started_at:
                 running_for = (datetime.now(UTC) - instance.started_at).total_seconds()
                 item.available = running_for >= self.options.settle_s
+            if not item.available:
+                # The list call carries no restart count: take the baseline from one inspect,
+                # or restarts from before this pass would read as a crash loop on first poll.
+                driver = self.driver(instance.node_id)
+                item.restart_base = driver.health(instance.container_id).restart_count
             tracked.append(item)
         return tracked
 
