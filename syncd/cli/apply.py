@@ -23,11 +23,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from syncd.apply.report import ApplyReport, ProgressEvent
+from syncd.cli import common
 from syncd.errors import SourceError, UsageError
 
 if TYPE_CHECKING:
     from syncd.plan.model import DeploymentPlan, Plan
-    from syncd.spec.models import NodeSpec
 
 log = logging.getLogger("syncd.cli.apply")
 
@@ -58,46 +58,22 @@ def _commit_of(repo_root: Path) -> str:
 
 
 @click.command("apply")
-@click.option(
-    "--repo",
-    "repo_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The repository checkout to apply.",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A daemon config file: its secrets, extra nodes, concurrency and progress deadline "
-    "apply unless given here.",
+@common.repo_option("The repository checkout to apply.")
+@common.config_option(
+    "A daemon config file: its secrets, extra nodes, concurrency and progress deadline "
+    "apply unless given here."
 )
 @click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal)."
 )
 @click.option("--only", "only", metavar="DEPLOYMENT_ID", help="Apply this deployment only.")
-@click.option(
-    "--node",
-    "node_ids",
-    multiple=True,
-    metavar="ID",
-    help="Contact only these nodes (repeatable); the others count as unreachable.",
+@common.node_option()
+@common.secrets_options(
+    "Directory with one file per secret (chmod 700, files chmod 600).",
+    "age identity file that opens secrets/NAME.age in the repository.",
 )
-@click.option(
-    "--secrets-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory with one file per secret (chmod 700, files chmod 600).",
-)
-@click.option(
-    "--age-identity",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="age identity file that opens secrets/NAME.age in the repository.",
-)
-@click.option(
-    "--allow-mass-prune",
-    is_flag=True,
-    help="Allow removing more than half of all managed instances in one pass.",
+@common.allow_mass_prune_option(
+    "Allow removing more than half of all managed instances in one pass."
 )
 @click.option(
     "--progress-deadline",
@@ -132,67 +108,34 @@ def command(
     """
     from syncd.apply.executor import apply_plan
     from syncd.apply.report import ApplyOptions
-    from syncd.nodes.pool import NodePool
     from syncd.plan.planner import plan as make_plan
-    from syncd.spec.rendering import render_desired
-    from syncd.spec.repository import load_repository
-    from syncd.spec.secrets import SecretProvider
-    from syncd.state import NodeFacts, ObservedState
 
-    extra_nodes: tuple[NodeSpec, ...] = ()
-    deadline_s = parse_duration(progress_deadline) if progress_deadline else 600.0
-    if config_file is not None:
-        from syncd.daemon.config import load_config
-
-        settings = load_config(config_file)
-        secrets_dir = secrets_dir or settings.secrets.dir
-        age_identity = age_identity or settings.secrets.age_identity
-        extra_nodes = settings.nodes
-        concurrency = concurrency or settings.concurrency
-        allow_mass_prune = allow_mass_prune or settings.allow_mass_prune
-        if progress_deadline is None:
-            deadline_s = settings.progress_deadline_s
+    deadline_s = parse_duration(progress_deadline) if progress_deadline else None
+    settings = common.live_settings(
+        config_file,
+        secrets_dir=secrets_dir,
+        age_identity=age_identity,
+        allow_mass_prune=allow_mass_prune,
+    )
     if not logging.getLogger().handlers:
         # the progress view and the report say it all; keep Python's last-resort handler from
         # repeating warnings on stderr
         logging.getLogger("syncd").addHandler(logging.NullHandler())
     repo_root = repo_path.resolve()
-    repo = load_repository(repo_root, extra_nodes=extra_nodes)
-    secrets = SecretProvider(
-        secrets_dir=secrets_dir, repo_root=repo_root, age_identity=age_identity
-    )
-    desired = render_desired(repo, secrets=secrets)
-    if extra_nodes:  # the config's nodes count as declared (load_repository refuses an id in both)
-        desired = dataclasses.replace(desired, nodes=tuple(desired.nodes) + tuple(extra_nodes))
-    all_nodes = desired.nodes
+    live = common.load_live(repo_root, settings)
+    desired, secrets = live.desired, live.secrets
     if only is not None and desired.deployment(only) is None:
         raise UsageError(
             f"no deployment {only!r} in {repo_path}", hint="see syncd plan for the ids"
         )
 
-    known = {node.id for node in all_nodes}
-    unknown = [node_id for node_id in node_ids if node_id not in known]
-    if unknown:
-        raise UsageError(
-            f"unknown node(s) {', '.join(unknown)}: declared are {', '.join(sorted(known)) or 'none'}"
-        )
-    selected = [node for node in all_nodes if not node_ids or node.id in node_ids]
-    pool = NodePool(selected)
+    # the config's onlyNodes is not applied: apply --config borrows the daemon's secrets, nodes
+    # and limits, and reaches every declared node unless --node says otherwise
+    selection = common.NodeSelection.of(desired.nodes, node_ids)
+    pool = selection.open_pool()
     try:
-        observed = pool.observe()
-        if node_ids:
-            # nodes left out are unreachable for this pass: nothing is placed on or removed from them
-            facts = dict(observed.nodes)
-            for node in all_nodes:
-                if node.id not in node_ids:
-                    facts[node.id] = NodeFacts(
-                        node.id, reachable=False, error="not selected (--node)"
-                    )
-            observed = ObservedState(
-                nodes=facts,
-                instances=tuple(i for i in observed.instances if i.node_id in node_ids),
-            )
-        the_plan = make_plan(desired, observed, allow_mass_prune=allow_mass_prune)
+        observed = selection.observe(pool)
+        the_plan = make_plan(desired, observed, allow_mass_prune=settings.allow_mass_prune)
         if only is not None:
             the_plan = dataclasses.replace(
                 the_plan,
@@ -209,7 +152,10 @@ def command(
                     hint="review the plan above, then run again with --yes",
                 )
             click.confirm("Apply this plan?", abort=True)
-        options = ApplyOptions(concurrency=concurrency or 4, progress_deadline_s=deadline_s)
+        options = ApplyOptions(
+            concurrency=concurrency or settings.concurrency or 4,
+            progress_deadline_s=deadline_s or settings.progress_deadline_s or 600.0,
+        )
         cancel = threading.Event()
         changing = [d for d in the_plan.deployments if d.has_changes or d.unplaceable]
         with ProgressView(changing) as view:

@@ -3,6 +3,7 @@ two commits (the preview a CI job posts on a pull request)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -13,13 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from syncd.errors import SpecError, SyncdError, UsageError
+from syncd.cli import common
+from syncd.errors import SyncdError, UsageError
 from syncd.spec.desired import DesiredState
 
 if TYPE_CHECKING:
     from syncd.plan.model import Plan
-    from syncd.spec.models import RepoSpec
-    from syncd.spec.rendering import SecretDigests
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1
@@ -49,13 +49,12 @@ class _KeepEnvReferences(Mapping[str, str]):
 
 
 @click.command("plan")
-@click.option(
-    "--repo",
-    "repo_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The repository (a Git work tree, or a folder inside one, for --rev/--base/--head).",
+@common.repo_option(
+    "The repository (a Git work tree, or a folder inside one, for --rev/--base/--head)."
+)
+@common.config_option(
+    "Live plans: a daemon config file; its secrets, extra nodes, onlyNodes and allowMassPrune "
+    "apply unless given here, so the plan matches what the daemon would do."
 )
 @click.option("--rev", metavar="REV", help="Plan this commit instead of the working tree.")
 @click.option("--base", metavar="REV", help="Offline: the commit to compare against.")
@@ -64,13 +63,7 @@ class _KeepEnvReferences(Mapping[str, str]):
     metavar="REV",
     help="Offline: the commit to plan (default HEAD when --base is given).",
 )
-@click.option(
-    "--node",
-    "node_ids",
-    multiple=True,
-    metavar="ID",
-    help="Contact only these nodes (repeatable); the others count as unreachable.",
-)
+@common.node_option()
 @click.option(
     "--format",
     "output_format",
@@ -96,23 +89,16 @@ class _KeepEnvReferences(Mapping[str, str]):
     is_flag=True,
     help="Exit 0 when nothing changes, 2 when something does, 1 on error.",
 )
-@click.option(
-    "--allow-mass-prune",
-    is_flag=True,
-    help="Plan even when more than half of all managed instances would be pruned.",
+@common.allow_mass_prune_option(
+    "Plan even when more than half of all managed instances would be pruned."
 )
-@click.option(
-    "--secrets-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Live plans: the secrets directory apply uses, so a changed secret shows as a rollout.",
-)
-@click.option(
-    "--age-identity",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Live plans: age identity file that opens secrets/NAME.age in the repository.",
+@common.secrets_options(
+    "Live plans: the secrets directory apply uses, so a changed secret shows as a rollout.",
+    "Live plans: age identity file that opens secrets/NAME.age in the repository.",
 )
 def command(
     repo_path: Path,
+    config_file: Path | None,
     rev: str | None,
     base: str | None,
     head: str | None,
@@ -136,6 +122,7 @@ def command(
       syncd plan --repo example-repo
       syncd plan --repo . --base origin/main --head HEAD --format markdown
       syncd plan --repo . --rev v1.2.0 --node node-a --detailed-exitcode
+      syncd plan --repo . --config /etc/syncd/config.yaml
     """
     offline = base is not None or head is not None
     if offline and rev is not None:
@@ -144,6 +131,10 @@ def command(
         raise UsageError("--head needs --base: the commit the preview compares against")
     if offline and node_ids:
         raise UsageError("--node has no meaning offline: --base/--head contact no node")
+    if offline and config_file is not None:
+        raise UsageError(
+            "--config is for live plans: --base/--head contact no node and read no secret"
+        )
     if output_dir is not None and output_format != "markdown":
         raise UsageError("--output-dir writes markdown parts: add --format markdown")
     try:
@@ -151,9 +142,13 @@ def command(
             assert base is not None
             the_plan = _offline_plan(repo_path, base, head or "HEAD")
         else:
-            the_plan = _live_plan(
-                repo_path, rev, node_ids, allow_mass_prune, secrets_dir, age_identity
+            settings = common.live_settings(
+                config_file,
+                secrets_dir=secrets_dir,
+                age_identity=age_identity,
+                allow_mass_prune=allow_mass_prune,
             )
+            the_plan = _live_plan(repo_path, rev, node_ids, settings)
         _print(the_plan, output_format, output_dir, max_chars)
     except SyncdError as error:
         if detailed_exitcode and error.exit_code == EXIT_CHANGES:
@@ -192,31 +187,8 @@ def _checkout(repo_path: Path, rev: str) -> Iterator[tuple[Path, str]]:
         yield tree / inside, sha
 
 
-def _load(root: Path, revision: str | None, label: str | None) -> RepoSpec:
-    from syncd.spec.repository import load_repository
-
-    try:
-        return load_repository(root, revision=revision)
-    except SpecError as error:
-        if label is not None:
-            error.hint = f"revision {label} is invalid: nothing was planned"
-        raise
-
-
-def _render(
-    repo: RepoSpec,
-    label: str | None,
-    environ: Mapping[str, str] | None,
-    secrets: SecretDigests | None = None,
-) -> DesiredState:
-    from syncd.spec.rendering import render_desired
-
-    try:
-        return render_desired(repo, environ=environ, secrets=secrets)
-    except SpecError as error:
-        if label is not None:
-            error.hint = f"revision {label} is invalid: nothing was planned"
-        raise
+def _invalid(label: str | None) -> str | None:
+    return None if label is None else f"revision {label} is invalid: nothing was planned"
 
 
 def _offline_plan(repo_path: Path, base: str, head: str) -> Plan:
@@ -226,39 +198,25 @@ def _offline_plan(repo_path: Path, base: str, head: str) -> Plan:
     base_desired: DesiredState | None = None
     with _checkout(repo_path, base) as (base_root, base_sha):
         if base_root.is_dir():  # else the folder is new since base: everything is created
-            base_desired = _render(_load(base_root, base_sha, base), base, environ)
+            base_repo = common.load_repo(base_root, revision=base_sha, invalid_hint=_invalid(base))
+            base_desired = common.render(base_repo, environ=environ, invalid_hint=_invalid(base))
     with _checkout(repo_path, head) as (head_root, head_sha):
-        head_desired = _render(_load(head_root, head_sha, head), head, environ)
+        head_repo = common.load_repo(head_root, revision=head_sha, invalid_hint=_invalid(head))
+        head_desired = common.render(head_repo, environ=environ, invalid_hint=_invalid(head))
     return plan_offline(base_desired, head_desired)
 
 
 def _live_plan(
-    repo_path: Path,
-    rev: str | None,
-    node_ids: tuple[str, ...],
-    allow_mass_prune: bool,
-    secrets_dir: Path | None,
-    age_identity: Path | None,
+    repo_path: Path, rev: str | None, node_ids: tuple[str, ...], settings: common.LiveSettings
 ) -> Plan:
     if rev is not None:
         with _checkout(repo_path, rev) as (root, sha):
-            repo = _load(root, sha, rev)
-            desired = _render(repo, rev, None, _secrets(root, secrets_dir, age_identity))
+            live = common.load_live(root, settings, revision=sha, invalid_hint=_invalid(rev))
     else:
         if not repo_path.is_dir():
             raise UsageError(f"repository path {str(repo_path)!r} is not a directory")
-        repo = _load(repo_path, _head_of(repo_path), None)
-        desired = _render(repo, None, None, _secrets(repo_path, secrets_dir, age_identity))
-    return _observe_and_plan(repo, desired, node_ids, allow_mass_prune)
-
-
-def _secrets(
-    root: Path, secrets_dir: Path | None, age_identity: Path | None
-) -> SecretDigests | None:
-    """The provider apply uses, so hashes match the running containers' labels."""
-    from syncd.spec.secrets import SecretProvider
-
-    return SecretProvider(secrets_dir=secrets_dir, repo_root=root, age_identity=age_identity)
+        live = common.load_live(repo_path, settings, revision=_head_of(repo_path))
+    return _observe_and_plan(live, node_ids, settings)
 
 
 def _head_of(repo_path: Path) -> str | None:
@@ -282,32 +240,44 @@ def _head_of(repo_path: Path) -> str | None:
 
 
 def _observe_and_plan(
-    repo: RepoSpec, desired: DesiredState, node_ids: tuple[str, ...], allow_mass_prune: bool
+    live: common.LiveDesired, node_ids: tuple[str, ...], settings: common.LiveSettings
 ) -> Plan:
-    from syncd.nodes.pool import NodePool
     from syncd.plan.planner import plan
-    from syncd.state import NodeFacts, ObservedState
 
-    known = {node.id for node in repo.nodes}
-    unknown = sorted(set(node_ids) - known)
-    if unknown:
-        raise UsageError(
-            f"unknown node(s) {', '.join(unknown)}: declared are "
-            f"{', '.join(sorted(known)) or 'none'}"
-        )
-    selected = [node for node in repo.nodes if not node_ids or node.id in node_ids]
-    pool = NodePool(selected, connect_timeout=3.0)
+    selection = common.NodeSelection.of(live.desired.nodes, node_ids, settings.only_nodes)
+    pool = selection.open_pool()
     try:
-        observed = pool.observe()
+        observed = selection.observe(pool)
     finally:
         pool.close()
-    if node_ids:
-        facts = dict(observed.nodes)
-        for node in repo.nodes:
-            if node.id not in node_ids:
-                facts[node.id] = NodeFacts(node.id, reachable=False, error="not contacted (--node)")
-        observed = ObservedState(nodes=facts, instances=observed.instances)
-    return plan(desired, observed, allow_mass_prune=allow_mass_prune)
+    the_plan = plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune)
+    unreadable = _unreadable_secrets(live)
+    if unreadable is None:
+        return the_plan
+    return dataclasses.replace(the_plan, warnings=(*the_plan.warnings, unreadable))
+
+
+def _unreadable_secrets(live: common.LiveDesired) -> str | None:
+    """A warning when a deployment uses a secret this plan cannot read: its spec hash then
+    lacks the secret's digest, so the plan cannot tell a changed secret from an unchanged one
+    (and shows a rollout where apply, which reads it, may have none)."""
+    from syncd.spec.templating import secret_names
+
+    users: dict[str, set[str]] = {}
+    for deployment in live.desired.deployments:
+        for _, value in deployment.spec.env:
+            for name in secret_names(value):
+                users.setdefault(name, set()).add(deployment.id)
+    missing = sorted(name for name in users if live.secrets.digest(name) is None)
+    if not missing:
+        return None
+    used_by = sorted({d for name in missing for d in users[name]})
+    return (
+        f"cannot read secret(s) {', '.join(missing)} (used by {', '.join(used_by)}): the plan "
+        "cannot tell whether a secret changed, so these deployments may show a rollout that "
+        "apply would not do; give the plan the secrets with --config FILE (the daemon's "
+        "config) or --secrets-dir DIR / --age-identity FILE"
+    )
 
 
 # --------------------------------------------------------------------------- output

@@ -271,3 +271,60 @@ def test_live_plan_at_a_revision_with_every_node_down(repo, capsys):
     assert "+ web: create 2 replicas; 2 replicas cannot be placed" in lines
     assert "    ! no node fits replica 0: node-a: unreachable" in lines
     assert any(line.startswith("! node node-a is unreachable") for line in lines)
+
+
+def test_live_plan_with_the_daemon_config_sees_what_apply_did(engines, tmp_path, capsys):
+    """A deployment with a secret, applied with the daemon's config: a plan with the same
+    config has nothing to do (same secret digests, the config's extra node and onlyNodes); a
+    plan without it cannot read the secret, shows a rollout and says why and what to pass."""
+    node_a, node_b = engines.nodes[0], engines.nodes[1]
+    root = tmp_path / "live"
+    write(
+        root,
+        {
+            "nodes/a.yaml": node(node_a.id, node_a.url, node_a.zone or "z1"),
+            "definitions/web.yaml": definition("web"),
+            "deployments/web.yaml": deployment(
+                "web", 2, 'envars:\n  TOKEN: "{{secret:api-token}}"\n'
+            ),
+        },
+    )
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    (secrets_dir / "api-token").write_text("s3cret\n")
+    (secrets_dir / "api-token").chmod(0o600)
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"repo: {{url: {root}}}\nsecrets: {{dir: {secrets_dir}}}\nonlyNodes: [{node_a.id}]\n"
+        f"nodes:\n  - {{id: {node_b.id}, url: '{node_b.url}', cluster: test, zone: z2}}\n"
+    )
+    code, _, err = run(
+        ["apply", "--repo", str(root), "--config", str(config), "--yes", "--node", node_a.id],
+        capsys,
+    )
+    assert code == 0, err
+
+    code, out, err = run(
+        ["plan", "--repo", str(root), "--config", str(config), "--detailed-exitcode"], capsys
+    )
+    assert code == 0, out + err
+    assert "No changes" in out and "cannot read secret" not in out
+    assert f"! node {node_b.id} is unreachable: not contacted: not in onlyNodes" in out
+
+    code, out, err = run(["plan", "--repo", str(root), "--detailed-exitcode"], capsys)
+    assert code == 2, out + err
+    assert "~ web: rolling-update" in out
+    (warning,) = [line for line in out.splitlines() if "cannot read secret" in line]
+    assert warning.startswith("! cannot read secret(s) api-token (used by web)")
+    assert "cannot tell whether a secret changed" in warning
+    assert "--config" in warning and "--secrets-dir" in warning
+
+    # the command line still wins over the config, and --config has no meaning offline
+    code, out, err = run(
+        ["plan", "--repo", str(root), "--config", str(config), "--node", node_b.id], capsys
+    )
+    assert code == 0, err
+    assert f"! node {node_a.id} is unreachable: not contacted (--node)" in out
+    assert f"! node {node_b.id} is unreachable" not in out
+    code, _, err = run(["plan", "--config", str(config), "--base", "HEAD"], capsys)
+    assert code == 2 and "--config is for live plans" in err
