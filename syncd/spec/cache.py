@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import subprocess
 import threading
 from collections import OrderedDict
@@ -133,7 +134,8 @@ def blob_ids_of_work_tree(root: Path) -> dict[str, str]:
 def blob_ids_of_revision(git_dir: Path, revision: str, subpath: str = "") -> dict[str, str]:
     """``path -> blob id`` of commit ``revision`` in the repository at ``git_dir``, paths
     relative to ``subpath`` (a folder inside the repository); {} when git cannot say."""
-    prefix = subpath.strip("/")
+    prefix = posixpath.normpath(subpath.strip("/") or ".")
+    prefix = "" if prefix == "." else prefix
     args = ["ls-tree", "-r", "-z", "--full-tree", revision]
     if prefix:
         args += ["--", prefix]

@@ -147,3 +147,5 @@ def test_ids_of_a_subfolder_are_relative_to_it(work: Path) -> None:
     ids = blob_ids_of_revision(work, sha, "deployments")
     assert "depl_simple123.yaml" in ids
     assert not any(path.startswith("deployments/") for path in ids)
+    for whole in (".", "", "./", "/"):  # repo.path's default is "."
+        assert blob_ids_of_revision(work, sha, whole) == blob_ids_of_revision(work, sha)
