@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncd.plan.model import Placement, PlacementFailure
-from syncd.plan.units import format_bytes, format_cpu
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec, TargetRegion
+from syncd.spec.quantities import format_cpu, format_memory
 from syncd.state import NodeFacts, ObservedInstance
 
 ZoneKey = tuple[str, str | None]
@@ -305,8 +305,8 @@ class Allocator:
             and resources.memory_bytes > memory_free
         ):
             return (
-                f"needs {format_bytes(resources.memory_bytes)} memory, "
-                f"{format_bytes(max(memory_free, 0))} free"
+                f"needs {format_memory(resources.memory_bytes, approximate=True)} memory, "
+                f"{format_memory(max(memory_free, 0), approximate=True)} free"
             ), ()
         if resources.vram_bytes:
             return _vram_fit(room, resources.vram_bytes)
@@ -346,16 +346,20 @@ def _vram_fit(room: NodeRoom, need: int) -> tuple[str | None, tuple[str, ...]]:
         if not fitting:
             largest = max(gpu.free for gpu in room.gpus)
             return (
-                f"needs {format_bytes(need)} vram on one GPU, {format_bytes(max(largest, 0))} free"
+                f"needs {format_memory(need, approximate=True)} vram on one GPU, "
+                f"{format_memory(max(largest, 0), approximate=True)} free"
             ), ()
         best = min(fitting, key=lambda gpu: (gpu.free, gpu.id))
         return None, (best.id,)
     if room.vram_pool_total is not None:
         free = room.vram_pool_total - room.vram_pool_used
         if need > free:
-            return f"needs {format_bytes(need)} vram, {format_bytes(max(free, 0))} free", ()
+            return (
+                f"needs {format_memory(need, approximate=True)} vram, "
+                f"{format_memory(max(free, 0), approximate=True)} free"
+            ), ()
         return None, ()
-    return f"needs {format_bytes(need)} vram, has no GPU", ()
+    return f"needs {format_memory(need, approximate=True)} vram, has no GPU", ()
 
 
 def _room(node: NodeSpec, facts: NodeFacts | None) -> NodeRoom:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 
 from syncd.plan.model import FieldChange
-from syncd.plan.units import format_bytes, format_cpu
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import HealthCheck
+from syncd.spec.quantities import format_cpu, format_memory
 
 # Fields in the order plans show them.
 _ORDER = (
@@ -54,9 +54,9 @@ def flatten(desired: DesiredDeployment) -> dict[str, str]:
     if resources.cpu_millis is not None:
         fields["resources.cpu"] = format_cpu(resources.cpu_millis)
     if resources.memory_bytes is not None:
-        fields["resources.memory"] = format_bytes(resources.memory_bytes)
+        fields["resources.memory"] = format_memory(resources.memory_bytes)
     if resources.vram_bytes is not None:
-        fields["resources.vram"] = format_bytes(resources.vram_bytes)
+        fields["resources.vram"] = format_memory(resources.vram_bytes)
     if spec.ports:
         fields["ports"] = ", ".join(
             f"{p.host_ip}:{p.host}:{p.internal}/{p.protocol}" for p in spec.ports

@@ -133,10 +133,13 @@ def format_cpu(millicores: int) -> str:
     return f"{millicores}m"
 
 
-def format_memory(size: int) -> str:
+def format_memory(size: int, *, approximate: bool = False) -> str:
     """The shortest exact form: ``"512Mi"``, ``"512M"``, ``"1536Mi"``, else plain bytes.
 
-    Binary units win a tie, as they are what memory limits are usually written in.
+    Binary units win a tie, as they are what memory limits are usually written in. With
+    ``approximate``, a size no unit divides reads as about one decimal in the largest binary
+    unit that fits (``"~1.3Gi"``): for free room in messages, never for values that are compared
+    (two sizes must not read alike).
     """
     if size == 0:
         return "0"
@@ -147,7 +150,12 @@ def format_memory(size: int) -> str:
             if size % scale == 0:
                 count = str(size // scale)
                 candidates.append((len(count), rank, f"{count}{unit}"))
-    return min(candidates)[2]
+    exact = min(candidates)
+    if approximate and exact[1] == 2:
+        for unit, power in sorted(_BINARY.items(), key=lambda item: -item[1]):
+            if abs(size) >= 1024**power:
+                return f"~{size / 1024**power:.1f}{unit}"
+    return exact[2]
 
 
 def format_duration(seconds: float) -> str:

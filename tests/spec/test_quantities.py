@@ -221,3 +221,19 @@ def test_schema_patterns_accept_every_valid_quantity():
     for text, _ in DURATIONS:
         if isinstance(text, str):
             assert re.fullmatch(quantities.DURATION_PATTERN, text), text
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (1395864372, "~1.3Gi"),  # "1.3Gi" as parsed: no unit divides it
+        (1025, "~1.0Ki"),
+        (3 * 2**29 + 1, "~1.5Gi"),
+        (512 * 2**20, "512Mi"),  # exact forms stay exact
+        (24 * 10**9, "24G"),
+        (1023, "1023"),  # below the smallest unit
+        (0, "0"),
+    ],
+)
+def test_format_memory_approximate_reads_room_in_messages(size, text):
+    assert format_memory(size, approximate=True) == text
