@@ -212,11 +212,16 @@ def _live_plan(
     if rev is not None:
         with _checkout(repo_path, rev) as (root, sha):
             live = common.load_live(root, settings, revision=sha, invalid_hint=_invalid(rev))
+            unreadable = _unreadable_secrets(live)  # while secrets/*.age are still checked out
     else:
         if not repo_path.is_dir():
             raise UsageError(f"repository path {str(repo_path)!r} is not a directory")
         live = common.load_live(repo_path, settings, revision=_head_of(repo_path))
-    return _observe_and_plan(live, node_ids, settings)
+        unreadable = _unreadable_secrets(live)
+    the_plan = _observe_and_plan(live, node_ids, settings)
+    if unreadable is None:
+        return the_plan
+    return dataclasses.replace(the_plan, warnings=(*the_plan.warnings, unreadable))
 
 
 def _head_of(repo_path: Path) -> str | None:
@@ -250,11 +255,7 @@ def _observe_and_plan(
         observed = selection.observe(pool)
     finally:
         pool.close()
-    the_plan = plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune)
-    unreadable = _unreadable_secrets(live)
-    if unreadable is None:
-        return the_plan
-    return dataclasses.replace(the_plan, warnings=(*the_plan.warnings, unreadable))
+    return plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune)
 
 
 def _unreadable_secrets(live: common.LiveDesired) -> str | None:

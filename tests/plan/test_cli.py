@@ -328,3 +328,38 @@ def test_live_plan_with_the_daemon_config_sees_what_apply_did(engines, tmp_path,
     assert f"! node {node_b.id} is unreachable" not in out
     code, _, err = run(["plan", "--config", str(config), "--base", "HEAD"], capsys)
     assert code == 2 and "--config is for live plans" in err
+
+
+def test_live_plan_at_a_revision_reads_its_age_secrets(repo, capsys, tmp_path):
+    """--rev renders the commit's own secrets/NAME.age: with the identity the secret is read
+    (no warning), without it the plan says it cannot tell whether the secret changed."""
+    import pyrage
+
+    root, folder = repo["root"], repo["folder"]
+    identity = pyrage.x25519.Identity.generate()
+    identity_file = tmp_path / "host.agekey"
+    identity_file.write_text(f"{identity}\n")
+    identity_file.chmod(0o600)
+    (folder / "secrets").mkdir()
+    (folder / "secrets/api-token.age").write_bytes(
+        pyrage.encrypt(b"s3cret", [identity.to_public()])
+    )
+    write(
+        folder,
+        {
+            "deployments/web.yaml": deployment(
+                "web", 3, 'envars:\n  TOKEN: "{{secret:api-token}}"\n'
+            )
+        },
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "four: the token, encrypted")
+
+    argv = ["plan", "--repo", str(folder), "--rev", "HEAD"]
+    code, out, err = run([*argv, "--age-identity", str(identity_file)], capsys)
+    assert code == 0, err
+    assert any(line.startswith("+ web: create 3 replicas") for line in out.splitlines())
+    assert "cannot read secret" not in out
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "! cannot read secret(s) api-token (used by web)" in out
