@@ -60,8 +60,8 @@ def _commit_of(repo_root: Path) -> str:
 @click.command("apply")
 @common.repo_option("The repository checkout to apply.")
 @common.config_option(
-    "A daemon config file: its secrets, extra nodes, concurrency and progress deadline "
-    "apply unless given here."
+    "A daemon config file: its secrets, extra nodes, onlyNodes, concurrency and progress "
+    "deadline apply unless given here."
 )
 @click.option(
     "--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal)."
@@ -129,9 +129,8 @@ def command(
             f"no deployment {only!r} in {repo_path}", hint="see syncd plan for the ids"
         )
 
-    # the config's onlyNodes is not applied: apply --config borrows the daemon's secrets, nodes
-    # and limits, and reaches every declared node unless --node says otherwise
-    selection = common.NodeSelection.of(desired.nodes, node_ids)
+    # the same nodes as `syncd plan --config` and the daemon: --node, else the config's onlyNodes
+    selection = common.NodeSelection.of(desired.nodes, node_ids, settings.only_nodes)
     pool = selection.open_pool()
     try:
         observed = selection.observe(pool)

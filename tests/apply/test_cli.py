@@ -52,3 +52,28 @@ def test_a_failed_deployment_exits_1_with_its_reason(engines, repo) -> None:
 
     wrong = syncd("--repo", str(repo.root), "--yes", "--progress-deadline", "soon")
     assert wrong.returncode == 2 and "invalid duration 'soon'" in wrong.stderr
+
+
+def test_config_only_nodes_limits_which_nodes_apply_contacts(engines, repo, tmp_path) -> None:
+    """`apply --config` reaches the same nodes as the daemon and `plan --config` would."""
+    repo.write([deployment("depl_cfg", 2)])
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        f"repo:\n  url: {repo.root}\nstateDir: {tmp_path / 'state'}\nonlyNodes: [node-b]\n"
+    )
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+
+    done = syncd("--repo", str(repo.root), "--config", str(config), "--yes")
+    assert done.returncode == 0, done.stderr
+    placed = list_deployment(clients, "depl_cfg")
+    assert len(placed) == 2 and {s.node_id for s in placed} == {"node-b"}
+
+    # --node on the command line wins over the config's onlyNodes: node-b is not contacted, so
+    # its two instances are neither counted nor touched, and all three replicas go to node-c
+    on_b = {s.container_id for s in placed}
+    repo.write([deployment("depl_cfg", 3)])
+    done = syncd("--repo", str(repo.root), "--config", str(config), "--yes", "--node", "node-c")
+    assert done.returncode == 0, done.stderr
+    placed = list_deployment(clients, "depl_cfg")
+    assert {s.container_id for s in placed if s.node_id == "node-b"} == on_b
+    assert sum(1 for s in placed if s.node_id == "node-c") == 3
