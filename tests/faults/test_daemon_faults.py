@@ -36,7 +36,7 @@ DEFINITION_FILE = "definitions/def_svc.yaml"
 
 # SYNCD_FAULTS_SEED / SYNCD_FAULTS_ROLLOUTS replay a failure or run longer by hand.
 SEED = int(os.environ.get("SYNCD_FAULTS_SEED", "8"))
-ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "4"))
+ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "4"))  # CI runs 4; by hand, 10 or more
 
 
 def deployment_file(deployment_id: str) -> str:
@@ -95,6 +95,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
     rng = random.Random(SEED)
     config = make_config()
     log = tmp_path / "daemon.log"
+    status_path = tmp_path / "state" / "status.json"
     sha = repo.commit(
         {
             DEFINITION_FILE: SERVICE_DEFINITION,
@@ -110,10 +111,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
         wait_for(lambda: converged(engines, "depl_roll", sha, replicas), 90, "v0")
         # healthy before the sampler starts (bounds count healthy instances; a fresh v0 is not)
         wait_for(
-            lambda: (
-                (s := status_of(tmp_path / "state" / "status.json", "depl_roll"))
-                and s["status"] == "OK"
-            ),
+            lambda: (s := status_of(status_path, "depl_roll")) and s["status"] == "OK",
             60,
             "v0 OK",
         )
@@ -131,7 +129,6 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
                 time.sleep(rng.uniform(0.0, 3.5))
                 killed_at = time.monotonic()
                 daemon.kill()
-                status_path = tmp_path / "state" / "status.json"
                 status_path.unlink(missing_ok=True)
                 daemon = Daemon(config, log).start()
                 wait_for(status_path.exists, 60, "the restarted daemon's first pass")
@@ -151,7 +148,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
         return any(start <= at <= end for start, end in killed_steps)
 
     checked = [(at, seen) for at, seen in sampler.samples if not in_killed_step(at)]
-    if os.environ.get("SYNCD_FAULTS_DUMP"):
+    if os.environ.get("SYNCD_FAULTS_DUMP"):  # a timeline for `pytest -s` when a bound breaks
         print("killed steps", killed_steps)
         for at, seen in sampler.samples:
             print(
