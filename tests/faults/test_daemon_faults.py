@@ -36,7 +36,7 @@ DEFINITION_FILE = "definitions/def_svc.yaml"
 
 # SYNCD_FAULTS_SEED / SYNCD_FAULTS_ROLLOUTS replay a failure or run longer by hand.
 SEED = int(os.environ.get("SYNCD_FAULTS_SEED", "8"))
-ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "4"))  # CI runs 4; by hand, 10 or more
+ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "10"))
 
 
 def deployment_file(deployment_id: str) -> str:
