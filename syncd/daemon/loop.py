@@ -42,6 +42,7 @@ from syncd.plan.model import DeploymentPlan, Plan
 from syncd.plan.planner import plan as make_plan
 from syncd.source.gitrepo import GitSource
 from syncd.source.revisions import checkout_revision
+from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.spec.models import NodeSpec
 from syncd.spec.rendering import render_desired
@@ -109,6 +110,8 @@ class Daemon:
         self.autoscaler = DeploymentAutoscaler(settings.autoscaling.scale_down_window_s)
         self.source = self._make_source(settings)
         self.source_state = SourceState()
+        # Files whose Git blob id is unchanged since an earlier commit are not parsed again.
+        self.parse_cache = ParseCache()
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
         self.plan_error: str | None = None
@@ -443,8 +446,13 @@ class Daemon:
             log.error("cannot read commit %s: %s", sha[:12], exc.message)
             return
         root = tree / self.settings.repo.path
+        self.parse_cache.register_tree(
+            root, blob_ids_of_revision(self.settings.checkout_dir, sha, self.settings.repo.path)
+        )
         try:
-            repo = load_repository(root, revision=sha, extra_nodes=self.settings.nodes)
+            repo = load_repository(
+                root, revision=sha, extra_nodes=self.settings.nodes, cache=self.parse_cache
+            )
             secrets = SecretProvider(
                 secrets_dir=self.settings.secrets.dir,
                 repo_root=root,

@@ -65,10 +65,6 @@ class DeploymentsRepo:
         git(self.work, "push", "-q", "origin", "main")
         return git(self.work, "rev-parse", "HEAD")
 
-    def note(self, sha: str, ref: str = "refs/notes/syncd") -> str | None:
-        """The note on ``sha`` as the daemon's checkout holds it."""
-        raise NotImplementedError
-
 
 def free_port() -> int:
     with socket.socket() as sock:
