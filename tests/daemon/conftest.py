@@ -30,14 +30,22 @@ def repo(tmp_path: Path) -> DeploymentsRepo:
 @pytest.fixture
 def make_config(tmp_path: Path, repo: DeploymentsRepo, engines) -> Callable[..., Path]:
     """Write a daemon config for ``repo`` and the harness's three engines; keys override."""
+    return config_writer(tmp_path, repo, engines, poll_interval="30s", max_attempts=2)
+
+
+def config_writer(
+    tmp_path: Path, repo: DeploymentsRepo, engines, *, poll_interval: str, max_attempts: int
+) -> Callable[..., Path]:
+    """A function writing a daemon config with intervals short enough for tests (shared with the
+    fault tests, which poll faster and retry longer)."""
 
     def make(**overrides: object) -> Path:
         config: dict[str, object] = {
-            "repo": {"url": str(repo.bare), "branch": "main", "pollInterval": "30s"},
+            "repo": {"url": str(repo.bare), "branch": "main", "pollInterval": poll_interval},
             "stateDir": str(tmp_path / "state"),
             "listen": f"127.0.0.1:{free_port()}",
             "reconcileInterval": "1s",
-            "retry": {"maxAttempts": 2, "backoffMin": "200ms", "backoffMax": "1s"},
+            "retry": {"maxAttempts": max_attempts, "backoffMin": "200ms", "backoffMax": "1s"},
             "progressDeadline": "30s",
             "shutdownTimeout": "10s",
             "nodes": [

@@ -1,5 +1,5 @@
 """Fault tests: a bare Git repository of deployments and daemon configs over the harness engines,
-with intervals short enough for tests."""
+as the daemon tests have them, but polling every second and retrying for as long as a fault lasts."""
 
 from __future__ import annotations
 
@@ -7,47 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.daemon.helpers import DeploymentsRepo, free_port
-
-
-@pytest.fixture(autouse=True)
-def isolated_git_config(tmp_path_factory, monkeypatch):
-    """An empty global git config: the daemon's git calls never read the machine's."""
-    home = tmp_path_factory.mktemp("gitconfig")
-    config = home / "gitconfig"
-    config.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+from tests.daemon.conftest import config_writer, isolated_git_config, repo  # noqa: F401 (fixtures)
+from tests.daemon.helpers import DeploymentsRepo
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> DeploymentsRepo:
-    return DeploymentsRepo(tmp_path)
-
-
-@pytest.fixture
-def make_config(tmp_path: Path, repo: DeploymentsRepo, engines) -> Callable[..., Path]:
+def make_config(tmp_path: Path, repo: DeploymentsRepo, engines) -> Callable[..., Path]:  # noqa: F811
     """Write a daemon config for ``repo`` and the harness's three engines; keys override."""
-
-    def make(**overrides: object) -> Path:
-        config: dict[str, object] = {
-            "repo": {"url": str(repo.bare), "branch": "main", "pollInterval": "1s"},
-            "stateDir": str(tmp_path / "state"),
-            "listen": f"127.0.0.1:{free_port()}",
-            "reconcileInterval": "1s",
-            "retry": {"maxAttempts": 50, "backoffMin": "200ms", "backoffMax": "1s"},
-            "progressDeadline": "30s",
-            "shutdownTimeout": "10s",
-            "nodes": [
-                {"id": n.id, "url": n.url, "cluster": n.cluster, "zone": n.zone}
-                for n in engines.nodes
-            ],
-        }
-        config.update(overrides)
-        path = tmp_path / "syncd.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return path
-
-    return make
+    return config_writer(tmp_path, repo, engines, poll_interval="1s", max_attempts=50)
