@@ -68,6 +68,13 @@ class SpecError(SyncdError):
         super().__init__(f"{first}{more}", hint=hint)
 
 
+class ConfigError(SpecError):
+    """The daemon's config file is invalid: a usage error (exit 2), so a supervisor such as
+    systemd stops restarting a daemon that cannot start until the file is fixed."""
+
+    exit_code = 2
+
+
 class SourceError(SyncdError):
     """Git could not give us the revision we asked for (fetch, checkout, signature)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from syncd.errors import SpecError, SpecProblem, UsageError
+from syncd.errors import ConfigError, SpecError, SpecProblem, UsageError
 from syncd.spec.loading import Document, load_yaml
 from syncd.spec.models import NodeSpec
 from syncd.spec.quantities import QuantityError, parse_duration
@@ -154,9 +154,12 @@ def parse_config(
     """Validate and type config bytes; relative paths are taken from ``base_dir``."""
     from syncd.spec.schemas import check
 
-    documents = load_yaml(data, display_name)
+    try:
+        documents = load_yaml(data, display_name)
+    except SpecError as exc:
+        raise ConfigError(exc.problems, hint="fix the config file") from None
     if len(documents) != 1:
-        raise SpecError(
+        raise ConfigError(
             [
                 documents[1].problem(
                     (), "the config file holds one YAML document: remove the extra '---' parts"
@@ -166,7 +169,7 @@ def parse_config(
     document = documents[0]
     problems = list(check(document, "config"))
     if problems:
-        raise SpecError(problems, hint="fix the config file (schemas/config.schema.json)")
+        raise ConfigError(problems, hint="fix the config file (schemas/config.schema.json)")
     return _Reader(document, base_dir, source_file).settings()
 
 
@@ -260,7 +263,7 @@ class _Reader:
                 )
             )
         if self.problems:
-            raise SpecError(self.problems, hint="fix the config file")
+            raise ConfigError(self.problems, hint="fix the config file")
         return settings
 
     def _value(self, parts: tuple[str, ...]) -> Any:

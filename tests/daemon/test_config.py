@@ -158,7 +158,9 @@ def test_extra_nodes_are_typed_and_their_mistakes_located(tmp_path):
     assert str(invalid.value.problems[0]).startswith(f"{path}:5:"), invalid.value.problems
 
 
-def test_the_cli_prints_config_problems_and_exits_1(tmp_path):
+def test_the_cli_prints_config_problems_and_exits_2(tmp_path):
+    """An invalid config is a usage error (2): systemd's RestartPreventExitStatus=2 then stops
+    restarting a daemon that cannot start until the file is fixed."""
     import subprocess
     import sys
 
@@ -169,7 +171,7 @@ def test_the_cli_prints_config_problems_and_exits_1(tmp_path):
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert (
         f"{path}:3:3: $.repo.branchh: unknown field 'branchh' (did you mean 'branch'?)"
         in done.stderr
