@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages syncd's demo and tests need: Docker Engine (several engines run as nodes),
-# busybox (the offline base image), sshd (ssh:// nodes on loopback), git. Idempotent.
+# busybox (the offline base image), sshd (ssh:// nodes on loopback), git, zsh (its completion
+# script is tested). Idempotent.
 set -euo pipefail
 need=()
-for pkg in docker.io busybox-static openssh-server git ca-certificates; do
+for pkg in docker.io busybox-static openssh-server git ca-certificates zsh; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
