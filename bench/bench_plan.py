@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syncd.plan.planner import plan  # noqa: E402
-from syncd.spec.desired import DesiredState  # noqa: E402
 from syncd.spec.models import (  # noqa: E402
     Capacity,
     Definition,
@@ -37,7 +36,7 @@ from syncd.spec.models import (  # noqa: E402
     TargetRegion,
 )
 from syncd.spec.rendering import render_desired  # noqa: E402
-from syncd.state import NodeFacts, ObservedInstance, ObservedState  # noqa: E402
+from tests.plan.simulated import all_reachable, steady_state  # noqa: E402
 
 GRID = [(d, n) for d in (100, 1_000, 10_000) for n in (10, 100, 1_000)]
 
@@ -82,37 +81,6 @@ def make_repo(deployments: int, nodes: int) -> RepoSpec:
     )
 
 
-def observed_empty(desired: DesiredState) -> ObservedState:
-    return ObservedState(nodes={n.id: NodeFacts(n.id, reachable=True) for n in desired.nodes})
-
-
-def observed_steady(desired: DesiredState) -> ObservedState:
-    """What runs after the create plan was applied: every replica healthy at its target hash."""
-    created = plan(desired, observed_empty(desired))
-    instances = []
-    for deployment in created.deployments:
-        wanted = desired.deployment(deployment.deployment_id)
-        assert wanted is not None
-        for placement in deployment.start:
-            name = f"{wanted.id}-{placement.replica}"
-            instances.append(
-                ObservedInstance(
-                    node_id=placement.node_id,
-                    container_id=name,
-                    name=name,
-                    deployment_id=wanted.id,
-                    replica=placement.replica,
-                    spec_hash=wanted.spec_hash,
-                    commit="c",
-                    state="running",
-                    health="healthy",
-                    cpu_millis=wanted.spec.resources.cpu_millis or 0,
-                    memory_bytes=wanted.spec.resources.memory_bytes or 0,
-                )
-            )
-    return ObservedState(nodes=observed_empty(desired).nodes, instances=tuple(instances))
-
-
 def median_ms(function, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -136,8 +104,8 @@ def main() -> None:
         repo = make_repo(deployments, nodes)
         render_ms = median_ms(lambda repo=repo: render_desired(repo, environ={}), args.runs)
         desired = render_desired(repo, environ={})
-        steady = observed_steady(desired)
-        empty = observed_empty(desired)
+        steady = steady_state(desired)
+        empty = all_reachable(desired)
         steady_ms = median_ms(lambda d=desired, o=steady: plan(d, o), args.runs)
         create_ms = median_ms(lambda d=desired, o=empty: plan(d, o), args.runs)
         replicas = sum(d.replicas for d in desired.deployments)

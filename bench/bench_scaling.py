@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syncd.plan.planner import plan  # noqa: E402
 from syncd.spec.cache import ParseCache  # noqa: E402
-from syncd.spec.desired import DesiredState  # noqa: E402
 from syncd.spec.rendering import render_desired  # noqa: E402
 from syncd.spec.repository import load_repository  # noqa: E402
-from syncd.state import NodeFacts, ObservedInstance, ObservedState  # noqa: E402
+from syncd.state import ObservedState  # noqa: E402
+from tests.plan.simulated import steady_state  # noqa: E402
 
 GRID = [(100, 10), (1_000, 100), (10_000, 1_000)]
 
@@ -126,34 +126,6 @@ def write_repo(root: Path, deployments: int, nodes: int) -> None:
     git("-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "gen")
 
 
-def observed_steady(desired: DesiredState) -> ObservedState:
-    """Every replica of the create plan running healthy at its target hash."""
-    nodes = {n.id: NodeFacts(n.id, reachable=True) for n in desired.nodes}
-    created = plan(desired, ObservedState(nodes=nodes))
-    instances = []
-    for deployment in created.deployments:
-        wanted = desired.deployment(deployment.deployment_id)
-        assert wanted is not None
-        for placement in deployment.start:
-            name = f"{wanted.id}-{placement.replica}"
-            instances.append(
-                ObservedInstance(
-                    node_id=placement.node_id,
-                    container_id=name,
-                    name=name,
-                    deployment_id=wanted.id,
-                    replica=placement.replica,
-                    spec_hash=wanted.spec_hash,
-                    commit="c",
-                    state="running",
-                    health="healthy",
-                    cpu_millis=wanted.spec.resources.cpu_millis or 0,
-                    memory_bytes=wanted.spec.resources.memory_bytes or 0,
-                )
-            )
-    return ObservedState(nodes=nodes, instances=tuple(instances))
-
-
 def timed(function: Callable[[], object]) -> tuple[float, object]:
     start = time.perf_counter()
     result = function()
@@ -194,7 +166,7 @@ def main() -> None:
             root = Path(tmp)
             write_repo(root, deployments, nodes)
             # Build the steady observed state once (untimed): it is the engines' side, not ours.
-            steady = observed_steady(render_desired(load_repository(root), environ={}))
+            steady = steady_state(render_desired(load_repository(root), environ={}))
             colds, warms, files = [], [], []
             for _ in range(args.runs):
                 cache = ParseCache()

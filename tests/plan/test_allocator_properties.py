@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.plan.allocator import in_target_regions
-from syncd.plan.model import ActionKind, Plan
+from syncd.plan.model import ActionKind
 from syncd.plan.planner import plan
-from syncd.spec.desired import DesiredState
 from syncd.state import ObservedInstance, ObservedState
 from tests.plan.builders import desired_state, node_facts
+from tests.plan.simulated import applied
 
 CLUSTERS = ("c1", "c2")
 ZONES = ("z1", "z2", None)
@@ -62,36 +62,6 @@ def _observed(case: dict[str, Any], instances: tuple[ObservedInstance, ...] = ()
     return ObservedState(nodes={n["id"]: node_facts(n) for n in case["nodes"]}, instances=instances)
 
 
-def _applied(the_plan: Plan, desired: DesiredState) -> tuple[ObservedInstance, ...]:
-    """What the nodes would run after the plan: kept instances plus the started ones (healthy)."""
-    instances: list[ObservedInstance] = []
-    for deployment in the_plan.deployments:
-        instances.extend(deployment.keep)
-        wanted = desired.deployment(deployment.deployment_id)
-        if wanted is None:
-            continue
-        resources = wanted.spec.resources
-        for placement in deployment.start:
-            name = f"{wanted.id}-{placement.replica}-{placement.node_id}"
-            instances.append(
-                ObservedInstance(
-                    node_id=placement.node_id,
-                    container_id=name,
-                    name=name,
-                    deployment_id=wanted.id,
-                    replica=placement.replica,
-                    spec_hash=wanted.spec_hash,
-                    commit="c",
-                    state="running",
-                    health="healthy",
-                    cpu_millis=resources.cpu_millis or 0,
-                    memory_bytes=resources.memory_bytes or 0,
-                    host_ports=tuple(f"{p.host}/{p.protocol}" for p in wanted.spec.ports),
-                )
-            )
-    return tuple(instances)
-
-
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -100,7 +70,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def test_never_over_capacity_regions_and_ports_respected(case):
     desired = desired_state(case)
     result = plan(desired, _observed(case))
-    running = _applied(result, desired)
+    running = applied(result, desired)
     nodes = {n.id: n for n in desired.nodes}
     cpu: Counter[str] = Counter()
     memory: Counter[str] = Counter()
@@ -141,7 +111,7 @@ def test_deterministic_whatever_the_input_order(case):
 @given(case_st, st.integers(0, 3))
 def test_stable_healthy_instances_never_move(case, extra):
     desired = desired_state(case)
-    running = _applied(plan(desired, _observed(case)), desired)
+    running = applied(plan(desired, _observed(case)), desired)
     again = plan(desired, _observed(case, running))
     for deployment in again.deployments:
         assert not deployment.remove and not deployment.replace
@@ -195,7 +165,7 @@ def test_fast_placement_equals_the_brute_force_scan(case, extra):
         **case,
         "deployments": [dict(d, replicas=d["replicas"] + extra) for d in case["deployments"]],
     }
-    running = _applied(fast, desired)
+    running = applied(fast, desired)
     again = plan(desired_state(grown), _observed(grown, running))
     with mock.patch.object(Allocator, "place", Allocator.place_by_scan):
         assert plan(desired_state(grown), _observed(grown, running)) == again
