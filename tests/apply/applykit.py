@@ -166,12 +166,14 @@ def list_deployment(clients: dict[str, docker.DockerClient], deployment_id: str)
 
 @dataclass
 class Sampler:
-    """Lists the engines every ``interval_s`` in a thread while a rollout runs."""
+    """Lists the engines every ``interval_s`` in a thread while a rollout runs; ``times`` holds
+    each sample's ``time.monotonic()`` (the fault tests skip the samples of a killed step)."""
 
     sockets: dict[str, str]
     deployment_id: str
     interval_s: float = 0.1
     samples: list[list[Seen]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
@@ -188,7 +190,9 @@ class Sampler:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                at = time.monotonic()
                 self.samples.append(list_deployment(self._clients, self.deployment_id))
+                self.times.append(at)
                 self._stop.wait(self.interval_s)
         except BaseException as exc:  # surfaced in __exit__
             self._error = exc

@@ -5,14 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import docker
-
-from tests.apply.applykit import Seen, list_deployment
 
 # A service without network that becomes healthy at once (its health check reads a file it
 # writes at start) and stops in a second (a shell as PID 1 ignores SIGTERM unless it traps it).
@@ -98,43 +91,3 @@ class Daemon:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-@dataclass
-class TimedSampler:
-    """Lists one deployment's containers on every engine every ``interval_s``, with the time."""
-
-    sockets: dict[str, str]
-    deployment_id: str
-    interval_s: float = 0.1
-    samples: list[tuple[float, list[Seen]]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _error: BaseException | None = None
-
-    def __enter__(self) -> TimedSampler:
-        self._clients = {
-            node_id: docker.DockerClient(base_url=f"unix://{path}", timeout=30)
-            for node_id, path in self.sockets.items()
-        }
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                at = time.monotonic()
-                self.samples.append((at, list_deployment(self._clients, self.deployment_id)))
-                self._stop.wait(self.interval_s)
-        except BaseException as exc:  # surfaced in __exit__
-            self._error = exc
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=10)
-        for client in self._clients.values():
-            client.close()
-        if self._error is not None:
-            raise self._error

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REPLICA
-from tests.apply.applykit import sockets_of
+from tests.apply.applykit import Sampler, sockets_of
 from tests.daemon.helpers import read_json, wait_for
-from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, TimedSampler, service_deployment
+from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, service_deployment
 from tests.harness.harness import Harness
 
 pytestmark = pytest.mark.faults
@@ -115,7 +115,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
             60,
             "v0 OK",
         )
-        with TimedSampler(sockets_of(engines), "depl_roll") as sampler:
+        with Sampler(sockets_of(engines), "depl_roll") as sampler:
             for version in range(1, ROLLOUTS + 1):
                 sha = repo.commit(
                     {
@@ -147,10 +147,14 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
     def in_killed_step(at: float) -> bool:
         return any(start <= at <= end for start, end in killed_steps)
 
-    checked = [(at, seen) for at, seen in sampler.samples if not in_killed_step(at)]
+    checked = [
+        (at, seen)
+        for at, seen in zip(sampler.times, sampler.samples, strict=True)
+        if not in_killed_step(at)
+    ]
     if os.environ.get("SYNCD_FAULTS_DUMP"):  # a timeline for `pytest -s` when a bound breaks
         print("killed steps", killed_steps)
-        for at, seen in sampler.samples:
+        for at, seen in zip(sampler.times, sampler.samples, strict=True):
             print(
                 f"{at:.2f}",
                 in_killed_step(at),
