@@ -14,8 +14,9 @@ from typing import Any
 import click
 import git
 
-from syncd.daemon.api import ApiClient, Author, EditResult, Kind, RepoEditor, read_documents
+from syncd.cli.api_client import ApiClient
 from syncd.errors import SpecError, UsageError
+from syncd.source.editing import Author, EditResult, Kind, RepoEditor, read_documents
 from syncd.source.gitcommand import git_message, run_git
 from syncd.spec.loading import load_yaml
 from syncd.spec.schemas import check

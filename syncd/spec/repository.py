@@ -1,16 +1,10 @@
 """Load a whole repository (or one API body) into checked models, reporting every problem at once.
 
-Layout: ``deployments/``, ``definitions/`` and ``nodes/`` hold YAML files (``*.yaml``, ``*.yml``,
-any depth); a document there is of the folder's kind unless it says ``kind:``. A YAML file
-anywhere else is read only when it declares ``kind: Deployment|Definition|Node``, so CI files,
-compose files or OpenAPI specs kept beside the deployments are left alone. Hidden directories
-(``.git``, ``.github``) are skipped. Symlinks that leave the repository are refused.
+Which files are read, and how, is ``syncd.spec.discovery`` (the layout is described there).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import validation
-from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath, load_yaml
+from syncd.spec.discovery import KINDS, discover, file_documents
+from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath
 from syncd.spec.models import (
     AutoScaling,
     Capacity,
@@ -40,17 +35,13 @@ from syncd.spec.models import (
     VolumeMount,
 )
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
-from syncd.spec.schemas import check, describe_value, did_you_mean
+from syncd.spec.schemas import check, describe_value
 from syncd.spec.validation import Loaded
 
 if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
     from syncd.spec.cache import ParseCache
 
-KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
-FOLDERS = {"deployments": "Deployment", "definitions": "Definition", "nodes": "Node"}
-YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_CPU_THRESHOLD = 80
-_DECLARES_KIND = re.compile(rb"^kind:\s*[\"']?(Deployment|Definition|Node)[\"']?\s*(#.*)?$", re.M)
 
 
 class _Problems(list[SpecProblem]):
@@ -313,87 +304,6 @@ def parse_node(data: dict[str, Any], file: str = "<api>") -> NodeSpec:
 # --------------------------------------------------------------------------- the repository
 
 
-def _is_inside(path: str, real_root: str) -> bool:
-    return path == real_root or path.startswith(real_root.rstrip(os.sep) + os.sep)
-
-
-def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem]]:
-    """YAML files of the repository as (relative posix path, folder kind or None), sorted, and
-    problems (symlinks that leave the repository or lead nowhere, special files, unreadable
-    directories). Symlinks inside the repository are followed, each directory once."""
-    real_root = os.path.realpath(root)
-    found: list[tuple[str, str | None]] = []
-    problems: list[SpecProblem] = []
-    visited: set[str] = {real_root}
-    # (path to list, path parts relative to root, the directory's real path)
-    pending: list[tuple[str, tuple[str, ...], str]] = [(str(root), (), real_root)]
-
-    def refuse(relative: str, message: str) -> None:
-        problems.append(SpecProblem(relative, 1, 1, "$", message))
-
-    def enter(path: str, parts: tuple[str, ...], real: str) -> None:
-        if real not in visited:  # a symlink loop or a second path to the same files
-            visited.add(real)
-            pending.append((path, parts, real))
-
-    while pending:
-        directory, parts, real_directory = pending.pop()
-        kind = FOLDERS.get(parts[0]) if parts else None
-        try:
-            with os.scandir(directory) as listing:
-                entries = list(listing)
-        except OSError as exc:
-            refuse("/".join(parts) or ".", f"cannot read directory: {exc.strerror}")
-            continue
-        for entry in entries:
-            name = entry.name
-            relative = "/".join((*parts, name))
-            is_yaml = name.endswith(YAML_SUFFIXES)
-            if entry.is_symlink():
-                real = os.path.realpath(entry.path)
-                leads_to_directory = os.path.isdir(real)
-                if name.startswith(".") and leads_to_directory:
-                    continue
-                if not (leads_to_directory or is_yaml):
-                    continue
-                if not _is_inside(real, real_root):
-                    refuse(relative, f"symlink leaves the repository (to {real}): refused")
-                elif leads_to_directory:
-                    enter(entry.path, (*parts, name), real)
-                elif not os.path.exists(real):
-                    refuse(relative, "broken symlink: its target does not exist")
-                elif not os.path.isfile(real):
-                    refuse(relative, "not a regular file")
-                else:
-                    found.append((relative, kind))
-            elif entry.is_dir(follow_symlinks=False):
-                if not name.startswith("."):
-                    enter(entry.path, (*parts, name), os.path.join(real_directory, name))
-            elif is_yaml:
-                if entry.is_file(follow_symlinks=False):
-                    found.append((relative, kind))
-                else:
-                    refuse(relative, "not a regular file")
-    found.sort()
-    problems.sort(key=lambda problem: problem.file)
-    return found, problems
-
-
-def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
-    """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
-    with open(os.path.join(root, relative), "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > limit:
-            return SpecProblem(
-                relative,
-                1,
-                1,
-                "$",
-                f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
-            )
-        return handle.read(limit + 1)
-
-
 ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem]]
 
 
@@ -403,29 +313,9 @@ def _parse_file(
     """Parse and convert one file: its (kind, model) items and its problems. Depends on the
     file's bytes and path alone, so ``ParseCache`` can keep the result by blob id. ``data``: the
     bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
-    if data is None:
-        try:
-            read = _read(root, relative, max_file_bytes)
-        except OSError as exc:
-            return [], [SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}")]
-    elif len(data) > max_file_bytes:
-        read = _read(root, relative, max_file_bytes)
-    else:
-        read = data
-    if isinstance(read, SpecProblem):
-        # elsewhere than the kind folders, a huge YAML file is simply not ours
-        return [], [read] if folder_kind is not None else []
-    if folder_kind is None and not _DECLARES_KIND.search(read):
-        return [], []  # not ours: YAML elsewhere in the repo without a syncd kind
-    try:
-        documents = load_yaml(read, relative, max_bytes=max_file_bytes)
-    except SpecError as exc:
-        return [], list(exc.problems)
+    documents, problems = file_documents(root, relative, folder_kind, max_file_bytes, data)
     items: list[tuple[str, Loaded[Any]]] = []
-    problems: list[SpecProblem] = []
-    for document in documents:
-        kind, kind_problems = _kind_of(document, folder_kind)
-        problems.extend(kind_problems)
+    for kind, document in documents:
         if kind is None:
             continue
         model, model_problems = _convert(document, kind)
@@ -508,20 +398,3 @@ def _load_repository(
 
 def _order(problem: SpecProblem) -> tuple[str, int, int, str]:
     return (problem.file, problem.line, problem.column, problem.path)
-
-
-def _kind_of(document: Document, folder_kind: str | None) -> tuple[str | None, list[SpecProblem]]:
-    data = document.data
-    declared = data.get("kind") if isinstance(data, dict) else None
-    if declared is None:
-        if folder_kind is None:
-            return None, [
-                document.problem(
-                    (), "no kind: add 'kind: Deployment', 'kind: Definition' or 'kind: Node'"
-                )
-            ]
-        return folder_kind, []
-    if declared not in KINDS:
-        hint = did_you_mean(str(declared), KINDS) or "; syncd reads Deployment, Definition and Node"
-        return None, [document.problem(("kind",), f"unknown kind {declared!r}{hint}")]
-    return declared, []

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from syncd.daemon.api import DeploymentStatus, DeploySvcApi, RepoEditor, TokenStore
+from syncd.daemon.api import DeploymentStatus, DeploySvcApi
 from syncd.daemon.http import HttpServer
+from syncd.daemon.tokens import TokenStore
+from syncd.source.editing import RepoEditor
 from syncd.source.gitrepo import GitSource
 
 GIT_ENV = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.daemon.api import ApiClient
+from syncd.cli.api_client import ApiClient
 from syncd.errors import SyncdError
 from syncd.state import LABEL_DEPLOYMENT, LABEL_MANAGED
 from tests.api.conftest import ALICE_TOKEN, commits, git
