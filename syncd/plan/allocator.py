@@ -21,10 +21,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncd.plan.model import Placement, PlacementFailure
+from syncd.plan.model import Misfit, MisfitKind, Placement, PlacementFailure
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec, TargetRegion
-from syncd.spec.quantities import format_cpu, format_memory
 from syncd.state import NodeFacts, ObservedInstance
 
 ZoneKey = tuple[str, str | None]
@@ -212,29 +211,20 @@ class Allocator:
                     best = (key, peer, gpu_ids)
             if best is not None:
                 return self._take(best[1], deployment, replica, best[2])
-        return PlacementFailure(
-            replica=replica,
-            reasons=tuple(
-                (room.id, self._misfit(room, deployment)[0] or "fits")
-                for room in self.rooms.values()
-            ),
-        )
+        return self._failure(deployment, replica)
 
     def place_by_scan(
         self, deployment: DesiredDeployment, replica: int, peers: Sequence[str] = ()
     ) -> Placement | PlacementFailure:
         """``place`` by brute force over every node: the reference the fast path is tested
         against (same answer, O(nodes) per replica)."""
-        reasons: list[tuple[str, str]] = []
         fitting: list[tuple[NodeRoom, tuple[str, ...]]] = []
         for room in self.rooms.values():
             why, gpu_ids = self._misfit(room, deployment)
             if why is None:
                 fitting.append((room, gpu_ids))
-            else:
-                reasons.append((room.id, why))
         if not fitting:
-            return PlacementFailure(replica=replica, reasons=tuple(reasons))
+            return self._failure(deployment, replica)
         per_node = Counter(peers)
         per_zone: Counter[ZoneKey] = Counter()
         for node_id, count in per_node.items():
@@ -251,6 +241,15 @@ class Allocator:
             ),
         )
         return self._take(room, deployment, replica, gpu_ids)
+
+    def _failure(self, deployment: DesiredDeployment, replica: int) -> PlacementFailure:
+        """Every node's reason for refusing ``replica`` (rooms are kept sorted by node id)."""
+        reasons = []
+        for room in self.rooms.values():
+            why = self._misfit(room, deployment)[0]
+            if why is not None:
+                reasons.append((room.id, why))
+        return PlacementFailure(replicas=(replica,), reasons=tuple(reasons), nodes=len(self.rooms))
 
     def _eligible_zones(self, regions: tuple[TargetRegion, ...]) -> list[ZoneKey]:
         zones = self._zones_for.get(regions)
@@ -284,30 +283,25 @@ class Allocator:
 
     def _misfit(
         self, room: NodeRoom, deployment: DesiredDeployment
-    ) -> tuple[str | None, tuple[str, ...]]:
+    ) -> tuple[Misfit | None, tuple[str, ...]]:
         """Why ``deployment`` cannot go on ``room`` (None: it fits), and the GPUs it would use."""
         if not in_target_regions(room.spec, deployment.deployment.target_regions):
-            return "not in target regions", ()
+            return Misfit(MisfitKind.REGION), ()
         if not room.reachable:
-            return "unreachable", ()
+            return Misfit(MisfitKind.UNREACHABLE), ()
         for port in host_ports_of(deployment):
             if room.host_ports[port] > 0:
-                return f"host port {port} already used", ()
+                return Misfit(MisfitKind.HOST_PORT, port=port), ()
         resources = deployment.spec.resources
         cpu_free, memory_free = room.cpu_free, room.memory_free
         if resources.cpu_millis and cpu_free is not None and resources.cpu_millis > cpu_free:
-            return (
-                f"needs {format_cpu(resources.cpu_millis)} cpu, {format_cpu(max(cpu_free, 0))} free"
-            ), ()
+            return Misfit(MisfitKind.CPU, resources.cpu_millis, max(cpu_free, 0)), ()
         if (
             resources.memory_bytes
             and memory_free is not None
             and resources.memory_bytes > memory_free
         ):
-            return (
-                f"needs {format_memory(resources.memory_bytes, approximate=True)} memory, "
-                f"{format_memory(max(memory_free, 0), approximate=True)} free"
-            ), ()
+            return Misfit(MisfitKind.MEMORY, resources.memory_bytes, max(memory_free, 0)), ()
         if resources.vram_bytes:
             return _vram_fit(room, resources.vram_bytes)
         return None, ()
@@ -338,28 +332,22 @@ def _groups_by(
     return sorted(grouped.items())
 
 
-def _vram_fit(room: NodeRoom, need: int) -> tuple[str | None, tuple[str, ...]]:
+def _vram_fit(room: NodeRoom, need: int) -> tuple[Misfit | None, tuple[str, ...]]:
     """Best fit: the GPU with the least free vram that still holds ``need`` (ties by id), so big
     GPUs stay free for big models."""
     if room.gpus:
         fitting = [gpu for gpu in room.gpus if gpu.free >= need]
         if not fitting:
             largest = max(gpu.free for gpu in room.gpus)
-            return (
-                f"needs {format_memory(need, approximate=True)} vram on one GPU, "
-                f"{format_memory(max(largest, 0), approximate=True)} free"
-            ), ()
+            return Misfit(MisfitKind.GPU_VRAM, need, max(largest, 0)), ()
         best = min(fitting, key=lambda gpu: (gpu.free, gpu.id))
         return None, (best.id,)
     if room.vram_pool_total is not None:
         free = room.vram_pool_total - room.vram_pool_used
         if need > free:
-            return (
-                f"needs {format_memory(need, approximate=True)} vram, "
-                f"{format_memory(max(free, 0), approximate=True)} free"
-            ), ()
+            return Misfit(MisfitKind.VRAM, need, max(free, 0)), ()
         return None, ()
-    return f"needs {format_memory(need, approximate=True)} vram, has no GPU", ()
+    return Misfit(MisfitKind.NO_GPU, need), ()
 
 
 def _room(node: NodeSpec, facts: NodeFacts | None) -> NodeRoom:

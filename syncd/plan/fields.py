@@ -95,6 +95,15 @@ def flatten(desired: DesiredDeployment) -> dict[str, str]:
     return fields
 
 
+# Deployment settings that never need a new container: changing them alone is not a rollout.
+SETTINGS_ONLY = ("replicas", "autoScaling", "strategy", "targetRegions", "name", "description")
+
+
+def needs_new_container(path: str) -> bool:
+    """Whether a change of the field ``path`` (``env.LOG_LEVEL``, ``replicas``) is a rollout."""
+    return path.split(".")[0] not in SETTINGS_ONLY
+
+
 def diff(old: DesiredDeployment | None, new: DesiredDeployment | None) -> tuple[FieldChange, ...]:
     """Field changes from ``old`` to ``new`` (either may be None: created or removed)."""
     before = flatten(old) if old is not None else {}

@@ -34,16 +34,53 @@ class Placement:
     gpu_ids: tuple[str, ...] = ()
 
 
+class MisfitKind(StrEnum):
+    """Why a replica cannot go on a node, as a kind the renderers group by."""
+
+    REGION = "region"  # the node is outside the deployment's target regions
+    UNREACHABLE = "unreachable"
+    HOST_PORT = "host-port"  # a host port the deployment binds is taken there
+    CPU = "cpu"
+    MEMORY = "memory"
+    GPU_VRAM = "gpu-vram"  # no single GPU has the vram free
+    VRAM = "vram"  # the node's declared vram pool is short
+    NO_GPU = "no-gpu"  # vram asked for, and the node has none
+
+
+@dataclass(frozen=True)
+class Misfit:
+    """One node's reason: its kind and the amounts (millicores or bytes) or port behind it."""
+
+    kind: MisfitKind
+    need: int | None = None
+    free: int | None = None  # the most free (on the largest GPU, for GPU_VRAM)
+    port: str | None = None  # HOST_PORT: "8080/tcp"
+
+    def __str__(self) -> str:
+        from syncd.plan import wording  # the words live with the renderers
+
+        return wording.misfit(self)
+
+
 @dataclass(frozen=True)
 class PlacementFailure:
-    """A replica that fits nowhere, with the reason for each node ("needs 512Mi memory, 128Mi free")."""
+    """Replicas of one deployment that fit on no node, and each node's reason.
 
-    replica: int
-    reasons: tuple[tuple[str, str], ...]  # (node_id, why)
+    The planner groups the replicas that failed for the same reasons into one failure, so a
+    deployment usually has one, whatever its replica count. ``nodes`` counts every node
+    considered; a node absent from ``reasons`` would have fitted.
+    """
+
+    replicas: tuple[int, ...]
+    reasons: tuple[tuple[str, Misfit], ...]  # (node_id, why), by node id
+    nodes: int
 
     def describe(self) -> str:
-        why = "; ".join(f"{node}: {reason}" for node, reason in self.reasons) or "no nodes"
-        return f"no node fits replica {self.replica}: {why}"
+        """One bounded line: ``5 replicas cannot be placed: 0/5 nodes fit: 3 not in target
+        regions, 1 unreachable (web-use1-1), 1 needs 500m cpu, 250m free (local)``."""
+        from syncd.plan import wording  # the words live with the renderers
+
+        return wording.placement_failure(self)
 
 
 @dataclass(frozen=True)
@@ -55,6 +92,12 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class DeploymentPlan:
+    """What changes for one deployment, and the counts behind its one-line summary.
+
+    The planner decides; it writes no sentences: ``summary`` is made from these fields by
+    ``syncd.plan.wording``, the one place the words of a plan are made.
+    """
+
     deployment_id: str
     actions: tuple[ActionKind, ...]  # (ActionKind.NOOP,) when in sync
     desired: DesiredDeployment | None  # None when pruned
@@ -66,11 +109,29 @@ class DeploymentPlan:
     remove: tuple[ObservedInstance, ...] = ()  # removed outright: scale down, failed, prune
     unplaceable: tuple[PlacementFailure, ...] = ()
     changes: tuple[FieldChange, ...] = ()
-    summary: str = ""
+    replicas: int = 0  # the count planned for (the autoscaler's when ``autoscaled``); 0 pruned
+    replicas_before: int = 0  # live: replica indexes observed; offline: the base commit's count
+    failed: int = 0  # failed instances removed and started again
+    missing: int = 0  # replicas that were not running at all, started again
+    duplicates: int = 0  # second instances of one replica index (a crash between start and stop)
+    on_unreachable_nodes: tuple[ObservedInstance, ...] = ()  # not counted, nor removed
+    autoscaled: bool = False
+    offline: bool = False  # desired against desired: ``changes`` name every changed field
 
     @property
     def has_changes(self) -> bool:
         return any(a is not ActionKind.NOOP for a in self.actions)
+
+    @property
+    def unplaceable_replicas(self) -> int:
+        return sum(len(failure.replicas) for failure in self.unplaceable)
+
+    @property
+    def summary(self) -> str:
+        """One line about this deployment (``create 3 replicas``, ``scale up from 1 to 3``)."""
+        from syncd.plan import wording  # the words live with the renderers
+
+        return wording.deployment_summary(self)
 
 
 @dataclass(frozen=True)

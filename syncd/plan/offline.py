@@ -7,12 +7,9 @@ compared field by field, so the plan can say *what* changed (``image``, ``env.LO
 
 from __future__ import annotations
 
-from syncd.plan.fields import diff
+from syncd.plan.fields import diff, needs_new_container
 from syncd.plan.model import ActionKind, DeploymentPlan, FieldChange, Plan
 from syncd.spec.desired import DesiredDeployment, DesiredState
-
-# Deployment settings that never need a new container: changing them alone is not a rollout.
-_SETTINGS_ONLY = ("replicas", "autoScaling", "strategy", "targetRegions", "name", "description")
 
 
 def plan_offline(base: DesiredState | None, head: DesiredState) -> Plan:
@@ -43,7 +40,8 @@ def _compare(
             desired=None,
             current_hashes=(old.spec_hash,),
             target_hash=None,
-            summary=f"prune: removed from Git, its {_replicas(old.replicas)} go",
+            replicas_before=old.replicas,
+            offline=True,
         )
     if old is None:
         return DeploymentPlan(
@@ -53,46 +51,31 @@ def _compare(
             current_hashes=(),
             target_hash=new.spec_hash,
             changes=changes,
-            summary=f"create {_replicas(new.replicas)}",
+            replicas=new.replicas,
+            offline=True,
         )
     actions: list[ActionKind] = []
-    parts: list[str] = []
     if old.spec_hash != new.spec_hash:
         recreate = new.strategy.type == "Recreate"
         actions.append(ActionKind.RECREATE if recreate else ActionKind.ROLLING_UPDATE)
-        container_fields = [c.path for c in changes if c.path.split(".")[0] not in _SETTINGS_ONLY]
-        if not container_fields:
+        if not any(needs_new_container(c.path) for c in changes):
             # e.g. a changed secret digest or hash format: say so rather than show nothing
             changes = (
                 *changes,
                 FieldChange("specHash", old.spec_hash[:12], new.spec_hash[:12]),
             )
-            container_fields = ["specHash"]
-        parts.append(
-            f"{actions[0].value} of {_replicas(new.replicas)}: " + ", ".join(container_fields)
-        )
     if new.replicas > old.replicas:
         actions.append(ActionKind.SCALE_UP)
-        parts.append(f"scale up from {old.replicas} to {new.replicas}")
     elif new.replicas < old.replicas:
         actions.append(ActionKind.SCALE_DOWN)
-        parts.append(f"scale down from {old.replicas} to {new.replicas}")
-    if not actions:
-        actions.append(ActionKind.NOOP)
-        settings = [c.path for c in changes]
-        parts.append(
-            "no container change; settings: " + ", ".join(settings) if settings else "unchanged"
-        )
     return DeploymentPlan(
         deployment_id=deployment_id,
-        actions=tuple(actions),
+        actions=tuple(actions) or (ActionKind.NOOP,),
         desired=new,
         current_hashes=(old.spec_hash,),
         target_hash=new.spec_hash,
         changes=changes,
-        summary="; ".join(parts),
+        replicas=new.replicas,
+        replicas_before=old.replicas,
+        offline=True,
     )
-
-
-def _replicas(count: int) -> str:
-    return f"{count} replica{'' if count == 1 else 's'}"

@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as replaced
 from datetime import datetime
 
 from syncd.errors import PlanError
 from syncd.plan.allocator import Allocator, in_target_regions
-from syncd.plan.autoscaling import status_text
 from syncd.plan.model import (
     ActionKind,
     DeploymentPlan,
@@ -59,7 +59,7 @@ class _Draft:
     start: list[Placement] = field(default_factory=list)
     unplaceable: list[PlacementFailure] = field(default_factory=list)
     current_hashes: tuple[str, ...] = ()
-    autoscaled: bool = False  # ``replicas`` came from the autoscaler (the summary says so)
+    autoscaled: bool = False  # ``replicas`` came from the autoscaler
     running_before: int = 0  # distinct replica indexes observed, at any hash, on any node
     scale_up: int = 0
     replacing: int = 0
@@ -245,6 +245,10 @@ def _place(draft: _Draft, allocator: Allocator) -> None:
         if isinstance(placed, Placement):
             draft.start.append(placed)
             peers.append(placed.node_id)
+        elif draft.unplaceable and draft.unplaceable[-1].reasons == placed.reasons:
+            # the same reasons (nothing was claimed in between): one failure for both replicas
+            last = draft.unplaceable[-1]
+            draft.unplaceable[-1] = replaced(last, replicas=(*last.replicas, *placed.replicas))
         else:
             draft.unplaceable.append(placed)
 
@@ -275,55 +279,14 @@ def _finish(draft: _Draft) -> DeploymentPlan:
         remove=tuple(sorted(draft.remove, key=_order)),
         unplaceable=tuple(draft.unplaceable),
         changes=tuple(changes),
-        summary=_summary(draft),
+        replicas=draft.replicas,
+        replicas_before=draft.running_before,
+        failed=draft.failed + draft.old_failed,
+        missing=max(draft.replacing - draft.failed, 0),
+        duplicates=draft.duplicates,
+        on_unreachable_nodes=tuple(draft.away),
+        autoscaled=draft.autoscaled,
     )
-
-
-def _summary(draft: _Draft) -> str:
-    parts: list[str] = []
-    actions = draft.actions
-    target = draft.desired.spec_hash[:12]
-    if ActionKind.CREATE in actions:
-        parts.append(f"create {_replicas(draft.replicas)}")
-    for kind in (ActionKind.ROLLING_UPDATE, ActionKind.RECREATE):
-        if kind in actions:
-            olds = ", ".join(h[:12] for h in sorted({i.spec_hash for i in draft.replace}))
-            strategy = draft.desired.strategy
-            how = (
-                f"maxSurge {strategy.max_surge}, maxUnavailable {strategy.max_unavailable}"
-                if kind is ActionKind.ROLLING_UPDATE
-                else "stop all, then start"
-            )
-            parts.append(
-                f"{kind.value} {olds} -> {target}: replace {len(draft.replace)}, "
-                f"start {len(draft.indexes_to_start)} ({how})"
-            )
-    if ActionKind.SCALE_UP in actions or ActionKind.SCALE_DOWN in actions:
-        direction = "up" if ActionKind.SCALE_UP in actions else "down"
-        if draft.running_before != draft.replicas:
-            parts.append(f"scale {direction} from {draft.running_before} to {draft.replicas}")
-        if draft.duplicates:
-            parts.append(f"remove {_count(draft.duplicates, 'duplicate instance')}")
-    if ActionKind.REPLACE in actions:
-        failed = draft.failed + draft.old_failed
-        missing = draft.replacing - draft.failed
-        what = []
-        if failed:
-            what.append(_count(failed, "failed instance"))
-        if missing > 0:
-            what.append(_count(missing, "missing replica"))
-        parts.append("replace " + " and ".join(what))
-    if ActionKind.NOOP in actions:
-        parts.append(f"in sync: {_replicas(draft.replicas)}")
-    if draft.unplaceable:
-        parts.append(f"{_count(len(draft.unplaceable), 'replica')} cannot be placed")
-    if draft.away:
-        nodes = ", ".join(sorted({i.node_id for i in draft.away}))
-        parts.append(f"{_count(len(draft.away), 'instance')} on unreachable {nodes} not counted")
-    scaling = draft.desired.deployment.auto_scaling
-    if draft.autoscaled and scaling is not None:
-        parts.append(status_text(scaling, draft.replicas))
-    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- pruning
@@ -333,10 +296,7 @@ def _prune(
     deployment_id: str, instances: list[ObservedInstance], reachable: set[str]
 ) -> DeploymentPlan:
     removable = sorted((i for i in instances if i.node_id in reachable), key=_order)
-    stuck = len(instances) - len(removable)
-    summary = f"prune: removed from Git, remove {_count(len(removable), 'instance')}"
-    if stuck:
-        summary += f"; {_count(stuck, 'instance')} on unreachable nodes removed when they return"
+    stuck = sorted((i for i in instances if i.node_id not in reachable), key=_order)
     return DeploymentPlan(
         deployment_id=deployment_id,
         actions=(ActionKind.PRUNE,),
@@ -344,7 +304,7 @@ def _prune(
         current_hashes=tuple(sorted({i.spec_hash for i in instances})),
         target_hash=None,
         remove=tuple(removable),
-        summary=summary,
+        on_unreachable_nodes=tuple(stuck),
     )
 
 
@@ -470,7 +430,3 @@ def _warnings(
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _replicas(number: int) -> str:
-    return _count(number, "replica")

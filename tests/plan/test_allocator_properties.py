@@ -92,7 +92,7 @@ def test_never_over_capacity_regions_and_ports_respected(case):
             assert placement.node_id in reachable
             assert in_target_regions(nodes[placement.node_id], wanted.deployment.target_regions)
         # every replica is either placed or explained, node by node
-        assert len(deployment.start) + len(deployment.unplaceable) == wanted.replicas
+        assert len(deployment.start) + deployment.unplaceable_replicas == wanted.replicas
         for failure in deployment.unplaceable:
             assert {node for node, _ in failure.reasons} == set(nodes)
 

@@ -42,8 +42,9 @@ def _check_deployment(got: DeploymentPlan, want: dict[str, Any]) -> None:
             assert sorted(i.container_id for i in getattr(got, field)) == sorted(want[field]), field
     if "unplaceable" in want:
         reasons = {
-            failure.replica: [f"{node}: {why}" for node, why in failure.reasons]
+            replica: [f"{node}: {why}" for node, why in failure.reasons]
             for failure in got.unplaceable
+            for replica in failure.replicas
         }
         assert reasons == {int(k): v for k, v in want["unplaceable"].items()}
     else:

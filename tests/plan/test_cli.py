@@ -269,7 +269,7 @@ def test_live_plan_at_a_revision_with_every_node_down(repo, capsys):
     lines = out.splitlines()
     assert lines[0] == f"syncd plan: {first[:12]} against the live nodes"
     assert "+ web: create 2 replicas; 2 replicas cannot be placed" in lines
-    assert "    ! no node fits replica 0: node-a: unreachable" in lines
+    assert "    ! 2 replicas cannot be placed: 0/1 nodes fit: 1 unreachable (node-a)" in lines
     assert any(line.startswith("! node node-a is unreachable") for line in lines)
 
 

@@ -125,9 +125,13 @@ def test_json_validates_against_the_published_schema():
     assert document["counts"]["unplaceable"] == 1
     web = next(d for d in document["deployments"] if d["id"] == "web")
     assert web["unplaceable"][0]["reasons"] == [
-        {"node": "a", "reason": "host port 8080/tcp already used"},
-        {"node": "b", "reason": "unreachable"},
+        {"node": "a", "reason": "host port 8080/tcp already used", "kind": "host-port"},
+        {"node": "b", "reason": "unreachable", "kind": "unreachable"},
     ]
+    assert web["unplaceable"][0]["message"] == (
+        "replica 1 cannot be placed: 0/2 nodes fit: "
+        "1 unreachable (b), 1 host port 8080/tcp already used (a)"
+    )
 
 
 def test_text_shows_signs_diffs_reasons_and_counts():

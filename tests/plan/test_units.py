@@ -30,6 +30,6 @@ def test_free_room_in_an_unplaceable_reason_reads_approximately():
     }
     desired = desired_state(case)
     (deployment,) = plan(desired, observed_state(case, desired)).deployments
-    assert [failure.reasons for failure in deployment.unplaceable] == [
-        (("node-a", "needs 2Gi memory, ~1.3Gi free"),)
-    ]
+    assert [
+        [(node, str(why)) for node, why in failure.reasons] for failure in deployment.unplaceable
+    ] == [[("node-a", "needs 2Gi memory, ~1.3Gi free")]]
