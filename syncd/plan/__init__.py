@@ -2,7 +2,8 @@
 
 ``plan`` (live: desired against what the nodes run) lives in ``syncd.plan.planner``;
 ``plan_offline`` (desired at one commit against desired at another) in ``syncd.plan.offline``;
-renderers in ``syncd.plan.render``.
+the words of a plan in ``syncd.plan.wording``; renderers in ``syncd.plan.render`` (text,
+JSON) and ``syncd.plan.markdown``.
 """
 
 from __future__ import annotations

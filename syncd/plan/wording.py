@@ -237,8 +237,6 @@ def _grouped(
 def _group_text(reason: Misfit, members: list[tuple[str, Misfit]], name_nodes: bool) -> str:
     frees = [m.free for _, m in members if m.free is not None]
     phrase = _misfit_phrase(reason, len(members), max(frees) if frees else None)
-    if len(members) == 1 and reason.need is not None:
-        phrase = _misfit_phrase(reason, 1)
     text = f"{len(members)} {phrase}"
     if name_nodes and len(members) <= NAMED_NODES_AT_MOST:
         text += " (" + ", ".join(_node_name(node) for node, _ in members) + ")"

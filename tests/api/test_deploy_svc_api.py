@@ -214,3 +214,17 @@ def test_the_wrong_method_is_405(api):
     status, body = api.call("GET", "/deploy-svc/deployment", None, raw=b"")
     assert status == 405
     assert "error" in body
+
+
+def test_a_remote_that_cannot_be_reached_is_a_503_with_the_reason(api):
+    """Git refusing the edit is a condition to retry, not a bug: 503, nothing committed."""
+    moved = api.remote.with_name("moved.git")
+    api.remote.rename(moved)
+    try:
+        status, body = api.call("PUT", "/deploy-svc/deployment", {"deployment": WEB})
+    finally:
+        moved.rename(api.remote)
+    assert status == 503, body
+    assert "remote.git" in body["error"]  # the reason: Git could not reach the repository
+    assert api.triggered == []
+    assert "Save deployment depl_web" not in commits(api.remote)
