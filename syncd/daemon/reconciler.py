@@ -117,7 +117,9 @@ class Reconciler:
             pool_in_use=lambda pool: self.rollouts.uses(pool),
         )
         self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished)
-        self.errors = RepeatedErrors(log, settings.retry.backoff_min_s, settings.retry.backoff_max_s)
+        self.errors = RepeatedErrors(
+            log, settings.retry.backoff_min_s, settings.retry.backoff_max_s
+        )
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
         self.plan_error: str | None = None

@@ -126,7 +126,6 @@ class DeploymentStates:
             retry_at=retry_at,
         )
 
-
     def settle_rollout(
         self,
         deployment_id: str,

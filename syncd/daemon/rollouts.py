@@ -50,9 +50,7 @@ class RolloutJob:
 class Rollouts:
     """The jobs in flight (at most one per deployment) on a bounded pool of worker threads."""
 
-    def __init__(
-        self, sync: Sync, concurrency: int, on_finished: Callable[[str], None]
-    ) -> None:
+    def __init__(self, sync: Sync, concurrency: int, on_finished: Callable[[str], None]) -> None:
         self._sync = sync
         self._on_finished = on_finished  # wakes the pass thread to collect
         self.jobs: dict[str, RolloutJob] = {}
@@ -165,7 +163,9 @@ class Rollouts:
             assert result is not None
             healed = None
             if job.healing:
-                healed = f"Healed {drift_of(job.plan)} at {time.strftime('%H:%M:%SZ', time.gmtime())}."
+                healed = (
+                    f"Healed {drift_of(job.plan)} at {time.strftime('%H:%M:%SZ', time.gmtime())}."
+                )
             settled, state = states.settle_rollout(
                 job.deployment_id, job.fingerprint, result, healed=healed
             )

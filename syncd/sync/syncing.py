@@ -142,9 +142,7 @@ class Sync:
 
     def observe(self, loaded: LoadedRevision) -> tuple[ObservedState, NodePool]:
         """What the selected nodes run; the others are marked unreachable."""
-        selection = NodeSelection.of(
-            loaded.desired.nodes, self.node_ids, self.settings.only_nodes
-        )
+        selection = NodeSelection.of(loaded.desired.nodes, self.node_ids, self.settings.only_nodes)
         pool = self._pool_for(selection)
         return selection.observe(pool), pool
 

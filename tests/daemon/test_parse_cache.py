@@ -18,7 +18,8 @@ def test_a_new_commit_reparses_only_the_files_it_changed(repo, make_config) -> N
     daemon = Daemon(load_config(make_config()))
     daemon.settings.trees_dir.mkdir(parents=True)
     assert daemon.source.sync() == first_sha
-    daemon.reconciler.evaluate(first_sha)  # the step of a pass that checks, loads and renders a commit
+    # the step of a pass that checks, loads and renders a commit
+    daemon.reconciler.evaluate(first_sha)
     assert daemon.good is not None and daemon.good.sha == first_sha
     first = daemon.parse_cache.stats()
     assert (first.hits, first.misses) == (0, 5)
