@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from syncd.daemon import systemd
@@ -31,7 +31,6 @@ from syncd.daemon.logs import setup_logging
 from syncd.daemon.reconciler import GoodCommit, Reconciler
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
-from syncd.daemon.rollouts import RolloutJob
 from syncd.daemon.routes import add_routes
 from syncd.daemon.triggers import RepoWatcher, Timers, Trigger, TriggerQueue, local_repo_path
 from syncd.errors import SyncdError
@@ -79,19 +78,15 @@ class Daemon:
 
     @property
     def source(self) -> GitSource:
-        return self.reconciler.source
+        return self.reconciler.commits.source
 
     @property
     def parse_cache(self) -> ParseCache:
-        return self.reconciler.parse_cache
+        return self.reconciler.commits.parse_cache
 
     @property
     def good(self) -> GoodCommit | None:
-        return self.reconciler.good
-
-    @property
-    def jobs(self) -> dict[str, RolloutJob]:
-        return self.reconciler.rollouts.jobs
+        return self.reconciler.commits.good
 
     # ------------------------------------------------------------------ running
 
@@ -100,7 +95,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            self._install_signals()
+            _install_signals(self.request_stop, self.request_reload)
             self._pass(Trigger(fetch=True, reasons=("once",)))
             self._wait_for_jobs(timeout=None)
             self.reconciler.collect()
@@ -116,8 +111,10 @@ class Daemon:
 
     def exit_code(self) -> int:
         """1 when the source failed, the head is invalid, or a deployment is in Error or Failed."""
-        r = self.reconciler
-        if r.source_state.error or r.invalid or r.plan_error or r.good is None:
+        commits = self.reconciler.commits
+        if commits.state.error or commits.invalid or self.reconciler.plan_error:
+            return 1
+        if commits.good is None:
             return 1
         if any(s.state in ("Error", "Failed") for s in self.states.all().values()):
             return 1
@@ -128,7 +125,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            self._install_signals()
+            _install_signals(self.request_stop, self.request_reload)
             self._start_parts()
             self.queue.request("startup", fetch=True)
             watchdog_every = systemd.watchdog_interval_s()
@@ -176,23 +173,6 @@ class Daemon:
     def request_reload(self) -> None:
         self._reload.set()
         self.queue.request("reload", fetch=True)
-
-    def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        # A handler runs on the main thread between bytecodes, possibly while it holds the
-        # queue's lock: hand the work to a new thread instead of taking locks here.
-        def on_stop(signum: int, _frame: object) -> None:
-            name = signal.Signals(signum).name
-            threading.Thread(target=self.request_stop, args=(f"{name}: stopping",)).start()
-
-        def on_hup(_signum: int, _frame: object) -> None:
-            threading.Thread(target=self.request_reload).start()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
 
     def _start_parts(self) -> None:
         settings = self.settings
@@ -289,7 +269,7 @@ class Daemon:
         self.last_status = self.status_writer.write(self.view(), self.source, kind)
 
     def _status_line(self) -> str:
-        head = self.reconciler.source_state.head
+        head = self.reconciler.commits.state.head
         counts: dict[str, int] = {}
         for state in self.states.all().values():
             counts[state.state] = counts.get(state.state, 0) + 1
@@ -300,9 +280,28 @@ class Daemon:
         """(healthy, reason) for /healthz."""
         if self.reconciler.passes == 0:
             return False, "no pass has finished yet"
-        state = self.reconciler.source_state
+        state = self.reconciler.commits.state
         if state.failing_since is not None:
             stale_for = time.time() - state.failing_since
             if stale_for > self.settings.stale_after_s:
                 return False, f"the source has failed for {stale_for:.0f}s: {state.error}"
         return True, "ok"
+
+
+def _install_signals(on_stop: Callable[[str], None], on_reload: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT stop, SIGHUP reloads (only the main thread may install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    # A handler runs on the main thread between bytecodes, possibly while it holds the
+    # queue's lock: hand the work to a new thread instead of taking locks here.
+    def stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        threading.Thread(target=on_stop, args=(f"{name}: stopping",)).start()
+
+    def hup(_signum: int, _frame: object) -> None:
+        threading.Thread(target=on_reload).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hup)

@@ -1,7 +1,6 @@
-"""The daemon's reconciler: what one trigger does. Sync the source, evaluate a new head (its
-signature, its files under stateDir/trees, the load step), run the sync pass over the last good
-commit (observe, the autoscaler's replica counts, plan) and decide per deployment whether its
-part of the plan goes to a rollout job now.
+"""The daemon's reconciler: what one trigger does. Sync the source and evaluate a new head
+(``Commits``), run the sync pass over the last good commit (observe, the autoscaler's replica
+counts, plan) and decide per deployment whether its part of the plan goes to a rollout job now.
 
 The pass itself is the sync layer's (``Sync.run``), the very one ``syncd plan`` and
 ``syncd apply`` run; the reconciler only passes it the daemon's hooks: the parse cache, the
@@ -12,29 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from syncd.daemon.autoscaler import DeploymentAutoscaler
+from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
 from syncd.daemon.rollouts import Rollouts
 from syncd.daemon.triggers import Trigger
-from syncd.errors import SignatureError, SourceError, SpecError, SpecProblem, SyncdError
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import DeploymentPlan, Plan
-from syncd.source.gitrepo import GitSource
-from syncd.source.revisions import checkout_revision
-from syncd.spec.cache import ParseCache, blob_ids_of_revision
-from syncd.spec.desired import DesiredDeployment, DesiredState
+from syncd.spec.cache import ParseCache
+from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedState
-from syncd.sync import LoadedRevision, Revision, Sync, SyncResult, SyncSettings
+from syncd.sync import LoadedRevision, Sync, SyncResult, SyncSettings
 
 log = logging.getLogger("syncd.daemon")
 
@@ -44,45 +38,6 @@ def fingerprint(desired: DesiredDeployment) -> str:
     Failed deployment. Source positions are excluded (moving a file is no change)."""
     text = repr((desired.deployment, desired.definition, desired.spec_hash))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class GoodCommit:
-    """The last commit that validated: what the daemon applies until a newer good one. Its
-    files are written once under stateDir/trees/<sha>."""
-
-    loaded: LoadedRevision
-
-    @property
-    def sha(self) -> str:
-        return self.loaded.revision.commit
-
-    @property
-    def root(self) -> Path:
-        return self.loaded.revision.root
-
-    @property
-    def desired(self) -> DesiredState:
-        return self.loaded.desired
-
-
-@dataclass
-class SourceState:
-    head: str | None = None  # the branch head last synced
-    error: str | None = None  # the last fetch's error, None when it worked
-    last_ok: float | None = None  # time of the last successful sync
-    failing_since: float | None = None
-    refused: dict[str, str] = field(default_factory=dict)  # sha -> why (signature)
-
-
-def make_source(settings: DaemonSettings) -> GitSource:
-    return GitSource(
-        settings.repo.url,
-        settings.repo.branch,
-        settings.checkout_dir,
-        ssh_key=settings.repo.ssh_key,
-        known_hosts=settings.repo.known_hosts,
-    )
 
 
 class Reconciler:
@@ -106,29 +61,25 @@ class Reconciler:
         self._stop = stop
         self._status_writer = status_writer
         self._wake_at = wake_at
-        self.source = make_source(settings)
-        self.source_state = SourceState()
         # Files whose Git blob id is unchanged since an earlier commit are not parsed again.
-        self.parse_cache = ParseCache()
+        parse_cache = ParseCache()
         self.sync = Sync(
             SyncSettings.of(settings),
             environ=environ,
-            cache=self.parse_cache,
+            cache=parse_cache,
             pool_in_use=lambda pool: self.rollouts.uses(pool),
         )
         self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished)
         self.errors = RepeatedErrors(
             log, settings.retry.backoff_min_s, settings.retry.backoff_max_s
         )
-        self.good: GoodCommit | None = None
-        self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
+        self.commits = Commits(settings, self.sync, parse_cache, self.errors)
         self.plan_error: str | None = None
         self.observed: ObservedState | None = None
         self.last_plan: Plan | None = None
         self.autoscale_status: dict[str, str] = {}
         self.passes = 0
         self.last_success_at: float | None = None
-        self.commit_subject = ""
         self.last_pass_at: float | None = None
         self.last_pass_s: float | None = None
         self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
@@ -137,11 +88,9 @@ class Reconciler:
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: the source when the repo changed, the pass settings, and the
-        last good commit rendered again at the next pass."""
-        old, self.settings = self.settings, new
-        repo_of = lambda s: (s.repo.url, s.repo.branch, s.repo.ssh_key, s.repo.known_hosts)  # noqa: E731
-        if repo_of(new) != repo_of(old):
-            self.source = make_source(new)
+        last good commit rendered again at the next pass (env, secrets, extra nodes)."""
+        self.settings = new
+        self.commits.reconfigure(new)
         self.sync.settings = SyncSettings.of(new)
         self.errors.reconfigure(new.retry.backoff_min_s, new.retry.backoff_max_s)
         self.rerender = True
@@ -153,123 +102,31 @@ class Reconciler:
         started = time.monotonic()
         log.debug("pass: %s", ", ".join(trigger.reasons))
         self.collect()
-        if trigger.fetch or self.source_state.head is None:
-            self.sync_source()
+        commits = self.commits
+        if trigger.fetch or commits.state.head is None:
+            commits.sync()
         if self._stop.is_set():
             return False
-        if self.rerender and self.good is not None:
+        if self.rerender and commits.good is not None:
             self.rerender = False
-            self.evaluate(self.good.sha)
-        head = self.source_state.head
-        is_new = head is not None and (self.good is None or head != self.good.sha)
-        if head is not None and is_new and (self.invalid is None or self.invalid[0] != head):
-            self.evaluate(head)
+            commits.evaluate(commits.good.sha)
+        head = commits.new_head()
+        if head is not None:
+            commits.evaluate(head)
         if self._stop.is_set():
             return False
-        if self.good is not None:
-            self._reconcile(self.good, dispatch=dispatch)
+        if commits.good is not None:
+            self._reconcile(commits.good, dispatch=dispatch)
         self.passes += 1
         self.last_pass_at = time.time()
         self.last_pass_s = time.monotonic() - started
-        if not (self.source_state.error or self.invalid or self.plan_error) and self.good:
+        if not (commits.state.error or commits.invalid or self.plan_error) and commits.good:
             self.last_success_at = self.last_pass_at
         return True
 
     def collect(self) -> None:
         """The finished rollouts' results into the deployments' states."""
         self.rollouts.collect(self.states, self._status_writer(), self.errors, self._wake_at)
-
-    def sync_source(self) -> None:
-        state = self.source_state
-        try:
-            head = self.source.sync()
-        except SourceError as exc:
-            state.error = exc.message
-            state.failing_since = state.failing_since or time.time()
-            self.errors.error("fetch", f"fetch failed, keeping the running state: {exc.message}")
-            return
-        if self.errors.clear("fetch") or state.error:
-            log.info("source reachable again")
-        state.error = None
-        state.failing_since = None
-        state.last_ok = time.time()
-        if head != state.head:
-            log.info("branch %s is at %s", self.settings.repo.branch, head[:12])
-        state.head = head
-
-    # ------------------------------------------------------------------ a new commit
-
-    def evaluate(self, sha: str) -> None:
-        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied."""
-        policy = self.settings.repo.signatures
-        if policy.required:
-            try:
-                self.source.verify_signature(sha, policy.allowed_signers_file, policy.gpg_home)
-            except SignatureError as exc:
-                self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "refused")
-                return
-        try:
-            tree = self._tree(sha)
-        except SourceError as exc:
-            # Could not write the commit's files (disk full, a damaged checkout): temporary.
-            self.source_state.error = exc.message
-            self.source_state.failing_since = self.source_state.failing_since or time.time()
-            self.errors.error("tree", f"cannot read commit {sha[:12]}: {exc.message}")
-            return
-        self.errors.clear("tree")
-        root = tree / self.settings.repo.path
-        self.parse_cache.register_tree(
-            root, blob_ids_of_revision(self.settings.checkout_dir, sha, self.settings.repo.path)
-        )
-        try:
-            loaded = self.sync.load(Revision(root, sha))
-        except SpecError as exc:
-            self._refuse(sha, exc.problems, "invalid")
-            return
-        except SyncdError as exc:
-            self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
-            return
-        if self.good is not None:
-            log.info("applying commit %s (was %s)", sha[:12], self.good.sha[:12])
-        else:
-            log.info("applying commit %s", sha[:12])
-        self.good = GoodCommit(loaded)
-        self.invalid = None
-        try:
-            self.commit_subject = self.source.commit_info(sha).subject
-        except SourceError:
-            self.commit_subject = ""
-
-    def _refuse(self, sha: str, problems: list[SpecProblem], why: str) -> None:
-        self.invalid = (sha, list(problems))
-        keeping = f"; keeping {self.good.sha[:12]} applied" if self.good else ""
-        log.error("commit %s is %s, nothing changes%s:", sha[:12], why, keeping)
-        for problem in problems:
-            log.error("  %s", problem)
-
-    def _tree(self, sha: str) -> Path:
-        """The files of commit ``sha``, written once: rollouts in flight keep reading the tree of
-        their own commit (a build context must not change under a build) while the checkout
-        moves on."""
-        tree = self.settings.trees_dir / sha
-        if not tree.is_dir():
-            partial = self.settings.trees_dir / f".{sha}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            checkout_revision(self.settings.checkout_dir, sha, partial)
-            partial.rename(tree)
-        return tree
-
-    def cleanup_trees(self) -> None:
-        """Remove the trees of commits neither applied nor read by a rollout in flight."""
-        keep = self.rollouts.commits()
-        if self.good is not None:
-            keep.add(self.good.sha)
-        trees = self.settings.trees_dir
-        if not trees.is_dir():
-            return
-        for entry in trees.iterdir():
-            if entry.name not in keep:
-                shutil.rmtree(entry, ignore_errors=True)
 
     # ------------------------------------------------------------------ the pass
 
@@ -368,13 +225,13 @@ class Reconciler:
 
     def view(self) -> PassView:
         """Everything the status file, the notes and the metrics are made from."""
-        good = self.good
+        good = self.commits.good
         return PassView(
             settings=self.settings,
-            source=self.source_state,
+            source=self.commits.state,
             good_sha=good.sha if good else None,
             desired=good.desired if good else None,
-            invalid=self.invalid,
+            invalid=self.commits.invalid,
             plan_error=self.plan_error,
             observed=self.observed,
             states=self.states.all(),
@@ -383,8 +240,12 @@ class Reconciler:
             last_pass_at=self.last_pass_at,
             last_pass_s=self.last_pass_s,
             last_success_at=self.last_success_at,
-            commit_subject=self.commit_subject,
+            commit_subject=self.commits.commit_subject,
         )
+
+    def cleanup_trees(self) -> None:
+        """Remove the trees of commits neither applied nor read by a rollout in flight."""
+        self.commits.cleanup_trees(self.rollouts.commits())
 
     def close(self) -> None:
         self.rollouts.shutdown()

@@ -18,7 +18,7 @@ def add_routes(server: HttpServer, daemon: Daemon) -> None:
 
     def healthz(_request: Request) -> Response:
         healthy, reason = daemon.health()
-        good = daemon.reconciler.good
+        good = daemon.good
         body = {
             "status": "ok" if healthy else "unhealthy",
             "reason": reason,
@@ -58,7 +58,7 @@ def add_routes(server: HttpServer, daemon: Daemon) -> None:
         return {d.id: DeploymentStatus(d.status, d.details) for d in status.deployments}
 
     def deployments_root() -> Path | None:
-        good = daemon.reconciler.good
+        good = daemon.good
         return good.root if good else None
 
     daemon_api(
