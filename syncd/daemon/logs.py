@@ -137,7 +137,7 @@ class RepeatedErrors:
 
 
 def _span(seconds: float) -> str:
-    if seconds < 120:
+    if seconds < 60:
         return f"{seconds:.0f}s"
     if seconds < 7200:
         return f"{seconds / 60:.0f}m"
