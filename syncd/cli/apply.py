@@ -107,7 +107,7 @@ def command(
     with Sync(settings, node_ids=node_ids) as sync, ProgressView() as view:
         try:
             result = sync.run(
-                worktree_revision(repo_path),
+                worktree_revision(repo_path.resolve()),
                 only=only,
                 review=lambda planned: _review(planned, view, yes=yes),
                 events=view.update,

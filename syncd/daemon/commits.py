@@ -99,6 +99,8 @@ class Commits:
         return head
 
     def sync(self) -> None:
+        """Fetch the branch; on failure keep everything as it is and say so (once, then at the
+        backoff's pace while it keeps failing)."""
         state = self.state
         try:
             head = self.source.sync()

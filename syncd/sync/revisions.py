@@ -33,18 +33,17 @@ def worktree_revision(folder: Path) -> Revision:
     plan says "the working tree" and apply labels containers "uncommitted")."""
     import git
 
-    root = folder.resolve()
     try:
-        repo = git.Repo(root, search_parent_directories=True)
+        repo = git.Repo(folder, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return Revision(root)
+        return Revision(folder)
     try:
-        inside = root.relative_to(Path(repo.working_tree_dir or ".").resolve())
+        inside = folder.resolve().relative_to(Path(repo.working_tree_dir or ".").resolve())
         if repo.is_dirty(untracked_files=True, path=inside.as_posix() or "."):
-            return Revision(root)
-        return Revision(root, repo.head.commit.hexsha)
+            return Revision(folder)
+        return Revision(folder, repo.head.commit.hexsha)
     except (ValueError, git.GitCommandError):  # no commit yet, or git cannot tell
-        return Revision(root)
+        return Revision(folder)
     finally:
         repo.close()
 

@@ -24,7 +24,7 @@ def work_tree(tmp_path: Path) -> Path:
 
 def test_a_folder_outside_git_has_no_commit(tmp_path: Path) -> None:
     revision = worktree_revision(tmp_path)
-    assert revision == Revision(tmp_path.resolve())
+    assert revision == Revision(tmp_path)
     assert revision.commit == UNCOMMITTED
 
 
