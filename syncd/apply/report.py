@@ -12,13 +12,18 @@ from typing import Literal
 
 Outcome = Literal["ok", "failed", "error", "cancelled", "noop"]
 
+# The defaults of every apply, written once: the daemon config, `syncd apply` and the sync
+# layer's settings all fall back to these.
+DEFAULT_CONCURRENCY = 4  # deployments applied at once
+DEFAULT_PROGRESS_DEADLINE_S = 600.0  # a new instance must be available within this
+
 
 @dataclass(frozen=True)
 class ApplyOptions:
     """Knobs of one apply; defaults suit a production daemon, tests shrink the waits."""
 
-    concurrency: int = 4  # deployments applied at once
-    progress_deadline_s: float = 600.0  # a new instance must be available within this
+    concurrency: int = DEFAULT_CONCURRENCY
+    progress_deadline_s: float = DEFAULT_PROGRESS_DEADLINE_S
     settle_s: float = 2.0  # without a health check: running this long without a restart
     stop_grace_s: float = 10.0  # SIGTERM, then SIGKILL after this
     poll_interval_s: float = 0.25  # how often pending instances are inspected

@@ -7,9 +7,7 @@ each reason. Killing it at any instant is safe: the next run plans from what the
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -22,39 +20,23 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from syncd.apply.report import ApplyReport, ProgressEvent
+from syncd.apply.report import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PROGRESS_DEADLINE_S,
+    ApplyReport,
+    ProgressEvent,
+)
 from syncd.cli import common
-from syncd.errors import SourceError, UsageError
+from syncd.errors import UsageError
 
 if TYPE_CHECKING:
     from syncd.plan.model import DeploymentPlan, Plan
+    from syncd.sync import SyncResult
 
 log = logging.getLogger("syncd.cli.apply")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """``10m``, ``90s``, ``1.5h``, ``500ms`` or plain seconds, as seconds."""
-    match = _DURATION.match(text)
-    if match is None or float(match.group(1)) <= 0:
-        raise UsageError(
-            f"invalid duration {text!r}", hint="write a positive number with s, m or h, e.g. 10m"
-        )
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def _commit_of(repo_root: Path) -> str:
-    """The checkout's HEAD, written into container labels; "uncommitted" outside Git."""
-    if not (repo_root / ".git").exists():
-        return "uncommitted"
-    try:
-        from syncd.source.revisions import resolve_revision
-
-        return resolve_revision(repo_root, "HEAD")
-    except SourceError:
-        return "uncommitted"
+# One parser for durations, the config file's: `syncd apply --progress-deadline 1h30m` works.
+parse_duration = common.parse_duration
 
 
 @click.command("apply")
@@ -79,13 +61,13 @@ def _commit_of(repo_root: Path) -> str:
     "--progress-deadline",
     default=None,
     help="How long a new instance may take to become healthy before its rollout is reverted "
-    "[default: 10m].",
+    f"[default: {DEFAULT_PROGRESS_DEADLINE_S / 60:g}m].",
 )
 @click.option(
     "--concurrency",
     default=None,
     type=click.IntRange(1, 64),
-    help="Deployments applied at once [default: 4].",
+    help=f"Deployments applied at once [default: {DEFAULT_CONCURRENCY}].",
 )
 def command(
     repo_path: Path,
@@ -106,79 +88,59 @@ def command(
       syncd apply --repo example-repo
       syncd apply --repo . --yes --only depl_webapp_prod --secrets-dir /etc/syncd/secrets
     """
-    from syncd.apply.executor import apply_plan
-    from syncd.apply.report import ApplyOptions
-    from syncd.plan.planner import plan as make_plan
+    from syncd.sync import Sync, worktree_revision
 
-    deadline_s = parse_duration(progress_deadline) if progress_deadline else None
-    settings = common.live_settings(
+    settings = common.sync_settings(
         config_file,
         secrets_dir=secrets_dir,
         age_identity=age_identity,
         allow_mass_prune=allow_mass_prune,
+        concurrency=concurrency,
+        progress_deadline_s=parse_duration(progress_deadline) if progress_deadline else None,
     )
     if not logging.getLogger().handlers:
         # the progress view and the report say it all; keep Python's last-resort handler from
         # repeating warnings on stderr
         logging.getLogger("syncd").addHandler(logging.NullHandler())
-    repo_root = repo_path.resolve()
-    live = common.load_live(repo_root, settings)
-    desired, secrets = live.desired, live.secrets
-    if only is not None and desired.deployment(only) is None:
-        raise UsageError(
-            f"no deployment {only!r} in {repo_path}", hint="see syncd plan for the ids"
-        )
-
-    # the same nodes as `syncd plan --config` and the daemon: --node, else the config's onlyNodes
-    selection = common.NodeSelection.of(desired.nodes, node_ids, settings.only_nodes)
-    pool = selection.open_pool()
-    try:
-        observed = selection.observe(pool)
-        the_plan = make_plan(desired, observed, allow_mass_prune=settings.allow_mass_prune)
-        if only is not None:
-            the_plan = dataclasses.replace(
-                the_plan,
-                deployments=tuple(d for d in the_plan.deployments if d.deployment_id == only),
+    cancel = threading.Event()
+    # the same pass as `syncd plan` and the daemon: --node, else the config's onlyNodes
+    with Sync(settings, node_ids=node_ids) as sync, ProgressView() as view:
+        try:
+            result = sync.run(
+                worktree_revision(repo_path.resolve()),
+                only=only,
+                review=lambda planned: _review(planned, view, yes=yes),
+                events=view.update,
+                cancel=cancel,
             )
-        click.echo(_plan_text(the_plan))
-        if not the_plan.has_changes and not any(d.unplaceable for d in the_plan.deployments):
-            click.echo("Nothing to do: the nodes run what the repository declares.")
-            return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(
-                    "refusing to apply without confirmation: stdin is not a terminal",
-                    hint="review the plan above, then run again with --yes",
-                )
-            click.confirm("Apply this plan?", abort=True)
-        options = ApplyOptions(
-            concurrency=concurrency or settings.concurrency or 4,
-            progress_deadline_s=deadline_s or settings.progress_deadline_s or 600.0,
-        )
-        cancel = threading.Event()
-        changing = [d for d in the_plan.deployments if d.has_changes or d.unplaceable]
-        with ProgressView(changing) as view:
-            try:
-                report = apply_plan(
-                    the_plan,
-                    pool,
-                    repo_root=repo_root,
-                    secrets=secrets,
-                    commit=_commit_of(repo_root),
-                    options=options,
-                    events=view.update,
-                    cancel=cancel,
-                )
-            except KeyboardInterrupt:
-                cancel.set()
-                raise
-    finally:
-        close = getattr(pool, "close", None)
-        if close is not None:
-            close()
-    print_report(report)
-    if not report.ok:
+        except KeyboardInterrupt:
+            cancel.set()  # rollouts stop between steps; the next run converges from there
+            raise
+    if result.report is None:
+        return  # nothing to do
+    print_report(result.report)
+    if not result.report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _review(planned: SyncResult, view: ProgressView, *, yes: bool) -> bool:
+    """Show the plan and ask (on a terminal, unless ``--yes``); False when there is nothing
+    to do. A refusal aborts the command."""
+    the_plan = planned.plan
+    assert the_plan is not None  # run() raises the planner's refusal before reviewing
+    click.echo(_plan_text(the_plan))
+    if not the_plan.has_changes and not any(d.unplaceable for d in the_plan.deployments):
+        click.echo("Nothing to do: the nodes run what the repository declares.")
+        return False
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to apply without confirmation: stdin is not a terminal",
+                hint="review the plan above, then run again with --yes",
+            )
+        click.confirm("Apply this plan?", abort=True)
+    view.begin([d for d in the_plan.deployments if d.has_changes or d.unplaceable])
+    return True
 
 
 def _plan_text(the_plan: Plan) -> str:
@@ -190,28 +152,36 @@ def _plan_text(the_plan: Plan) -> str:
 
 class ProgressView:
     """Live progress per deployment: a rich table on a terminal, one line per change otherwise
-    (CI logs, pipes)."""
+    (CI logs, pipes). It shows nothing until :meth:`begin` (after the plan was shown and
+    confirmed) and stops showing on exit."""
 
-    def __init__(self, deployments: Sequence[DeploymentPlan]) -> None:
-        self._rows: dict[str, ProgressEvent | None] = {d.deployment_id: None for d in deployments}
-        self._desired = {
-            d.deployment_id: d.desired.replicas if d.desired else 0 for d in deployments
-        }
+    def __init__(self) -> None:
+        self._rows: dict[str, ProgressEvent | None] = {}
+        self._desired: dict[str, int] = {}
         self._lock = threading.Lock()
         self._console = Console(stderr=False)
         self._live: Live | None = None
         self._last_line: dict[str, str] = {}
 
     def __enter__(self) -> ProgressView:
-        if self._console.is_terminal:
-            self._live = Live(self._table(), console=self._console, refresh_per_second=8)
-            self._live.__enter__()
         return self
+
+    def begin(self, deployments: Sequence[DeploymentPlan]) -> None:
+        """Start showing a row per deployment that changes."""
+        with self._lock:
+            self._rows = {d.deployment_id: None for d in deployments}
+            self._desired = {
+                d.deployment_id: d.desired.replicas if d.desired else 0 for d in deployments
+            }
+            if self._console.is_terminal:
+                self._live = Live(self._table(), console=self._console, refresh_per_second=8)
+                self._live.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
         if self._live is not None:
             self._live.update(self._table())
             self._live.__exit__(None, None, None)
+            self._live = None
 
     def update(self, event: ProgressEvent) -> None:
         with self._lock:

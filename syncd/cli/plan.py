@@ -6,9 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +18,7 @@ from syncd.spec.desired import DesiredState
 
 if TYPE_CHECKING:
     from syncd.plan.model import Plan
+    from syncd.sync import LoadedRevision, SyncSettings
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1
@@ -142,7 +141,7 @@ def command(
             assert base is not None
             the_plan = _offline_plan(repo_path, base, head or "HEAD")
         else:
-            settings = common.live_settings(
+            settings = common.sync_settings(
                 config_file,
                 secrets_dir=secrets_dir,
                 age_identity=age_identity,
@@ -159,32 +158,7 @@ def command(
         raise click.exceptions.Exit(EXIT_CHANGES if changed else EXIT_NO_CHANGES)
 
 
-# --------------------------------------------------------------------------- loading
-
-
-@contextmanager
-def _checkout(repo_path: Path, rev: str) -> Iterator[tuple[Path, str]]:
-    """The folder ``repo_path`` as it was at ``rev``, in a temporary directory, and the sha."""
-    import git
-
-    from syncd.source.revisions import checkout_revision
-
-    try:
-        top = git.Repo(repo_path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(
-            f"{repo_path} is not inside a Git repository: revisions need one",
-            hint="drop --rev/--base/--head to plan the folder as it is",
-        ) from None
-    try:
-        root = Path(top.working_tree_dir or repo_path).resolve()
-    finally:
-        top.close()
-    inside = repo_path.resolve().relative_to(root)
-    with tempfile.TemporaryDirectory(prefix="syncd-plan-") as scratch:
-        tree = Path(scratch) / "tree"
-        sha = checkout_revision(root, rev, tree)
-        yield tree / inside, sha
+# --------------------------------------------------------------------------- planning
 
 
 def _invalid(label: str | None) -> str | None:
@@ -192,84 +166,58 @@ def _invalid(label: str | None) -> str | None:
 
 
 def _offline_plan(repo_path: Path, base: str, head: str) -> Plan:
+    """Desired state at ``head`` against ``base``: no node, no secret, the same load step."""
     from syncd.plan import plan_offline
+    from syncd.sync import checked_out, load_revision
 
     environ = _KeepEnvReferences()
     base_desired: DesiredState | None = None
-    with _checkout(repo_path, base) as (base_root, base_sha):
-        if base_root.is_dir():  # else the folder is new since base: everything is created
-            base_repo = common.load_repo(base_root, revision=base_sha, invalid_hint=_invalid(base))
-            base_desired = common.render(base_repo, environ=environ, invalid_hint=_invalid(base))
-    with _checkout(repo_path, head) as (head_root, head_sha):
-        head_repo = common.load_repo(head_root, revision=head_sha, invalid_hint=_invalid(head))
-        head_desired = common.render(head_repo, environ=environ, invalid_hint=_invalid(head))
+    with checked_out(repo_path, base) as base_revision:
+        if base_revision.root.is_dir():  # else the folder is new since base: all is created
+            base_desired = load_revision(
+                base_revision, environ=environ, read_secrets=False, invalid_hint=_invalid(base)
+            ).desired
+    with checked_out(repo_path, head) as head_revision:
+        head_desired = load_revision(
+            head_revision, environ=environ, read_secrets=False, invalid_hint=_invalid(head)
+        ).desired
     return plan_offline(base_desired, head_desired)
 
 
 def _live_plan(
-    repo_path: Path, rev: str | None, node_ids: tuple[str, ...], settings: common.LiveSettings
+    repo_path: Path, rev: str | None, node_ids: tuple[str, ...], settings: SyncSettings
 ) -> Plan:
-    if rev is not None:
-        with _checkout(repo_path, rev) as (root, sha):
-            live = common.load_live(root, settings, revision=sha, invalid_hint=_invalid(rev))
-            unreadable = _unreadable_secrets(live)  # while secrets/*.age are still checked out
-    else:
-        if not repo_path.is_dir():
-            raise UsageError(f"repository path {str(repo_path)!r} is not a directory")
-        live = common.load_live(repo_path, settings, revision=_head_of(repo_path))
-        unreadable = _unreadable_secrets(live)
-    the_plan = _observe_and_plan(live, node_ids, settings)
+    """The pass `syncd apply` and the daemon run, stopped before applying."""
+    from syncd.sync import Sync, checked_out, worktree_revision
+
+    with Sync(settings, node_ids=node_ids) as sync:
+        if rev is not None:
+            with checked_out(repo_path, rev) as revision:
+                loaded = sync.load(revision, invalid_hint=_invalid(rev))
+                unreadable = _unreadable_secrets(loaded)  # while secrets/*.age are checked out
+        else:
+            loaded = sync.load(worktree_revision(repo_path))
+            unreadable = _unreadable_secrets(loaded)
+        result = sync.run(loaded, dry_run=True)
+    assert result.plan is not None  # run() raises the planner's refusal
     if unreadable is None:
-        return the_plan
-    return dataclasses.replace(the_plan, warnings=(*the_plan.warnings, unreadable))
+        return result.plan
+    return dataclasses.replace(result.plan, warnings=(*result.plan.warnings, unreadable))
 
 
-def _head_of(repo_path: Path) -> str | None:
-    """The commit checked out in a work tree when the folder has no uncommitted change (the
-    plan's title and JSON ``revision``); None otherwise: then it is "the working tree"."""
-    import git
-
-    try:
-        repo = git.Repo(repo_path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    try:
-        inside = repo_path.resolve().relative_to(Path(repo.working_tree_dir or ".").resolve())
-        if repo.is_dirty(untracked_files=True, path=inside.as_posix() or "."):
-            return None
-        return repo.head.commit.hexsha
-    except (ValueError, git.GitCommandError):  # no commit yet, or git cannot tell
-        return None
-    finally:
-        repo.close()
-
-
-def _observe_and_plan(
-    live: common.LiveDesired, node_ids: tuple[str, ...], settings: common.LiveSettings
-) -> Plan:
-    from syncd.plan.planner import plan
-
-    selection = common.NodeSelection.of(live.desired.nodes, node_ids, settings.only_nodes)
-    pool = selection.open_pool()
-    try:
-        observed = selection.observe(pool)
-    finally:
-        pool.close()
-    return plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune)
-
-
-def _unreadable_secrets(live: common.LiveDesired) -> str | None:
+def _unreadable_secrets(loaded: LoadedRevision) -> str | None:
     """A warning when a deployment uses a secret this plan cannot read: its spec hash then
     lacks the secret's digest, so the plan cannot tell a changed secret from an unchanged one
     (and shows a rollout where apply, which reads it, may have none)."""
     from syncd.spec.templating import secret_names
 
+    secrets = loaded.secrets
     users: dict[str, set[str]] = {}
-    for deployment in live.desired.deployments:
+    for deployment in loaded.desired.deployments:
         for _, value in deployment.spec.env:
             for name in secret_names(value):
                 users.setdefault(name, set()).add(deployment.id)
-    missing = sorted(name for name in users if live.secrets.digest(name) is None)
+    missing = sorted(name for name in users if secrets is None or secrets.digest(name) is None)
     if not missing:
         return None
     used_by = sorted({d for name in missing for d in users[name]})

@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 # LogRecord attributes that are not user-supplied extras.
@@ -61,3 +63,82 @@ def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None 
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("docker").setLevel(logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.WARNING)
+
+
+@dataclass
+class _Repeat:
+    text: str  # what makes two occurrences "the same error"
+    message: str  # the line last logged
+    logged_at: float
+    interval_s: float
+    since_logged: int = 0  # occurrences not logged since the last line
+
+
+class RepeatedErrors:
+    """Log an error once, then while it repeats unchanged only at the backoff's pace, with how
+    often it came back: "fetch failed ... (repeated 12 times in 5m)".
+
+    A daemon whose head needs a prune the mass-delete guard refuses would otherwise log the same
+    ERROR line every pass. The interval starts at ``first_s`` and doubles up to ``max_s`` (the
+    retry backoff). An error that changes, or that cleared (:meth:`clear`) and came back, is
+    logged at once.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        first_s: float,
+        max_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._clock = clock
+        self._first_s = first_s
+        self._max_s = max_s
+        self._repeats: dict[str, _Repeat] = {}
+
+    def reconfigure(self, first_s: float, max_s: float) -> None:
+        self._first_s, self._max_s = first_s, max_s
+
+    def error(self, key: str, message: str, *, same_as: str | None = None) -> bool:
+        """Log ``message`` under ``key`` unless it is a repeat not yet due; True when logged.
+        ``same_as`` is what must be unchanged for a repeat (default the message itself), for
+        messages that also carry a counter ("attempt 3 of 5")."""
+        text = message if same_as is None else same_as
+        now = self._clock()
+        repeat = self._repeats.get(key)
+        if repeat is None or repeat.text != text:
+            self._log.error("%s", message)
+            self._repeats[key] = _Repeat(text, message, now, self._first_s)
+            return True
+        repeat.since_logged += 1
+        if now - repeat.logged_at < repeat.interval_s:
+            return False
+        self._log.error(
+            "%s (repeated %d time%s in %s)",
+            message,
+            repeat.since_logged,
+            "" if repeat.since_logged == 1 else "s",
+            _span(now - repeat.logged_at),
+        )
+        repeat.message, repeat.logged_at, repeat.since_logged = message, now, 0
+        repeat.interval_s = min(repeat.interval_s * 2, self._max_s)
+        return True
+
+    def clear(self, key: str) -> bool:
+        """The error under ``key`` went away; True when it was being tracked."""
+        return self._repeats.pop(key, None) is not None
+
+    def clear_except(self, keys: set[str], prefix: str) -> None:
+        """Forget the errors under ``prefix`` whose key is not in ``keys`` (e.g. deployments
+        that left Git)."""
+        for key in [k for k in self._repeats if k.startswith(prefix) and k not in keys]:
+            del self._repeats[key]
+
+
+def _span(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"

@@ -42,7 +42,7 @@ class PassView:
     """Everything the daemon knows after a pass, read-only."""
 
     settings: DaemonSettings
-    source: Any  # loop.SourceState
+    source: Any  # reconciler.SourceState
     good_sha: str | None
     desired: DesiredState | None
     invalid: tuple[str, list[SpecProblem]] | None

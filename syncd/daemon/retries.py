@@ -18,9 +18,12 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from syncd.apply.report import DeploymentResult
 from syncd.daemon.config import RetrySettings
 
 State = Literal["Pending", "Deploying", "OK", "Error", "Failed"]
+# What a finished rollout did to its deployment's state.
+Settlement = Literal["superseded", "rolled_out", "healed", "cancelled", "failed"]
 
 
 def backoff_delay(attempt: int, settings: RetrySettings, rng: random.Random | None = None) -> float:
@@ -122,6 +125,36 @@ class DeploymentStates:
             attempts=attempts,
             retry_at=retry_at,
         )
+
+    def settle_rollout(
+        self,
+        deployment_id: str,
+        fingerprint: str | None,
+        result: DeploymentResult,
+        *,
+        healed: str | None = None,
+        now: float | None = None,
+    ) -> tuple[Settlement, DeploymentState | None]:
+        """Record what a rollout of ``deployment_id`` at ``fingerprint`` (None: a prune) came
+        to. ``healed`` is the sentence for a rollout that undid drift. A rollout superseded by
+        a newer commit (or a prune) changes nothing: the new version decides."""
+        state = self._states.get(deployment_id)
+        if fingerprint is None or state is None or state.fingerprint != fingerprint:
+            return "superseded", state
+        if result.outcome in ("ok", "noop"):
+            if healed is not None:
+                self.set(deployment_id, state.state, state.details, last_heal=healed)
+            updated = self.ok(deployment_id, "Rolled out; checking the nodes.")
+            return ("healed" if healed is not None else "rolled_out"), updated
+        if result.outcome == "cancelled":
+            updated = self.set(
+                deployment_id, "Pending", "The rollout was cancelled; it starts again."
+            )
+            return "cancelled", updated
+        updated = self.failed_attempt(
+            deployment_id, result.reason or result.outcome, retryable=result.retryable, now=now
+        )
+        return "failed", updated
 
 
 def _sentence(text: str) -> str:

@@ -11,14 +11,11 @@ from typing import Any
 import docker
 import yaml
 
-from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport
 from syncd.plan.model import Plan
-from syncd.plan.planner import plan as make_plan
 from syncd.spec.models import NodeSpec
-from syncd.spec.rendering import render_desired
-from syncd.spec.repository import load_repository
 from syncd.state import LABEL_DEPLOYMENT, LABEL_REPLICA, LABEL_SPEC_HASH
+from syncd.sync import Revision, Sync, SyncSettings
 
 BASE_IMAGE = "syncd-test/busybox:latest"
 # A service without network: MODE=ok becomes ready, MODE=sick never does, MODE=crash exits 3.
@@ -105,12 +102,24 @@ class TestRepo:
         (self.root / folder / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+def _sync(
+    pool: Any, options: ApplyOptions = FAST_OPTIONS, *, allow_mass_prune: bool = False
+) -> Sync:
+    """The pass the CLI and the daemon run, over the test's pool, without the process's env."""
+    return Sync(
+        SyncSettings(allow_mass_prune=allow_mass_prune), pool=pool, environ={}, options=options
+    )
+
+
 def plan_repo(
     repo: TestRepo, pool: Any, *, secrets: Any = None, allow_mass_prune: bool = False
 ) -> Plan:
-    spec = load_repository(repo.root)
-    desired = render_desired(spec, environ={}, secrets=secrets)
-    return make_plan(desired, pool.observe(), allow_mass_prune=allow_mass_prune)
+    """The pass stopped before applying."""
+    sync = _sync(pool, allow_mass_prune=allow_mass_prune)
+    loaded = sync.load(Revision(repo.root), secrets=secrets)
+    result = sync.run(loaded, dry_run=True)
+    assert result.plan is not None
+    return result.plan
 
 
 def apply_repo(
@@ -123,11 +132,11 @@ def apply_repo(
     commit: str = "test",
 ) -> tuple[Plan, ApplyReport]:
     """One pass: load, render, observe, plan, apply."""
-    the_plan = plan_repo(repo, pool, secrets=secrets, allow_mass_prune=allow_mass_prune)
-    report = apply_plan(
-        the_plan, pool, repo_root=repo.root, secrets=secrets, commit=commit, options=options
-    )
-    return the_plan, report
+    sync = _sync(pool, options, allow_mass_prune=allow_mass_prune)
+    loaded = sync.load(Revision(repo.root, commit), secrets=secrets)
+    result = sync.run(loaded)
+    assert result.plan is not None and result.report is not None
+    return result.plan, result.report
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,36 @@ def test_config_only_nodes_limits_which_nodes_apply_contacts(engines, repo, tmp_
     placed = list_deployment(clients, "depl_cfg")
     assert {s.container_id for s in placed if s.node_id == "node-b"} == on_b
     assert sum(1 for s in placed if s.node_id == "node-c") == 3
+
+
+def test_containers_are_labelled_with_the_folders_commit(engines, repo, tmp_path) -> None:
+    """One answer to "which commit is this folder" for plan and apply: HEAD when the folder
+    (here a subfolder of the work tree) has no uncommitted change, else "uncommitted". The
+    deadline takes the config file's duration forms (`1h30m`)."""
+    from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT
+    from tests.source.gitrepos import git
+
+    repo.write([deployment("depl_sha", 1)])
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "repo")
+    git(tmp_path, "commit", "-q", "-m", "deployments")
+    head = git(tmp_path, "rev-parse", "HEAD")
+    clients = {n.id: engines.docker(n.id) for n in engines.nodes}
+
+    def commits() -> set[str]:
+        return {
+            summary["Labels"][LABEL_COMMIT]
+            for client in clients.values()
+            for summary in client.api.containers(
+                all=True, filters={"label": f"{LABEL_DEPLOYMENT}=depl_sha"}
+            )
+        }
+
+    done = syncd("--repo", str(repo.root), "--yes", "--progress-deadline", "1h30m")
+    assert done.returncode == 0, done.stderr
+    assert commits() == {head}
+
+    repo.write([deployment("depl_sha", 1, version="2")])  # not committed
+    done = syncd("--repo", str(repo.root), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert commits() == {"uncommitted"}

@@ -18,14 +18,15 @@ def test_a_new_commit_reparses_only_the_files_it_changed(repo, make_config) -> N
     daemon = Daemon(load_config(make_config()))
     daemon.settings.trees_dir.mkdir(parents=True)
     assert daemon.source.sync() == first_sha
-    daemon._evaluate(first_sha)  # the step of a pass that checks, loads and renders a commit
+    # the step of a pass that checks, loads and renders a commit
+    daemon.reconciler.commits.evaluate(first_sha)
     assert daemon.good is not None and daemon.good.sha == first_sha
     first = daemon.parse_cache.stats()
     assert (first.hits, first.misses) == (0, 5)
 
     second_sha = repo.commit({"deployments/depl_sleeper.yaml": deployment(1, version="v2")})
     assert daemon.source.sync() == second_sha
-    daemon._evaluate(second_sha)
+    daemon.reconciler.commits.evaluate(second_sha)
     assert daemon.good.sha == second_sha
     second = daemon.parse_cache.stats()
     # one file changed: parsed again; the four others came from the cache by blob id

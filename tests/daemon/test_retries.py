@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from syncd.apply.report import DeploymentResult
 from syncd.daemon.config import RetrySettings
 from syncd.daemon.retries import DeploymentStates, backoff_delay
 
@@ -50,3 +51,34 @@ def test_failed_stays_until_a_commit_changes_the_deployment():
     assert states.observe_fingerprint("depl_a", "fp1").state == "Failed"
     fresh = states.observe_fingerprint("depl_a", "fp2")
     assert fresh.state == "Pending" and fresh.attempts == 0
+
+
+def test_a_finished_rollout_settles_its_deployments_state():
+    states = DeploymentStates(SETTINGS, random.Random(1))
+    states.observe_fingerprint("depl_a", "fp1")
+    ok = DeploymentResult("depl_a", "ok")
+    settled, state = states.settle_rollout("depl_a", "fp1", ok)
+    assert settled == "rolled_out" and state is not None and state.state == "OK"
+
+    settled, state = states.settle_rollout("depl_a", "fp1", ok, healed="Healed 1 exited.")
+    assert settled == "healed" and state is not None and state.last_heal == "Healed 1 exited."
+
+    cancelled = DeploymentResult("depl_a", "cancelled")
+    settled, state = states.settle_rollout("depl_a", "fp1", cancelled)
+    assert settled == "cancelled" and state is not None and state.state == "Pending"
+
+    broken = DeploymentResult("depl_a", "failed", reason="health check failed")
+    settled, state = states.settle_rollout("depl_a", "fp1", broken, now=0)
+    assert settled == "failed" and state is not None and state.state == "Failed"
+    assert state.details == "health check failed."
+
+
+def test_a_rollout_of_an_older_version_or_a_prune_changes_nothing():
+    states = DeploymentStates(SETTINGS, random.Random(1))
+    states.observe_fingerprint("depl_a", "fp2")
+    failed = DeploymentResult("depl_a", "error", reason="boom", retryable=True)
+    assert states.settle_rollout("depl_a", "fp1", failed)[0] == "superseded"
+    assert states.settle_rollout("depl_a", None, failed)[0] == "superseded"
+    assert states.settle_rollout("depl_gone", "fp1", failed) == ("superseded", None)
+    state = states.get("depl_a")
+    assert state is not None and state.state == "Pending" and state.attempts == 0

@@ -1,0 +1,196 @@
+"""Which commit the daemon applies: the source (fetch and reset to the branch head), each new
+head evaluated once (its signature, its files written under stateDir/trees/<sha>, the sync
+layer's load step), the last good commit, and why the head was refused when it was."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.daemon.config import DaemonSettings
+from syncd.daemon.logs import RepeatedErrors
+from syncd.errors import SignatureError, SourceError, SpecError, SpecProblem, SyncdError
+from syncd.source.gitrepo import GitSource
+from syncd.source.revisions import checkout_revision
+from syncd.spec.cache import ParseCache, blob_ids_of_revision
+from syncd.spec.desired import DesiredState
+from syncd.sync import LoadedRevision, Revision, Sync
+
+log = logging.getLogger("syncd.daemon")
+
+
+@dataclass(frozen=True)
+class GoodCommit:
+    """The last commit that validated: what the daemon applies until a newer good one. Its
+    files are written once under stateDir/trees/<sha>."""
+
+    loaded: LoadedRevision
+
+    @property
+    def sha(self) -> str:
+        return self.loaded.revision.commit
+
+    @property
+    def root(self) -> Path:
+        return self.loaded.revision.root
+
+    @property
+    def desired(self) -> DesiredState:
+        return self.loaded.desired
+
+
+@dataclass
+class SourceState:
+    head: str | None = None  # the branch head last synced
+    error: str | None = None  # the last fetch's error, None when it worked
+    last_ok: float | None = None  # time of the last successful sync
+    failing_since: float | None = None
+    refused: dict[str, str] = field(default_factory=dict)  # sha -> why (signature)
+
+
+def make_source(settings: DaemonSettings) -> GitSource:
+    return GitSource(
+        settings.repo.url,
+        settings.repo.branch,
+        settings.checkout_dir,
+        ssh_key=settings.repo.ssh_key,
+        known_hosts=settings.repo.known_hosts,
+    )
+
+
+class Commits:
+    """The source, the last good commit and the refused head; touched by the pass thread only.
+    ``sync`` is the daemon's pass object: a commit loads through its load step and parse cache.
+    """
+
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        sync: Sync,
+        parse_cache: ParseCache,
+        errors: RepeatedErrors,
+    ) -> None:
+        self.settings = settings
+        self._sync = sync
+        self._errors = errors
+        self.parse_cache = parse_cache
+        self.source = make_source(settings)
+        self.state = SourceState()
+        self.good: GoodCommit | None = None
+        self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
+        self.commit_subject = ""
+
+    def reconfigure(self, new: DaemonSettings) -> None:
+        """A reloaded config: a new source when the repository settings changed."""
+        old, self.settings = self.settings, new
+        if _repo_of(new) != _repo_of(old):
+            self.source = make_source(new)
+
+    def new_head(self) -> str | None:
+        """The branch head when it is neither applied nor already refused."""
+        head = self.state.head
+        if head is None or (self.good is not None and head == self.good.sha):
+            return None
+        if self.invalid is not None and self.invalid[0] == head:
+            return None
+        return head
+
+    def sync(self) -> None:
+        """Fetch the branch; on failure keep everything as it is and say so (once, then at the
+        backoff's pace while it keeps failing)."""
+        state = self.state
+        try:
+            head = self.source.sync()
+        except SourceError as exc:
+            state.error = exc.message
+            state.failing_since = state.failing_since or time.time()
+            self._errors.error("fetch", f"fetch failed, keeping the running state: {exc.message}")
+            return
+        if self._errors.clear("fetch") or state.error:
+            log.info("source reachable again")
+        state.error = None
+        state.failing_since = None
+        state.last_ok = time.time()
+        if head != state.head:
+            log.info("branch %s is at %s", self.settings.repo.branch, head[:12])
+        state.head = head
+
+    def evaluate(self, sha: str) -> None:
+        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied."""
+        policy = self.settings.repo.signatures
+        if policy.required:
+            try:
+                self.source.verify_signature(sha, policy.allowed_signers_file, policy.gpg_home)
+            except SignatureError as exc:
+                self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "refused")
+                return
+        try:
+            tree = self._tree(sha)
+        except SourceError as exc:
+            # Could not write the commit's files (disk full, a damaged checkout): temporary.
+            self.state.error = exc.message
+            self.state.failing_since = self.state.failing_since or time.time()
+            self._errors.error("tree", f"cannot read commit {sha[:12]}: {exc.message}")
+            return
+        self._errors.clear("tree")
+        root = tree / self.settings.repo.path
+        self.parse_cache.register_tree(
+            root, blob_ids_of_revision(self.settings.checkout_dir, sha, self.settings.repo.path)
+        )
+        try:
+            loaded = self._sync.load(Revision(root, sha))
+        except SpecError as exc:
+            self._refuse(sha, exc.problems, "invalid")
+            return
+        except SyncdError as exc:
+            self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
+            return
+        if self.good is not None:
+            log.info("applying commit %s (was %s)", sha[:12], self.good.sha[:12])
+        else:
+            log.info("applying commit %s", sha[:12])
+        self.good = GoodCommit(loaded)
+        self.invalid = None
+        try:
+            self.commit_subject = self.source.commit_info(sha).subject
+        except SourceError:
+            self.commit_subject = ""
+
+    def _refuse(self, sha: str, problems: list[SpecProblem], why: str) -> None:
+        self.invalid = (sha, list(problems))
+        keeping = f"; keeping {self.good.sha[:12]} applied" if self.good else ""
+        log.error("commit %s is %s, nothing changes%s:", sha[:12], why, keeping)
+        for problem in problems:
+            log.error("  %s", problem)
+
+    def _tree(self, sha: str) -> Path:
+        """The files of commit ``sha``, written once: rollouts in flight keep reading the tree of
+        their own commit (a build context must not change under a build) while the checkout
+        moves on."""
+        tree = self.settings.trees_dir / sha
+        if not tree.is_dir():
+            partial = self.settings.trees_dir / f".{sha}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            checkout_revision(self.settings.checkout_dir, sha, partial)
+            partial.rename(tree)
+        return tree
+
+    def cleanup_trees(self, in_use: set[str]) -> None:
+        """Remove the trees of commits neither applied nor ``in_use`` by rollouts in flight."""
+        keep = set(in_use)
+        if self.good is not None:
+            keep.add(self.good.sha)
+        trees = self.settings.trees_dir
+        if not trees.is_dir():
+            return
+        for entry in trees.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _repo_of(settings: DaemonSettings) -> tuple[object, ...]:
+    repo = settings.repo
+    return (repo.url, repo.branch, repo.ssh_key, repo.known_hosts)

@@ -1,0 +1,252 @@
+"""The daemon's reconciler: what one trigger does. Sync the source and evaluate a new head
+(``Commits``), run the sync pass over the last good commit (observe, the autoscaler's replica
+counts, plan) and decide per deployment whether its part of the plan goes to a rollout job now.
+
+The pass itself is the sync layer's (``Sync.run``), the very one ``syncd plan`` and
+``syncd apply`` run; the reconciler only passes it the daemon's hooks: the parse cache, the
+autoscaler's overrides, and a dispatch that hands each deployment's sub-plan to ``Rollouts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from syncd.daemon.autoscaler import DeploymentAutoscaler
+from syncd.daemon.commits import Commits, GoodCommit
+from syncd.daemon.config import DaemonSettings
+from syncd.daemon.logs import RepeatedErrors
+from syncd.daemon.reporting import PassView, StatusWriter
+from syncd.daemon.retries import DeploymentStates
+from syncd.daemon.rollouts import Rollouts
+from syncd.daemon.triggers import Trigger
+from syncd.nodes.pool import NodePool
+from syncd.plan.model import DeploymentPlan, Plan
+from syncd.spec.cache import ParseCache
+from syncd.spec.desired import DesiredDeployment
+from syncd.state import ObservedState
+from syncd.sync import LoadedRevision, Sync, SyncResult, SyncSettings
+
+log = logging.getLogger("syncd.daemon")
+
+
+def fingerprint(desired: DesiredDeployment) -> str:
+    """Changes exactly when a commit changes the deployment (or its definition): what resets a
+    Failed deployment. Source positions are excluded (moving a file is no change)."""
+    text = repr((desired.deployment, desired.definition, desired.spec_hash))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Reconciler:
+    """Drives the sync pass on every trigger; touched by the pass thread only."""
+
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        *,
+        environ: Mapping[str, str],
+        states: DeploymentStates,
+        autoscaler: DeploymentAutoscaler,
+        stop: threading.Event,
+        status_writer: Callable[[], StatusWriter],
+        wake_at: Callable[[float, str], None],
+        on_finished: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self.states = states
+        self.autoscaler = autoscaler
+        self._stop = stop
+        self._status_writer = status_writer
+        self._wake_at = wake_at
+        # Files whose Git blob id is unchanged since an earlier commit are not parsed again.
+        parse_cache = ParseCache()
+        self.sync = Sync(
+            SyncSettings.of(settings),
+            environ=environ,
+            cache=parse_cache,
+            pool_in_use=lambda pool: self.rollouts.uses(pool),
+        )
+        self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished)
+        self.errors = RepeatedErrors(
+            log, settings.retry.backoff_min_s, settings.retry.backoff_max_s
+        )
+        self.commits = Commits(settings, self.sync, parse_cache, self.errors)
+        self.plan_error: str | None = None
+        self.observed: ObservedState | None = None
+        self.last_plan: Plan | None = None
+        self.autoscale_status: dict[str, str] = {}
+        self.passes = 0
+        self.last_success_at: float | None = None
+        self.last_pass_at: float | None = None
+        self.last_pass_s: float | None = None
+        self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
+        self._plan_warnings: set[str] = set()
+        self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
+
+    def reconfigure(self, new: DaemonSettings) -> None:
+        """A reloaded config: the source when the repo changed, the pass settings, and the
+        last good commit rendered again at the next pass (env, secrets, extra nodes)."""
+        self.settings = new
+        self.commits.reconfigure(new)
+        self.sync.settings = SyncSettings.of(new)
+        self.errors.reconfigure(new.retry.backoff_min_s, new.retry.backoff_max_s)
+        self.rerender = True
+
+    # ------------------------------------------------------------------ one trigger
+
+    def run_pass(self, trigger: Trigger, *, dispatch: bool = True) -> bool:
+        """One pass; False when a stop interrupted it (then no status was written)."""
+        started = time.monotonic()
+        log.debug("pass: %s", ", ".join(trigger.reasons))
+        self.collect()
+        commits = self.commits
+        if trigger.fetch or commits.state.head is None:
+            commits.sync()
+        if self._stop.is_set():
+            return False
+        if self.rerender and commits.good is not None:
+            self.rerender = False
+            commits.evaluate(commits.good.sha)
+        head = commits.new_head()
+        if head is not None:
+            commits.evaluate(head)
+        if self._stop.is_set():
+            return False
+        if commits.good is not None:
+            self._reconcile(commits.good, dispatch=dispatch)
+        self.passes += 1
+        self.last_pass_at = time.time()
+        self.last_pass_s = time.monotonic() - started
+        if not (commits.state.error or commits.invalid or self.plan_error) and commits.good:
+            self.last_success_at = self.last_pass_at
+        return True
+
+    def collect(self) -> None:
+        """The finished rollouts' results into the deployments' states."""
+        self.rollouts.collect(self.states, self._status_writer(), self.errors, self._wake_at)
+
+    # ------------------------------------------------------------------ the pass
+
+    def _reconcile(self, good: GoodCommit, *, dispatch: bool) -> None:
+        result = self.sync.run(
+            good.loaded,
+            replica_overrides=self._autoscale,
+            dispatch=lambda planned: self._decide(planned, dispatch=dispatch),
+            raise_plan_error=False,
+        )
+        self.observed = result.observed
+        if result.plan_error is not None:
+            self.plan_error = result.plan_error.message
+            self.errors.error("plan", f"nothing applied: {result.plan_error.message}")
+        else:
+            self.errors.clear("plan")
+
+    def _autoscale(
+        self, loaded: LoadedRevision, observed: ObservedState, pool: NodePool
+    ) -> Mapping[str, int]:
+        try:
+            scaled = self.autoscaler.reconcile(
+                [d.deployment for d in loaded.desired.deployments], observed, pool.driver
+            )
+        except Exception:
+            log.exception("autoscaling failed this pass; using the replica counts from Git")
+            return {}
+        self.autoscale_status = scaled.status
+        return scaled.overrides
+
+    def _decide(self, result: SyncResult, *, dispatch: bool) -> None:
+        assert result.plan is not None
+        self.plan_error = None
+        self.last_plan = result.plan
+        # The same warning every reconcile interval says nothing new: log each once, until it
+        # goes away and comes back.
+        for warning in result.plan.warnings:
+            if warning not in self._plan_warnings:
+                log.warning("plan: %s", warning)
+        self._plan_warnings = set(result.plan.warnings)
+        for deployment_plan in result.plan.deployments:
+            self._consider(result, deployment_plan, dispatch=dispatch)
+        keep = {d.id for d in result.loaded.desired.deployments} | set(self.rollouts.jobs)
+        self.states.forget_except(keep)
+        self.errors.clear_except({f"deployment:{k}" for k in keep}, "deployment:")
+
+    def _consider(
+        self, result: SyncResult, deployment_plan: DeploymentPlan, *, dispatch: bool
+    ) -> None:
+        deployment_id = deployment_plan.deployment_id
+        desired = deployment_plan.desired
+        print_ = fingerprint(desired) if desired is not None else None
+        state = self.states.observe_fingerprint(deployment_id, print_) if print_ else None
+        job = self.rollouts.get(deployment_id)
+        if job is not None:
+            if job.fingerprint != print_ and not job.cancel.is_set():
+                log.info(
+                    "%s changed in commit %s: cancelling its rollout of %s",
+                    deployment_id,
+                    result.loaded.revision.commit[:12],
+                    job.commit[:12],
+                )
+                job.cancel.set()
+            return
+        overrides = result.replica_overrides
+        wanted = max(overrides.get(deployment_id, desired.replicas), 1) if desired else 0
+        if not deployment_plan.has_changes:
+            if state is not None:  # converged, whatever came before (even by hand)
+                self.states.ok(deployment_id, self._ok_details(deployment_plan))
+                self._converged_replicas[deployment_id] = wanted
+            return
+        if state is not None and state.state == "Failed":
+            return  # until a commit changes it
+        if state is not None and state.state == "Error" and not state.retry_due():
+            return
+        if not dispatch:
+            return
+        # OK at this commit and this replica count, yet work to do: drift (not autoscaling).
+        healing = (
+            state is not None
+            and state.state == "OK"
+            and self._converged_replicas.get(deployment_id) == wanted
+        )
+        self.rollouts.submit(result, deployment_plan, print_, healing=healing)
+
+    def _ok_details(self, deployment_plan: DeploymentPlan) -> str:
+        count = len(deployment_plan.keep)
+        sentence = f"{count} of {count} replica{'s' if count != 1 else ''} running and healthy."
+        auto = self.autoscale_status.get(deployment_plan.deployment_id)
+        if auto:
+            sentence = f"{sentence[:-1]}; {auto}."
+        state = self.states.get(deployment_plan.deployment_id)
+        if state is not None and state.last_heal:
+            sentence += f" {state.last_heal}"
+        return sentence
+
+    def view(self) -> PassView:
+        """Everything the status file, the notes and the metrics are made from."""
+        good = self.commits.good
+        return PassView(
+            settings=self.settings,
+            source=self.commits.state,
+            good_sha=good.sha if good else None,
+            desired=good.desired if good else None,
+            invalid=self.commits.invalid,
+            plan_error=self.plan_error,
+            observed=self.observed,
+            states=self.states.all(),
+            jobs={k: (j.started, j.progress, j.plan) for k, j in self.rollouts.jobs.items()},
+            autoscale=dict(self.autoscale_status),
+            last_pass_at=self.last_pass_at,
+            last_pass_s=self.last_pass_s,
+            last_success_at=self.last_success_at,
+            commit_subject=self.commits.commit_subject,
+        )
+
+    def cleanup_trees(self) -> None:
+        """Remove the trees of commits neither applied nor read by a rollout in flight."""
+        self.commits.cleanup_trees(self.rollouts.commits())
+
+    def close(self) -> None:
+        self.rollouts.shutdown()
+        self.sync.close()

@@ -1,0 +1,76 @@
+"""The nodes one pass contacts: those named by ``--node``, else those in the config's
+``onlyNodes``, else all. The others count as unreachable, so nothing is placed on or removed
+from them. `syncd plan`, `syncd apply` and the daemon all select through this one class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from syncd.errors import UsageError
+from syncd.nodes.pool import NodePool
+from syncd.spec.models import NodeSpec
+from syncd.state import NodeFacts, ObservedState
+
+NOT_NAMED = "not contacted (--node)"
+NOT_IN_ONLY_NODES = "not contacted: not in onlyNodes"
+
+
+@dataclass(frozen=True)
+class NodeSelection:
+    """The declared nodes and which of them this pass contacts."""
+
+    nodes: tuple[NodeSpec, ...]
+    node_ids: tuple[str, ...] = ()
+    only_nodes: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        nodes: Sequence[NodeSpec],
+        node_ids: Sequence[str] = (),
+        only_nodes: frozenset[str] | None = None,
+    ) -> NodeSelection:
+        """Raises UsageError naming any ``--node`` id that no node declares."""
+        known = {node.id for node in nodes}
+        unknown = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in known]
+        if unknown:
+            raise UsageError(
+                f"unknown node(s) {', '.join(unknown)}: declared are "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        return cls(tuple(nodes), tuple(node_ids), only_nodes)
+
+    def left_out(self, node_id: str) -> str | None:
+        """Why ``node_id`` is not contacted, or None when it is."""
+        if self.node_ids:  # the command line wins over the config
+            return None if node_id in self.node_ids else NOT_NAMED
+        if self.only_nodes is not None and node_id not in self.only_nodes:
+            return NOT_IN_ONLY_NODES
+        return None
+
+    @property
+    def contacted(self) -> tuple[NodeSpec, ...]:
+        return tuple(node for node in self.nodes if self.left_out(node.id) is None)
+
+    def open_pool(self) -> NodePool:
+        """A pool of the contacted nodes; the caller closes it."""
+        return NodePool(list(self.contacted))
+
+    def observe(self, pool: NodePool) -> ObservedState:
+        """What ``pool`` sees, with every node left out marked unreachable and its instances
+        unseen (a pool given from outside may reach more nodes than the selection)."""
+        observed = pool.observe()
+        reasons = {node.id: self.left_out(node.id) for node in self.nodes}
+        skipped = {
+            node_id: NodeFacts(node_id, reachable=False, error=reason)
+            for node_id, reason in reasons.items()
+            if reason is not None
+        }
+        if not skipped:
+            return observed
+        return replace(
+            observed,
+            nodes={**observed.nodes, **skipped},
+            instances=tuple(i for i in observed.instances if i.node_id not in skipped),
+        )

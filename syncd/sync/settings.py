@@ -1,0 +1,91 @@
+"""The settings one pass runs with, decided once: from the daemon config, the command line, or
+both (the command line wins), with the defaults written in one place.
+
+The sync layer sits below the daemon, so it reads the config through the small protocol below
+instead of importing ``syncd.daemon.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from syncd.apply.report import DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_DEADLINE_S, ApplyOptions
+from syncd.spec.models import NodeSpec
+
+
+class _Secrets(Protocol):
+    @property
+    def dir(self) -> Path | None: ...
+    @property
+    def age_identity(self) -> Path | None: ...
+
+
+class SyncConfig(Protocol):
+    """The part of a daemon config (``syncd.daemon.config.DaemonSettings``) a pass reads."""
+
+    @property
+    def secrets(self) -> _Secrets: ...
+    @property
+    def nodes(self) -> tuple[NodeSpec, ...]: ...
+    @property
+    def only_nodes(self) -> frozenset[str] | None: ...
+    @property
+    def allow_mass_prune(self) -> bool: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def progress_deadline_s(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What a pass needs besides the revision: secrets, the config's nodes, the node filter,
+    the planner's guard and the apply knobs."""
+
+    secrets_dir: Path | None = None
+    age_identity: Path | None = None
+    extra_nodes: tuple[NodeSpec, ...] = ()  # the config's nodes, next to the repository's
+    only_nodes: frozenset[str] | None = None  # the config's onlyNodes: None contacts all
+    allow_mass_prune: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    progress_deadline_s: float = DEFAULT_PROGRESS_DEADLINE_S
+
+    @classmethod
+    def of(
+        cls,
+        config: SyncConfig | None = None,
+        *,
+        secrets_dir: Path | None = None,
+        age_identity: Path | None = None,
+        allow_mass_prune: bool = False,
+        concurrency: int | None = None,
+        progress_deadline_s: float | None = None,
+    ) -> SyncSettings:
+        """The command line's values (None: not given) over ``config``'s, over the defaults."""
+        if config is None:
+            return cls(
+                secrets_dir=secrets_dir,
+                age_identity=age_identity,
+                allow_mass_prune=allow_mass_prune,
+                concurrency=concurrency or DEFAULT_CONCURRENCY,
+                progress_deadline_s=progress_deadline_s or DEFAULT_PROGRESS_DEADLINE_S,
+            )
+        return cls(
+            secrets_dir=secrets_dir or config.secrets.dir,
+            age_identity=age_identity or config.secrets.age_identity,
+            extra_nodes=tuple(config.nodes),
+            only_nodes=config.only_nodes,
+            allow_mass_prune=allow_mass_prune or config.allow_mass_prune,
+            concurrency=concurrency or config.concurrency,
+            progress_deadline_s=progress_deadline_s or config.progress_deadline_s,
+        )
+
+    def apply_options(self, *, concurrency: int | None = None) -> ApplyOptions:
+        """The apply engine's options for this pass (``concurrency`` overrides, e.g. 1 for one
+        deployment's rollout job)."""
+        return ApplyOptions(
+            concurrency=concurrency or self.concurrency,
+            progress_deadline_s=self.progress_deadline_s,
+        )
