@@ -15,7 +15,7 @@ import docker
 import requests
 from docker.utils import parse_repository_tag
 
-from syncd.errors import BuildError
+from syncd.errors import BuildError, ImageBuildFailed, ImagePullFailed
 from syncd.spec.desired import BuildSpec
 
 #: how many lines of build output an error message carries before the engine's error line
@@ -75,7 +75,8 @@ def build_image(
     *,
     timeout_s: float,
 ) -> None:
-    """Build ``build.image_tag`` from its context; BuildError carries the engine's error line."""
+    """Build ``build.image_tag`` from its context; ImageBuildFailed carries the engine's error
+    line, BuildError a context that cannot be read."""
     context, container_file = resolve_build_context(build, repo_root)
     output: list[str] = []
     try:
@@ -90,11 +91,12 @@ def build_image(
     for chunk in stream:
         error = _stream_error(chunk)
         if error is not None:
-            recent = "".join(output[-BUILD_OUTPUT_LINES:]).rstrip()
-            raise BuildError(
-                f"building {build.image_tag} from {build.context!r} on node {node_id} failed: "
-                f"{error}",
-                hint=f"last build output:\n{recent}" if recent else None,
+            raise ImageBuildFailed(
+                build.image_tag,
+                node_id,
+                error,
+                context=build.context,
+                recent_output="".join(output[-BUILD_OUTPUT_LINES:]).rstrip(),
             )
         text = chunk.get("stream")
         if isinstance(text, str) and text.strip():
@@ -118,23 +120,15 @@ def _start_build(
 
 
 def pull_image(api: docker.APIClient, node_id: str, image: str) -> None:
-    """Pull ``image``; BuildError names the node and carries the engine's words."""
+    """Pull ``image``; ImagePullFailed names the node and carries the engine's words."""
     repository, tag = parse_repository_tag(image)
     try:
         for chunk in api.pull(repository, tag=tag or "latest", stream=True, decode=True):
             error = _stream_error(chunk)
             if error is not None:
-                raise _pull_failed(image, node_id, error)
+                raise ImagePullFailed(image, node_id, error)
     except docker.errors.APIError as error:
-        raise _pull_failed(image, node_id, str(error.explanation or error)) from None
-
-
-def _pull_failed(image: str, node_id: str, reason: str) -> BuildError:
-    return BuildError(
-        f"image {image} is not present on node {node_id} and could not be pulled: {reason}",
-        hint="check the image name, the registry's reachability from the node, or build it "
-        "from a repository definition",
-    )
+        raise ImagePullFailed(image, node_id, str(error.explanation or error)) from None
 
 
 def _stream_error(chunk: dict[str, Any]) -> str | None:

@@ -6,14 +6,20 @@ import pytest
 
 from syncd.apply.executor import build_reason
 from syncd.apply.instances import (
-    InstanceFailed,
     Redactor,
     container_name,
     instance_labels,
     resolved_env,
 )
 from syncd.cli.apply import parse_duration
-from syncd.errors import BuildError, SecretError, UsageError
+from syncd.errors import (
+    BuildError,
+    ImageBuildFailed,
+    ImagePullFailed,
+    InstanceMisconfigured,
+    SecretError,
+    UsageError,
+)
 from syncd.plan.model import Placement
 from syncd.spec.desired import DesiredDeployment, InstanceSpec
 from syncd.spec.models import Definition, Deployment, ImageSource, PortMapping, Resources
@@ -93,23 +99,31 @@ def test_secret_references_resolve_only_here_and_are_remembered_for_redaction() 
     ],
 )
 def test_missing_secrets_fail_permanently_by_name(provider, message) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InstanceFailed) as caught:
+    with pytest.raises(InstanceMisconfigured) as caught:
         resolved_env(desired(env=[("DSN", "{{secret:db}}")]), provider, Redactor())
     assert message in caught.value.message and not caught.value.retryable
 
 
 def test_build_reasons_keep_the_engines_words() -> None:
-    error = BuildError(
-        "building syncd-build/def_web:29d3 from 'services/web' on node node-a failed: "
+    error = ImageBuildFailed(
+        "syncd-build/def_web:29d3",
+        "node-a",
         "COPY failed: file not found in build context or excluded by .dockerignore: stat x: "
-        "file does not exist"
+        "file does not exist",
+        context="services/web",
+    )
+    assert error.message.startswith(
+        "building syncd-build/def_web:29d3 from 'services/web' on node node-a failed: COPY failed"
     )
     assert build_reason(error, built=True) == (
         "build failed: COPY failed: file not found in build context or excluded by "
         ".dockerignore: stat x: file does not exist (image syncd-build/def_web:29d3 on node-a)"
     )
-    pull = BuildError("image nginx:1 is not present on node node-a and could not be pulled: x")
+    pull = ImagePullFailed("nginx:1", "node-a", "x")
+    assert pull.message == "image nginx:1 is not present on node node-a and could not be pulled: x"
     assert build_reason(pull, built=False) == pull.message
+    unusable = BuildError("build context 'up' resolves to /elsewhere, outside the checkout")
+    assert build_reason(unusable, built=True) == f"build failed: {unusable.message}"
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
+from syncd.nodes.containers import parse_cpu_sample
 from syncd.nodes.docker_node import DockerNode
 from syncd.nodes.stats import (
     CpuSample,
     CpuSampler,
     StatsTarget,
     cpu_utilization,
-    parse_cpu_sample,
     utilization_between,
 )
 from tests.harness.handle import TEST_LABEL
