@@ -71,8 +71,7 @@ class Redactor:
         with self._lock:
             known = sorted(self.values.items(), key=lambda item: -len(item[0]))
         for value, name in known:
-            if value in text:
-                text = text.replace(value, f"(secret {name})")
+            text = text.replace(value, f"(secret {name})")
         return text
 
 
@@ -252,8 +251,8 @@ def check_available(
     return False
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 

@@ -40,6 +40,9 @@ DEFAULT_MAX_PER_PASS = 32  # a pass reads at most this many; the rest wait for t
 
 _MILLIS_PER_CORE = 1000
 
+#: maps a node id to its driver (``NodePool.driver``)
+DriverLookup = Callable[[str], NodeDriver]
+
 
 def utilization_between(
     previous: CpuSample, current: CpuSample, cpu_limit_millis: int | None
@@ -118,7 +121,7 @@ class CpuSampler:
         self._lock = threading.Lock()
 
     def measure(
-        self, driver_of: Callable[[str], NodeDriver], targets: Iterable[StatsTarget]
+        self, driver_of: DriverLookup, targets: Iterable[StatsTarget]
     ) -> dict[str, float | None]:
         """Read this pass's samples; container id -> percent (None: not measured this pass, or
         first seen). ``driver_of`` maps a node id to its driver. Containers that are no longer

@@ -73,12 +73,15 @@ class EndpointProblem:
     field: EndpointField
     message: str
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class InvalidEndpoint(ValueError):
     """A url that names no usable engine; ``problems`` says what to fix, field by field."""
 
     def __init__(self, url: str, problems: list[EndpointProblem]) -> None:
-        super().__init__(f"{url!r}: " + "; ".join(p.message for p in problems))
+        super().__init__("; ".join(map(str, problems)))
         self.url = url
         self.problems = tuple(problems)
 

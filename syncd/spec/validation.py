@@ -272,7 +272,8 @@ def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], l
     try:
         endpoint = node.endpoint
     except InvalidEndpoint as invalid:
-        problems.extend(document.problem((p.field,), p.message) for p in invalid.problems)
+        for problem in invalid.problems:
+            problems.append(document.problem((problem.field,), problem.message))
     else:
         if endpoint.scheme == "tcp" and endpoint.tls is None:
             notes.append(
