@@ -78,12 +78,17 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps it here
-        current = (
-            current.__cause__
-            or (reason if isinstance(reason, BaseException) else None)
-            or current.__context__
-        )
+        current = current.__cause__ or _wrapped(current) or current.__context__
+
+
+def _wrapped(error: BaseException) -> BaseException | None:
+    """The exception an error carries as data: urllib3's MaxRetryError keeps it in ``reason``,
+    requests' exceptions keep urllib3's as their first argument."""
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    first = error.args[0] if error.args else None
+    return first if isinstance(first, BaseException) else None
 
 
 def transport_reason(error: BaseException) -> str:
