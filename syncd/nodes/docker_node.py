@@ -19,7 +19,6 @@ from pathlib import Path
 import docker
 
 from syncd.errors import (
-    BuildError,
     ContainerNotFound,
     NameConflict,
     NodeError,
@@ -37,7 +36,7 @@ from syncd.nodes.containers import (
     utc_now,
 )
 from syncd.nodes.engine_errors import engine_message, is_status
-from syncd.nodes.images import build_image, image_present, pull_image
+from syncd.nodes.images import ensure_image
 from syncd.spec.desired import BuildSpec
 from syncd.spec.endpoints import InvalidEndpoint
 from syncd.spec.models import NodeSpec
@@ -221,7 +220,7 @@ class DockerNode:
         """Create and start a managed container; on a failed start it is removed again.
         NameConflict when the engine already has a container of that name."""
         if request.gpu_ids:
-            self._require_gpu_runtime(request)
+            _require_gpu_runtime(self.facts(), request)
         with self.connection.calling(f"creating container {request.name}") as api:
             try:
                 created = api.create_container(**create_arguments(api, request, self.node_id))
@@ -242,21 +241,6 @@ class DockerNode:
             # NodeUnreachable here leaves the created container: it is labelled, so the next
             # (level-triggered) pass sees it and starts or replaces it.
         return container_id
-
-    def _require_gpu_runtime(self, request: ContainerRequest) -> None:
-        facts = self.facts()
-        if not facts.reachable:
-            reason = (facts.error or "no answer").removeprefix(
-                f"node {self.node_id} is unreachable: "
-            )
-            raise NodeUnreachable(self.node_id, reason)
-        if not facts.has_gpu_runtime:
-            raise NodeError(
-                f"node {self.node_id} has no NVIDIA runtime: cannot give GPU "
-                f"{', '.join(request.gpu_ids)} to {request.name}",
-                hint="install the NVIDIA container toolkit on the node, or remove its gpus "
-                "from the node's YAML so nothing needing vram is placed there",
-            )
 
     def _remove_quietly(self, container_id: str) -> None:
         try:
@@ -316,20 +300,18 @@ class DockerNode:
 
     def ensure_image(self, image: str, build: BuildSpec | None, repo_root: Path | None) -> None:
         """Make ``image`` present: already there, built from ``build`` in ``repo_root``, or pulled."""
-        with self.connection.calling(f"checking image {image}") as api:
-            if image_present(api, image):
-                return
-        if build is not None:
-            if repo_root is None:
-                raise BuildError(
-                    f"image {image} must be built from {build.context!r} but no repository "
-                    "checkout was given"
-                )
-            with self.connection.calling(f"building {build.image_tag}") as api:
-                build_image(api, self.node_id, build, repo_root, timeout_s=self.build_timeout)
-                if image != build.image_tag:
-                    repository, tag = docker.utils.parse_repository_tag(image)
-                    api.tag(build.image_tag, repository, tag or "latest")
-            return
-        with self.connection.calling(f"pulling {image}") as api:
-            pull_image(api, self.node_id, image)
+        ensure_image(self.connection, image, build, repo_root, build_timeout_s=self.build_timeout)
+
+
+def _require_gpu_runtime(facts: NodeFacts, request: ContainerRequest) -> None:
+    """A GPU request needs a reachable node with the NVIDIA runtime; say which is missing."""
+    if not facts.reachable:
+        reason = (facts.error or "no answer").removeprefix(f"node {facts.node_id} is unreachable: ")
+        raise NodeUnreachable(facts.node_id, reason)
+    if not facts.has_gpu_runtime:
+        raise NodeError(
+            f"node {facts.node_id} has no NVIDIA runtime: cannot give GPU "
+            f"{', '.join(request.gpu_ids)} to {request.name}",
+            hint="install the NVIDIA container toolkit on the node, or remove its gpus "
+            "from the node's YAML so nothing needing vram is placed there",
+        )

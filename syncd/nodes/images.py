@@ -16,6 +16,7 @@ import requests
 from docker.utils import parse_repository_tag
 
 from syncd.errors import BuildError, ImageBuildFailed, ImagePullFailed
+from syncd.nodes.connection import EngineConnection
 from syncd.spec.desired import BuildSpec
 
 #: how many lines of build output an error message carries before the engine's error line
@@ -54,6 +55,36 @@ def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]
             hint="check repository.containerFile in the definition",
         )
     return context, str(container_file.relative_to(context))
+
+
+def ensure_image(
+    connection: EngineConnection,
+    image: str,
+    build: BuildSpec | None,
+    repo_root: Path | None,
+    *,
+    build_timeout_s: float,
+) -> None:
+    """Make ``image`` present on the connection's engine: there already, built from ``build``
+    inside ``repo_root`` (and tagged ``image``), or pulled."""
+    node_id = connection.node_id
+    with connection.calling(f"checking image {image}") as api:
+        if image_present(api, image):
+            return
+    if build is not None:
+        if repo_root is None:
+            raise BuildError(
+                f"image {image} must be built from {build.context!r} but no repository "
+                "checkout was given"
+            )
+        with connection.calling(f"building {build.image_tag}") as api:
+            build_image(api, node_id, build, repo_root, timeout_s=build_timeout_s)
+            if image != build.image_tag:
+                repository, tag = parse_repository_tag(image)
+                api.tag(build.image_tag, repository, tag or "latest")
+        return
+    with connection.calling(f"pulling {image}") as api:
+        pull_image(api, node_id, image)
 
 
 def image_present(api: docker.APIClient, image: str) -> bool:

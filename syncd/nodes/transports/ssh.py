@@ -80,6 +80,8 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):
         self._endpoint = endpoint
         self._node_id = node_id
         self._connect_timeout = connect_timeout
+        # docker-py hands the url only to the two methods below (which read the endpoint instead)
+        # and to its shell-out mode, which we never use.
         super().__init__(
             endpoint.url, timeout=call_timeout, pool_connections=1, max_pool_size=max_pool_size
         )
