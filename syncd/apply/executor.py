@@ -166,9 +166,6 @@ def apply_deployment(
         return result(
             "failed", failure.reason, retryable=failure.retryable, reverted=failure.reverted
         )
-    except InstanceFailed as failure:  # before any new instance existed: nothing to revert
-        run.emit("failed", failure.message)
-        return result("failed", failure.message, retryable=failure.retryable)
     except BuildError as exc:
         desired = deployment_plan.desired
         reason = build_reason(exc, built=bool(desired and desired.spec.build))
