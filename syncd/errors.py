@@ -120,7 +120,7 @@ class NameConflict(NodeError):
 
     def __init__(self, node_id: str, name: str, engine_message: str) -> None:
         super().__init__(
-            f"node {node_id}: container name {name} is already in use: {engine_message}",
+            f"node {node_id}: creating container {name} failed: {engine_message}",
             hint="a leftover of an interrupted pass; the next plan removes it",
         )
         self.node_id = node_id
