@@ -88,7 +88,8 @@ class SignatureError(SourceError):
 
 
 class NodeError(SyncdError):
-    """A node's Docker engine refused or failed an operation."""
+    """A node's Docker engine refused or failed an operation (permanent until something changes:
+    the spec, the node's YAML, the engine). Subclasses name the causes callers act on."""
 
 
 class NodeUnreachable(NodeError):
@@ -109,8 +110,70 @@ class HostKeyError(NodeError):
     """An ssh:// node presented an unknown or changed host key: never accepted silently."""
 
 
+class TlsHandshakeFailed(NodeError):
+    """A tcp+TLS node's certificates do not match the engine's: fixed in the node's YAML, not a
+    node that is down."""
+
+
+class NameConflict(NodeError):
+    """The engine already has a container of that name (HTTP 409 on create)."""
+
+    def __init__(self, node_id: str, name: str, engine_message: str) -> None:
+        super().__init__(
+            f"node {node_id}: creating container {name} failed: {engine_message}",
+            hint="a leftover of an interrupted pass; the next plan removes it",
+        )
+        self.node_id = node_id
+        self.name = name
+
+
+class ContainerNotFound(NodeError):
+    """The container is gone (HTTP 404): removed by hand or by another pass."""
+
+    def __init__(self, node_id: str, container_id: str, action: str) -> None:
+        super().__init__(f"node {node_id}: container {container_id[:12]} is gone: cannot {action}")
+        self.node_id = node_id
+        self.container_id = container_id
+
+
 class BuildError(NodeError):
-    """An image could not be built or pulled; the engine's own words are in the message."""
+    """An image could not be made present on a node: a build context that cannot be used, or one
+    of the two causes below with the engine's own words."""
+
+
+class ImageBuildFailed(BuildError):
+    """The engine's build stopped with an error; ``reason`` is its own error line."""
+
+    def __init__(
+        self, image: str, node_id: str, reason: str, *, context: str, recent_output: str = ""
+    ) -> None:
+        super().__init__(
+            f"building {image} from {context!r} on node {node_id} failed: {reason}",
+            hint=f"last build output:\n{recent_output}" if recent_output else None,
+        )
+        self.image = image
+        self.node_id = node_id
+        self.reason = reason
+        self.context = context
+
+    @property
+    def summary(self) -> str:
+        """One sentence for a deployment's status: the engine's words first."""
+        return f"build failed: {self.reason} (image {self.image} on {self.node_id})"
+
+
+class ImagePullFailed(BuildError):
+    """An image the node does not have could not be pulled; ``reason`` is the engine's."""
+
+    def __init__(self, image: str, node_id: str, reason: str) -> None:
+        super().__init__(
+            f"image {image} is not present on node {node_id} and could not be pulled: {reason}",
+            hint="check the image name, the registry's reachability from the node, or build it "
+            "from a repository definition",
+        )
+        self.image = image
+        self.node_id = node_id
+        self.reason = reason
 
 
 class PlanError(SyncdError):
@@ -125,8 +188,36 @@ class ApplyError(SyncdError):
         self.retryable = retryable
 
 
+class InstanceFailed(ApplyError):
+    """A new instance did not become available (exited, crash-looped, never healthy, could not
+    be created); the message is the readable reason. Temporary: the same version may come up on
+    a later try (a port freed, a dependency back)."""
+
+    retryable = True
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=type(self).retryable)
+
+
+class InstanceMisconfigured(InstanceFailed):
+    """A new instance cannot be made at all from this version (a secret that cannot be read):
+    permanent until the repository or the secret store changes."""
+
+    retryable = False
+
+
 class RolloutFailed(ApplyError):
-    """New instances never became healthy; the old version was restored."""
+    """New instances of a deployment failed and this apply took them away again; ``reverted``
+    says whether the old version is back at full strength (False: ``reason`` says what is not).
+    Retryable exactly when the instance failure that caused it is."""
+
+    def __init__(self, deployment_id: str, cause: InstanceFailed, *, problems: str = "") -> None:
+        reason = f"{cause.message}; revert incomplete: {problems}" if problems else cause.message
+        super().__init__(reason, retryable=cause.retryable)
+        self.deployment_id = deployment_id
+        self.cause = cause
+        self.reason = reason
+        self.reverted = not problems
 
 
 class SecretError(SyncdError):

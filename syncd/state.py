@@ -1,4 +1,7 @@
-"""What runs on the nodes: observed instances and node facts, and what we ask an engine to run.
+"""What runs on the nodes: observed instances, node facts, health reports, ownership labels.
+
+(What the apply engine asks a node to create, ``ContainerRequest``, is an order, not an
+observation: it lives with the driver protocol in ``syncd.nodes.base``.)
 
 Ownership lives in container labels (docs/architecture.md); there is no local database. A
 container without ``io.syncd.managed=true`` is never observed as ours, stopped or removed.
@@ -9,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
-
-from syncd.spec.models import HealthCheck, PortMapping, VolumeMount
 
 LABEL_MANAGED = "io.syncd.managed"
 LABEL_DEPLOYMENT = "io.syncd.deployment"
@@ -98,26 +99,6 @@ class ObservedState:
 
     def reachable_node_ids(self) -> frozenset[str]:
         return frozenset(n for n, facts in self.nodes.items() if facts.reachable)
-
-
-@dataclass(frozen=True)
-class ContainerRequest:
-    """Exactly what a driver is asked to create. ``env`` holds resolved values, secrets included:
-    it must never be logged, hence the masked repr."""
-
-    name: str
-    image: str
-    labels: tuple[tuple[str, str], ...]
-    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    command: tuple[str, ...] | None = None
-    cpu_millis: int | None = None
-    memory_bytes: int | None = None
-    gpu_ids: tuple[str, ...] = ()
-    network: str | None = None
-    ports: tuple[PortMapping, ...] = ()
-    volumes: tuple[VolumeMount, ...] = ()
-    health_check: HealthCheck | None = None
-    restart_policy: str = "unless-stopped"
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,25 @@ carry the spec hash, the planner removes duplicates and strays).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syncd.apply.instances import InstanceFailed, Redactor, SecretLookup
+from syncd.apply.instances import Redactor, SecretLookup
 from syncd.apply.recreate import recreate
 from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult, ProgressEvent
 from syncd.apply.rolling import rolling_update
 from syncd.apply.run import Cancelled, DeploymentRun, DriverSource, parallel
-from syncd.errors import BuildError, NodeError, SyncdError
+from syncd.errors import (
+    BuildError,
+    ImageBuildFailed,
+    InstanceFailed,
+    NodeError,
+    RolloutFailed,
+    SyncdError,
+)
 from syncd.plan.model import ActionKind, DeploymentPlan, Plan
 
 log = logging.getLogger("syncd.apply")
@@ -155,10 +161,10 @@ def apply_deployment(
     except Cancelled:
         run.emit("cancelled", "cancelled; the next pass continues from here")
         return result("cancelled", "cancelled before it finished", retryable=True)
-    except InstanceFailed as failure:
-        run.emit("failed", failure.message)
+    except RolloutFailed as failure:
+        run.emit("failed", failure.reason)
         return result(
-            "failed", failure.message, retryable=failure.retryable, reverted=failure.reverted
+            "failed", failure.reason, retryable=failure.retryable, reverted=failure.reverted
         )
     except BuildError as exc:
         desired = deployment_plan.desired
@@ -187,22 +193,13 @@ def apply_deployment(
     return result("ok")
 
 
-_BUILD_MESSAGE = re.compile(
-    r"building (?P<image>\S+) from .* on node (?P<node>\S+) failed: (?P<why>.*)", re.S
-)
-
-
 def build_reason(error: BuildError, *, built: bool) -> str:
-    """``build failed: <the engine's words> (...)``; a missing image that could not be pulled is
-    said as the driver says it."""
-    if not built:
-        return error.message
-    match = _BUILD_MESSAGE.match(error.message)
-    if match:
-        return f"build failed: {match['why'].strip()} (image {match['image']} on {match['node']})"
-    if error.message.startswith("build failed"):
-        return error.message
-    return f"build failed: {error.message}"
+    """``build failed: <the engine's words> (image ... on node)``; a build context that cannot
+    be used is said after "build failed: ", a missing image that could not be pulled as the
+    driver says it."""
+    if isinstance(error, ImageBuildFailed):
+        return error.summary
+    return f"build failed: {error.message}" if built else error.message
 
 
 def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> None:
@@ -241,5 +238,4 @@ def _start_and_wait(run: DeploymentRun) -> None:
     except InstanceFailed as failure:
         # a new instance that cannot serve is not left crash-looping on the node
         run.remove_tracked(list(run.new_instances))
-        failure.reverted = True
-        raise
+        raise RolloutFailed(run.deployment_id, failure) from failure

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from syncd.apply.report import ApplyOptions
-from syncd.errors import ApplyError, NodeError, SecretError
-from syncd.nodes.base import NodeDriver
+from syncd.errors import InstanceFailed, InstanceMisconfigured, NameConflict, NodeError, SecretError
+from syncd.nodes.base import ContainerRequest, NodeDriver
 from syncd.plan.model import Placement
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.templating import REFERENCE
@@ -35,7 +35,6 @@ from syncd.state import (
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
     LABEL_VRAM,
-    ContainerRequest,
     HealthReport,
     ObservedInstance,
 )
@@ -46,14 +45,6 @@ _RESERVED_LABEL_PREFIX = "io.syncd."
 #: how long to wait for a restarted instance's next exit, to report its exit code
 CRASH_CONFIRM_S = 5.0
 _MIN_REDACTED_LENGTH = 4  # shorter values would blank out ordinary words
-
-
-class InstanceFailed(ApplyError):
-    """A new instance did not become available; the message is the readable reason."""
-
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
-        super().__init__(reason, retryable=retryable)
-        self.reverted = False  # set once the new instances are gone and the old ones back
 
 
 class SecretLookup(Protocol):
@@ -80,8 +71,7 @@ class Redactor:
         with self._lock:
             known = sorted(self.values.items(), key=lambda item: -len(item[0]))
         for value, name in known:
-            if value in text:
-                text = text.replace(value, f"(secret {name})")
+            text = text.replace(value, f"(secret {name})")
         return text
 
 
@@ -126,7 +116,7 @@ def resolved_env(
 ) -> tuple[tuple[str, str], ...]:
     """The environment with ``{{secret:NAME}}`` replaced by values: the only place they are read.
 
-    Raises InstanceFailed (permanent) naming the secret, never its value."""
+    Raises InstanceMisconfigured (permanent) naming the secret, never its value."""
     env: list[tuple[str, str]] = []
     for key, value in desired.spec.env:
 
@@ -135,15 +125,14 @@ def resolved_env(
             if kind != "secret":
                 return match.group(0)
             if secrets is None:
-                raise InstanceFailed(
+                raise InstanceMisconfigured(
                     f"envar {key} references secret {name!r} but no secret source is configured "
-                    "(--secrets-dir or --age-identity)",
-                    retryable=False,
+                    "(--secrets-dir or --age-identity)"
                 )
             try:
                 secret = secrets.get(name)
             except SecretError as exc:
-                raise InstanceFailed(f"envar {key}: {exc.message}", retryable=False) from None
+                raise InstanceMisconfigured(f"envar {key}: {exc.message}") from None
             redact.add(name, secret)
             return secret
 
@@ -176,11 +165,6 @@ def build_request(
     )
 
 
-def _is_name_conflict(error: NodeError) -> bool:
-    text = str(error).lower()
-    return "conflict" in text or "already in use" in text
-
-
 def create_instance(
     driver: NodeDriver,
     desired: DesiredDeployment,
@@ -197,14 +181,14 @@ def create_instance(
         request = build_request(desired, placement, commit=commit, env=env, suffix=suffix)
         try:
             return driver.create_instance(request), request.name
+        except NameConflict:
+            suffix = random_source.token_hex(2)
         except NodeError as exc:
             if exc.retryable:
                 raise
-            if not _is_name_conflict(exc):
-                raise InstanceFailed(
-                    f"cannot create {request.name} on {placement.node_id}: {redact(str(exc))}"
-                ) from None
-            suffix = random_source.token_hex(2)
+            raise InstanceFailed(
+                f"cannot create {request.name} on {placement.node_id}: {redact(str(exc))}"
+            ) from None
     raise InstanceFailed(f"cannot create a uniquely named container on {placement.node_id}")
 
 
@@ -267,8 +251,8 @@ def check_available(
     return False
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 

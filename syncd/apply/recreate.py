@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from syncd.apply.instances import InstanceFailed
 from syncd.apply.rolling import revert
 from syncd.apply.run import DeploymentRun
+from syncd.errors import InstanceFailed, RolloutFailed
 
 log = logging.getLogger("syncd.apply")
 
 
 def recreate(run: DeploymentRun) -> None:
-    """Carry out ``run.plan`` as a Recreate; raises InstanceFailed after reverting."""
+    """Carry out ``run.plan`` as a Recreate; raises RolloutFailed after reverting."""
     plan = run.plan
     old_serving = [i for i in plan.replace if i.is_serving]
     old_failing = [i for i in plan.replace if not i.is_serving]
@@ -35,8 +35,8 @@ def recreate(run: DeploymentRun) -> None:
         new.extend(run.start(plan.start))
         run.wait_available(new)
     except InstanceFailed as failure:
-        revert(run, failure, room=None)
-        raise
+        problems = revert(run, failure, room=None)
+        raise RolloutFailed(run.deployment_id, failure, problems=problems) from failure
     run.emit(
         "finishing", "removing the old version", updated=len(new), healthy=len(new), total=len(new)
     )

@@ -14,16 +14,17 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from syncd.apply.instances import InstanceFailed, Tracked
+from syncd.apply.instances import Tracked
 from syncd.apply.run import DeploymentRun
 from syncd.apply.strategies import RolloutCounts, next_step, resolve_bounds
+from syncd.errors import InstanceFailed, RolloutFailed
 from syncd.state import ObservedInstance
 
 log = logging.getLogger("syncd.apply")
 
 
 def rolling_update(run: DeploymentRun) -> None:
-    """Carry out ``run.plan`` as a RollingUpdate; raises InstanceFailed after reverting."""
+    """Carry out ``run.plan`` as a RollingUpdate; raises RolloutFailed after reverting."""
     plan = run.plan
     desired = run.desired
     max_surge, max_unavailable = resolve_bounds(desired.strategy, desired.replicas)
@@ -95,14 +96,15 @@ def rolling_update(run: DeploymentRun) -> None:
         )
         existing_new = started | {item.container_id for item in new}
         total = len(old_serving) + len(old_failing) + len(existing_new)
-        revert(run, failure, room=desired.replicas + max_surge - total)
-        raise
+        problems = revert(run, failure, room=desired.replicas + max_surge - total)
+        raise RolloutFailed(run.deployment_id, failure, problems=problems) from failure
     run.emit("finishing", "removing replaced old instances")
     run.remove_parked()
 
 
-def revert(run: DeploymentRun, failure: InstanceFailed, *, room: int | None) -> None:
-    """Remove every new instance this apply started and bring parked old ones back.
+def revert(run: DeploymentRun, failure: InstanceFailed, *, room: int | None) -> str:
+    """Remove every new instance this apply started and bring parked old ones back; returns
+    what could not be brought back ("" when the old version is back at full strength).
 
     ``room``: how many more instances may exist right now (``replicas + maxSurge - total``), for
     a rolling revert that keeps both bounds: failing new instances go first (they do not serve),
@@ -131,11 +133,8 @@ def revert(run: DeploymentRun, failure: InstanceFailed, *, room: int | None) -> 
             run.remove_tracked(replaced)
             room += len(replaced) - len(batch)
         run.remove_tracked(list(run.new_instances))
-    if problems:
-        failure.message = f"{failure.message}; revert incomplete: {'; '.join(problems)}"
-        failure.args = (failure.message,)
-    failure.reverted = not problems
     log.info("reverted %s: %d old instance(s) restarted", run.deployment_id, restarted)
+    return "; ".join(problems)
 
 
 def _report(run: DeploymentRun, counts: RolloutCounts) -> None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from syncd.nodes.stats import CpuSampler, StatsTarget
+from syncd.nodes.stats import CpuSampler, DriverLookup, StatsTarget
 from syncd.plan.autoscaling import (
     DEFAULT_SCALE_DOWN_WINDOW_S,
     DEFAULT_TOLERANCE,
@@ -73,7 +73,7 @@ class DeploymentAutoscaler:
         self,
         deployments: Iterable[Deployment],
         observed: ObservedState,
-        driver_of: Callable[[str], object],
+        driver_of: DriverLookup,
     ) -> AutoscaleResult:
         """Measure, decide and return the counts of every autoscaled deployment.
 

@@ -1,1 +1,2 @@
-"""Node drivers: one docker-py driver with three transports (unix, tcp+TLS, ssh), and observing."""
+"""Nodes behind one driver protocol (``base.NodeDriver``): the Docker driver over three
+transports (unix, tcp+TLS, ssh; ``transports/``), observing all nodes at once, images, stats."""

@@ -15,7 +15,8 @@ import docker
 import requests
 from docker.utils import parse_repository_tag
 
-from syncd.errors import BuildError
+from syncd.errors import BuildError, ImageBuildFailed, ImagePullFailed
+from syncd.nodes.connection import EngineConnection
 from syncd.spec.desired import BuildSpec
 
 #: how many lines of build output an error message carries before the engine's error line
@@ -56,6 +57,36 @@ def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]
     return context, str(container_file.relative_to(context))
 
 
+def ensure_image(
+    connection: EngineConnection,
+    image: str,
+    build: BuildSpec | None,
+    repo_root: Path | None,
+    *,
+    build_timeout_s: float,
+) -> None:
+    """Make ``image`` present on the connection's engine: there already, built from ``build``
+    inside ``repo_root`` (and tagged ``image``), or pulled."""
+    node_id = connection.node_id
+    with connection.calling(f"checking image {image}") as api:
+        if image_present(api, image):
+            return
+    if build is not None:
+        if repo_root is None:
+            raise BuildError(
+                f"image {image} must be built from {build.context!r} but no repository "
+                "checkout was given"
+            )
+        with connection.calling(f"building {build.image_tag}") as api:
+            build_image(api, node_id, build, repo_root, timeout_s=build_timeout_s)
+            if image != build.image_tag:
+                repository, tag = parse_repository_tag(image)
+                api.tag(build.image_tag, repository, tag or "latest")
+        return
+    with connection.calling(f"pulling {image}") as api:
+        pull_image(api, node_id, image)
+
+
 def image_present(api: docker.APIClient, image: str) -> bool:
     """True when the engine has ``image`` (one inspect call)."""
     try:
@@ -75,7 +106,8 @@ def build_image(
     *,
     timeout_s: float,
 ) -> None:
-    """Build ``build.image_tag`` from its context; BuildError carries the engine's error line."""
+    """Build ``build.image_tag`` from its context; ImageBuildFailed carries the engine's error
+    line, BuildError a context that cannot be read."""
     context, container_file = resolve_build_context(build, repo_root)
     output: list[str] = []
     try:
@@ -90,11 +122,12 @@ def build_image(
     for chunk in stream:
         error = _stream_error(chunk)
         if error is not None:
-            recent = "".join(output[-BUILD_OUTPUT_LINES:]).rstrip()
-            raise BuildError(
-                f"building {build.image_tag} from {build.context!r} on node {node_id} failed: "
-                f"{error}",
-                hint=f"last build output:\n{recent}" if recent else None,
+            raise ImageBuildFailed(
+                build.image_tag,
+                node_id,
+                error,
+                context=build.context,
+                recent_output="".join(output[-BUILD_OUTPUT_LINES:]).rstrip(),
             )
         text = chunk.get("stream")
         if isinstance(text, str) and text.strip():
@@ -118,23 +151,15 @@ def _start_build(
 
 
 def pull_image(api: docker.APIClient, node_id: str, image: str) -> None:
-    """Pull ``image``; BuildError names the node and carries the engine's words."""
+    """Pull ``image``; ImagePullFailed names the node and carries the engine's words."""
     repository, tag = parse_repository_tag(image)
     try:
         for chunk in api.pull(repository, tag=tag or "latest", stream=True, decode=True):
             error = _stream_error(chunk)
             if error is not None:
-                raise _pull_failed(image, node_id, error)
+                raise ImagePullFailed(image, node_id, error)
     except docker.errors.APIError as error:
-        raise _pull_failed(image, node_id, str(error.explanation or error)) from None
-
-
-def _pull_failed(image: str, node_id: str, reason: str) -> BuildError:
-    return BuildError(
-        f"image {image} is not present on node {node_id} and could not be pulled: {reason}",
-        hint="check the image name, the registry's reachability from the node, or build it "
-        "from a repository definition",
-    )
+        raise ImagePullFailed(image, node_id, str(error.explanation or error)) from None
 
 
 def _stream_error(chunk: dict[str, Any]) -> str | None:

@@ -13,7 +13,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 
 from syncd.errors import NodeError
-from syncd.nodes.docker_node import DockerNode, utc_now
+from syncd.nodes.base import NodeDriver
+from syncd.nodes.containers import utc_now
+from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import NodeSpec
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
@@ -48,8 +50,8 @@ class NodePool:
         self._pending: dict[str, Future[tuple[NodeFacts, list[ObservedInstance]]]] = {}
         self._lock = threading.Lock()
 
-    def driver(self, node_id: str) -> DockerNode:
-        """The node's driver (the NodeDriver protocol); NodeError for an unknown id."""
+    def driver(self, node_id: str) -> NodeDriver:
+        """The node's driver; NodeError for an unknown id."""
         try:
             return self._drivers[node_id]
         except KeyError:

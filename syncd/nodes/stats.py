@@ -25,50 +25,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-import docker
-import requests
-
-from syncd.errors import NodeError, SyncdError
+from syncd.errors import SyncdError
+from syncd.nodes.base import CpuReading, CpuSample, NodeDriver
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 8  # stats reads in flight per node (docker-py's pool keeps 10 per client)
 MAX_THREADS = 32  # reads in flight over all nodes together
-SSH_CONCURRENCY = 4  # reads in flight on an ssh:// node
 DEFAULT_MAX_PER_PASS = 32  # a pass reads at most this many; the rest wait for the next pass
 
 _MILLIS_PER_CORE = 1000
 
-
-@dataclass(frozen=True)
-class CpuSample:
-    """The cumulative CPU counters of one container at one instant (nanoseconds)."""
-
-    total_usage_ns: int  # CPU time the container used since it started
-    system_usage_ns: int  # CPU time of the whole host (all cores) since boot
-    online_cpus: int
-
-
-def parse_cpu_sample(section: Mapping[str, Any] | None) -> CpuSample | None:
-    """A ``cpu_stats`` (or ``precpu_stats``) section as a sample; None when it is empty (the
-    ``precpu_stats`` of a one-shot read, or a container that is not running)."""
-    if not section:
-        return None
-    usage = (section.get("cpu_usage") or {}).get("total_usage")
-    system = section.get("system_cpu_usage")
-    if not isinstance(usage, int) or not isinstance(system, int) or system <= 0:
-        return None
-    cpus = (
-        section.get("online_cpus")
-        or len((section.get("cpu_usage") or {}).get("percpu_usage") or ())
-        or 1
-    )
-    return CpuSample(total_usage_ns=usage, system_usage_ns=system, online_cpus=int(cpus))
+#: maps a node id to its driver (``NodePool.driver``)
+DriverLookup = Callable[[str], NodeDriver]
 
 
 def utilization_between(
@@ -88,47 +61,24 @@ def utilization_between(
     return 100.0 * cores_used / capacity_cores
 
 
-def docker_api_of(driver: object) -> docker.APIClient:
-    """The bare low-level docker-py client of a driver that has no ``using_api`` (``api_client()``
-    or a ``client`` attribute). Raises NodeError when there is none."""
-    getter = getattr(driver, "api_client", None)
-    client = getter() if callable(getter) else getattr(driver, "client", None)
-    if isinstance(client, docker.DockerClient):
-        client = client.api
-    if not isinstance(client, docker.APIClient):
-        raise NodeError(f"node driver {type(driver).__name__} offers no Docker client for stats")
-    return client
-
-
-def _read_stats(driver: object, container_id: str, one_shot: bool) -> Mapping[str, Any] | None:
-    """One stats call (low-level API: no inspect call first). None when the container is gone
-    or the engine does not answer: a missing measurement only means "no change this pass".
-
-    Stats are not part of the ``NodeDriver`` protocol (a driver for another runtime may have
-    none); ``DockerNode.using_api`` lends its client with its error translation and, over ssh,
-    its bound on concurrent calls (sshd's MaxSessions)."""
-    using_api = getattr(driver, "using_api", None)
+def _read(driver: NodeDriver, container_id: str, *, two_samples: bool) -> CpuReading | None:
+    """One read through the driver. None when the container is gone or the engine does not
+    answer: a missing measurement only means "no change this pass"."""
     try:
-        if callable(using_api):
-            with using_api("reading stats") as api:
-                return api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
-        api = docker_api_of(driver)
-        return api.stats(container_id, decode=False, stream=False, one_shot=one_shot)
-    except docker.errors.NotFound:
-        return None
-    except (docker.errors.APIError, requests.RequestException, SyncdError, OSError) as exc:
+        return driver.read_cpu(container_id, two_samples=two_samples)
+    except SyncdError as exc:
         log.debug("cannot read stats of container %s: %s", container_id[:12], exc)
         return None
 
 
-def read_cpu_sample(driver: object, container_id: str) -> CpuSample | None:
+def read_cpu_sample(driver: NodeDriver, container_id: str) -> CpuSample | None:
     """One one-shot stats read of ``container_id`` on the driver's node, as a CpuSample."""
-    stats = _read_stats(driver, container_id, one_shot=True)
-    return parse_cpu_sample(stats.get("cpu_stats")) if stats else None
+    reading = _read(driver, container_id, two_samples=False)
+    return reading.current if reading else None
 
 
 def cpu_utilization(
-    driver: object, container_id: str, cpu_limit_millis: int | None
+    driver: NodeDriver, container_id: str, cpu_limit_millis: int | None
 ) -> float | None:
     """The container's CPU use over about a second, as a percent of ``cpu_limit_millis`` (or of
     one core without a limit), from one stats read in which the engine takes both samples.
@@ -137,14 +87,10 @@ def cpu_utilization(
     ``CpuSampler`` instead, which needs one cheaper read per pass. None when the container is not
     running or the engine does not answer.
     """
-    stats = _read_stats(driver, container_id, one_shot=False)
-    if not stats:
+    reading = _read(driver, container_id, two_samples=True)
+    if reading is None or reading.previous is None or reading.current is None:
         return None
-    previous = parse_cpu_sample(stats.get("precpu_stats"))
-    current = parse_cpu_sample(stats.get("cpu_stats"))
-    if previous is None or current is None:
-        return None
-    return utilization_between(previous, current, cpu_limit_millis)
+    return utilization_between(reading.previous, reading.current, cpu_limit_millis)
 
 
 @dataclass(frozen=True)
@@ -174,19 +120,8 @@ class CpuSampler:
         self._pass = 0
         self._lock = threading.Lock()
 
-    def _concurrency_on(self, driver_of: Callable[[str], object], node_id: str) -> int:
-        """Reads in flight on one node. Over ssh every call is a new channel through one
-        connection, and bursts of 8 made sshd refuse some (bench/bench_stats.py): 4 there."""
-        try:
-            url = str(getattr(getattr(driver_of(node_id), "node", None), "url", ""))
-        except SyncdError:
-            url = ""
-        return (
-            min(self.concurrency, SSH_CONCURRENCY) if url.startswith("ssh://") else self.concurrency
-        )
-
     def measure(
-        self, driver_of: Callable[[str], object], targets: Iterable[StatsTarget]
+        self, driver_of: DriverLookup, targets: Iterable[StatsTarget]
     ) -> dict[str, float | None]:
         """Read this pass's samples; container id -> percent (None: not measured this pass, or
         first seen). ``driver_of`` maps a node id to its driver. Containers that are no longer
@@ -206,8 +141,9 @@ class CpuSampler:
             if not chosen:
                 return results
 
+            # the driver bounds reads further where its transport needs it (ssh: 4)
             per_node = {
-                node_id: threading.BoundedSemaphore(self._concurrency_on(driver_of, node_id))
+                node_id: threading.BoundedSemaphore(self.concurrency)
                 for node_id in {t.node_id for t in chosen}
             }
 

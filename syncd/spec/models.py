@@ -8,10 +8,12 @@ was read from so later stages can point a user at a file and a line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from syncd.errors import SpecProblem
+from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoint
 
 StrategyType = Literal["RollingUpdate", "Recreate"]
 HealthKind = Literal["http", "tcp", "command"]
@@ -171,26 +173,9 @@ class GpuSpec:
 
 
 @dataclass(frozen=True)
-class TlsFiles:
-    """Paths on the control host, never key material."""
-
-    ca_cert: str
-    client_cert: str
-    client_key: str
-
-
-@dataclass(frozen=True)
-class SshFiles:
-    """Paths on the control host, never key material."""
-
-    identity_file: str | None = None
-    known_hosts: str | None = None  # None: the system/user known_hosts
-
-
-@dataclass(frozen=True)
 class NodeSpec:
     id: str
-    url: str  # unix:///path, tcp://host:port, ssh://user@host:port
+    url: str  # unix:///path, tcp://host:port, ssh://user@host:port (as written; see endpoint)
     cluster: str = "default"
     zone: str | None = None
     capacity: Capacity | None = None  # None: discovered from the engine
@@ -199,6 +184,13 @@ class NodeSpec:
     tls: TlsFiles | None = None
     ssh: SshFiles | None = None
     source: SourceLocation | None = field(default=None, compare=False)
+
+    @cached_property
+    def endpoint(self) -> NodeEndpoint:
+        """``url``, ``tls`` and ``ssh`` parsed, once per spec: the validator parses it while
+        loading (so a bad url is reported at its file and line), everything downstream reads it.
+        Raises ``InvalidEndpoint`` for a spec that never went through validation."""
+        return parse_endpoint(self.url, tls=self.tls, ssh=self.ssh)
 
 
 # --------------------------------------------------------------------------- the whole repo

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from syncd.errors import SpecProblem
 from syncd.spec import templating
+from syncd.spec.endpoints import InvalidEndpoint
 from syncd.spec.loading import Document, JsonPath
 from syncd.spec.models import Definition, Deployment, NodeSpec
 from syncd.spec.schemas import did_you_mean
@@ -264,56 +265,24 @@ def check_definition(
 
 
 def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], list[SpecProblem]]:
-    """Meaning of one node: its URL and credentials. Returns (problems, notes)."""
+    """Meaning of one node: its URL and credentials (parsed here into ``node.endpoint``, the one
+    parse every later stage reads), GPUs. Returns (problems, notes)."""
     problems = id_problems(document, node.id, "node")
     notes: list[SpecProblem] = []
-    parts = urlsplit(node.url)
-    scheme = parts.scheme
-    at_url = ("url",)
     try:
-        port = parts.port
-    except ValueError:
-        problems.append(
-            document.problem(at_url, f"{node.url!r}: the port must be a number from 1 to 65535")
-        )
-        port = None
-    if scheme == "unix":
-        if not parts.path.startswith("/") or parts.netloc:
-            problems.append(
-                document.problem(
-                    at_url,
-                    f"{node.url!r}: a unix url names an absolute socket path: unix:///var/run/docker.sock",
-                )
-            )
-    elif scheme == "tcp":
-        if not parts.hostname or parts.path not in ("", "/"):
-            problems.append(
-                document.problem(
-                    at_url, f"{node.url!r}: write tcp://HOST:PORT (e.g. tcp://10.0.0.5:2376)"
-                )
-            )
-        if node.tls is None:
+        endpoint = node.endpoint
+    except InvalidEndpoint as invalid:
+        for problem in invalid.problems:
+            problems.append(document.problem((problem.field,), problem.message))
+    else:
+        if endpoint.scheme == "tcp" and endpoint.tls is None:
             notes.append(
                 document.problem(
-                    at_url,
+                    ("url",),
                     "tcp without tls: anyone who can reach this port controls the engine; "
                     "add tls {caCert, clientCert, clientKey} unless the network is trusted",
                 )
             )
-    elif scheme == "ssh" and (
-        not parts.hostname or not parts.username or parts.path not in ("", "/")
-    ):
-        problems.append(
-            document.problem(
-                at_url, f"{node.url!r}: write ssh://USER@HOST:PORT (e.g. ssh://deploy@web-1:22)"
-            )
-        )
-    if port == 0:
-        problems.append(document.problem(at_url, f"{node.url!r}: port 0 is not a port"))
-    if node.tls is not None and scheme != "tcp":
-        problems.append(document.problem(("tls",), "tls applies to tcp:// nodes only"))
-    if node.ssh is not None and scheme != "ssh":
-        problems.append(document.problem(("ssh",), "ssh applies to ssh:// nodes only"))
     seen: dict[str, int] = {}
     for index, gpu in enumerate(node.gpus):
         if gpu.id in seen:

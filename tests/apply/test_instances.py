@@ -6,14 +6,26 @@ import pytest
 
 from syncd.apply.executor import build_reason
 from syncd.apply.instances import (
-    InstanceFailed,
     Redactor,
     container_name,
+    create_instance,
     instance_labels,
     resolved_env,
 )
 from syncd.cli.apply import parse_duration
-from syncd.errors import BuildError, SecretError, UsageError
+from syncd.errors import (
+    BuildError,
+    ImageBuildFailed,
+    ImagePullFailed,
+    InstanceFailed,
+    InstanceMisconfigured,
+    NameConflict,
+    NodeError,
+    NodeUnreachable,
+    SecretError,
+    UsageError,
+)
+from syncd.nodes.base import ContainerRequest
 from syncd.plan.model import Placement
 from syncd.spec.desired import DesiredDeployment, InstanceSpec
 from syncd.spec.models import Definition, Deployment, ImageSource, PortMapping, Resources
@@ -93,23 +105,81 @@ def test_secret_references_resolve_only_here_and_are_remembered_for_redaction() 
     ],
 )
 def test_missing_secrets_fail_permanently_by_name(provider, message) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InstanceFailed) as caught:
+    with pytest.raises(InstanceMisconfigured) as caught:
         resolved_env(desired(env=[("DSN", "{{secret:db}}")]), provider, Redactor())
     assert message in caught.value.message and not caught.value.retryable
 
 
 def test_build_reasons_keep_the_engines_words() -> None:
-    error = BuildError(
-        "building syncd-build/def_web:29d3 from 'services/web' on node node-a failed: "
+    error = ImageBuildFailed(
+        "syncd-build/def_web:29d3",
+        "node-a",
         "COPY failed: file not found in build context or excluded by .dockerignore: stat x: "
-        "file does not exist"
+        "file does not exist",
+        context="services/web",
+    )
+    assert error.message.startswith(
+        "building syncd-build/def_web:29d3 from 'services/web' on node node-a failed: COPY failed"
     )
     assert build_reason(error, built=True) == (
         "build failed: COPY failed: file not found in build context or excluded by "
         ".dockerignore: stat x: file does not exist (image syncd-build/def_web:29d3 on node-a)"
     )
-    pull = BuildError("image nginx:1 is not present on node node-a and could not be pulled: x")
+    pull = ImagePullFailed("nginx:1", "node-a", "x")
+    assert pull.message == "image nginx:1 is not present on node node-a and could not be pulled: x"
     assert build_reason(pull, built=False) == pull.message
+    unusable = BuildError("build context 'up' resolves to /elsewhere, outside the checkout")
+    assert build_reason(unusable, built=True) == f"build failed: {unusable.message}"
+
+
+class CreatingDriver:
+    """Just enough of a NodeDriver for create_instance: each create answers with the next
+    outcome (an exception to raise, or a container id)."""
+
+    node_id = "node-a"
+
+    def __init__(self, *outcomes: str | Exception) -> None:
+        self.outcomes = list(outcomes)
+        self.names: list[str] = []
+
+    def create_instance(self, request: ContainerRequest) -> str:
+        self.names.append(request.name)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def _create(driver: CreatingDriver) -> tuple[str, str]:
+    return create_instance(
+        driver,  # type: ignore[arg-type]
+        desired(),
+        Placement(replica=0, node_id="node-a"),
+        commit="c" * 40,
+        env=(),
+        redact=Redactor(),
+    )
+
+
+def test_a_taken_name_gets_a_suffix_by_the_errors_type() -> None:
+    driver = CreatingDriver(NameConflict("node-a", "depl_web-0-3f2a9c1b", "in use"), "id-2")
+    container_id, name = _create(driver)
+    assert container_id == "id-2" and name == driver.names[1]
+    assert driver.names[0] == "depl_web-0-3f2a9c1b"
+    assert name.startswith("depl_web-0-3f2a9c1b-") and len(name) == len(driver.names[0]) + 5
+
+
+def test_create_failures_keep_their_kind() -> None:
+    # an engine refusal whose text mentions a conflict is still a refusal, not a name clash
+    refusal = NodeError("node node-a: creating x failed: Conflict with the device cgroup rules")
+    with pytest.raises(InstanceFailed, match="cannot create depl_web-0-3f2a9c1b on node-a"):
+        _create(CreatingDriver(refusal))
+    down = NodeUnreachable("node-a", "timed out")
+    with pytest.raises(NodeUnreachable):  # retryable: raised as is, for the state Error
+        _create(CreatingDriver(down))
+    taken = [NameConflict("node-a", "n", "in use")] * 3
+    with pytest.raises(InstanceFailed, match="cannot create a uniquely named container"):
+        _create(CreatingDriver(*taken))
 
 
 @pytest.mark.parametrize(

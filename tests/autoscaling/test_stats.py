@@ -6,13 +6,15 @@ import time
 
 import pytest
 
+from syncd.errors import NodeError
+from syncd.nodes.base import CpuReading
+from syncd.nodes.containers import parse_cpu_sample
 from syncd.nodes.docker_node import DockerNode
 from syncd.nodes.stats import (
     CpuSample,
     CpuSampler,
     StatsTarget,
     cpu_utilization,
-    parse_cpu_sample,
     utilization_between,
 )
 from tests.harness.handle import TEST_LABEL
@@ -125,3 +127,37 @@ def test_a_pass_reads_at_most_its_bound_and_takes_turns(engines):
         assert [third[cid] is not None for cid in ids] == [True, True, False]
     finally:
         driver.close()
+
+
+class CountingDriver:
+    """A NodeDriver's stats side only: each read of a container adds 0.1 s of its CPU time
+    and 1 s of the host's (1 core), so it reads 10% of one core; ``gone`` has no reading."""
+
+    node_id = "node-x"
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str, bool]] = []
+
+    def read_cpu(self, container_id: str, *, two_samples: bool = False) -> CpuReading | None:
+        self.reads.append((container_id, two_samples))
+        if container_id == "gone":
+            return None
+        if container_id == "refused":
+            raise NodeError("node node-x: reading stats failed: no")
+        n = sum(1 for cid, _ in self.reads if cid == container_id)
+        current = CpuSample(n * SECOND // 10, n * SECOND, 1)
+        previous = CpuSample((n - 1) * SECOND // 10, (n - 1) * SECOND, 1) if two_samples else None
+        return CpuReading(current=current, previous=previous)
+
+
+def test_the_sampler_reads_through_the_driver_protocol():
+    driver = CountingDriver()
+    sampler = CpuSampler()
+    targets = [StatsTarget("node-x", cid, None) for cid in ("busy", "gone", "refused")]
+    assert sampler.measure(lambda _n: driver, targets) == dict.fromkeys(["busy", "gone", "refused"])
+    second = sampler.measure(lambda _n: driver, targets)
+    assert second["busy"] == pytest.approx(10.0)
+    assert second["gone"] is None and second["refused"] is None
+    assert {two for _, two in driver.reads} == {False}  # one-shot reads only
+    assert cpu_utilization(driver, "busy", 500) == pytest.approx(20.0)  # 0.1 core of 500m
+    assert driver.reads[-1] == ("busy", True)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from syncd.nodes.base import ContainerRequest
 from syncd.spec.models import HealthCheck
 from syncd.state import (
     LABEL_COMMIT,
@@ -15,7 +16,6 @@ from syncd.state import (
     LABEL_MEMORY,
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
-    ContainerRequest,
 )
 from tests.harness.harness import BASE_IMAGE
 

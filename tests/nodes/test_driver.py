@@ -8,10 +8,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from syncd.errors import NodeError
+from syncd.errors import ContainerNotFound, NameConflict, NodeError
+from syncd.nodes.base import ContainerRequest
 from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import HealthCheck, PortMapping, VolumeMount
-from syncd.state import LABEL_MANAGED, ContainerRequest
+from syncd.state import LABEL_MANAGED
 from tests.harness.handle import TEST_LABEL
 from tests.harness.harness import BASE_IMAGE, free_port
 from tests.nodes.helpers import httpd, managed_labels, quick_http_check, sleeper, wait_for
@@ -58,8 +59,11 @@ def test_create_observe_stop_remove(driver: DockerNode, raw: docker.DockerClient
 
     driver.remove_instance(container_id)
     assert driver.list_instances() == []
-    with pytest.raises(NodeError, match="is gone"):
+    with pytest.raises(ContainerNotFound, match="is gone") as gone:
         driver.start_instance(container_id)
+    assert (gone.value.node_id, gone.value.container_id) == (driver.node_id, container_id)
+    with pytest.raises(ContainerNotFound):
+        driver.health(container_id)
     driver.remove_instance(container_id)  # already gone: fine
     driver.stop_instance(container_id)  # already gone: fine
     with pytest.raises(docker.errors.NotFound):
@@ -161,8 +165,9 @@ def test_a_start_failure_leaves_nothing_behind(
 
 def test_engine_refusals_carry_the_engine_message(driver: DockerNode) -> None:
     driver.create_instance(sleeper("syncd-test-dup-0"))
-    with pytest.raises(NodeError, match='name "/syncd-test-dup-0" is already in use'):
+    with pytest.raises(NameConflict, match='name "/syncd-test-dup-0" is already in use') as taken:
         driver.create_instance(sleeper("syncd-test-dup-0"))
+    assert (taken.value.node_id, taken.value.name) == (driver.node_id, "syncd-test-dup-0")
     missing = ContainerRequest(
         name="syncd-test-noimage-0", image="syncd-test/absent:1", labels=managed_labels("d", 0)
     )
@@ -260,3 +265,14 @@ def test_using_api_translates_errors(driver: DockerNode) -> None:
     with pytest.raises(NodeError, match="reading stats failed: No such container: nope"):  # noqa: SIM117
         with driver.using_api("reading stats") as api:
             api.stats("nope", stream=False)
+
+
+def test_cpu_readings_go_through_the_driver(driver: DockerNode) -> None:
+    container_id = driver.create_instance(sleeper("syncd-test-cpu-0"))
+    one_shot = driver.read_cpu(container_id)
+    assert one_shot is not None and one_shot.current is not None and one_shot.previous is None
+    assert one_shot.current.system_usage_ns > 0 and one_shot.current.online_cpus >= 1
+    both = driver.read_cpu(container_id, two_samples=True)
+    assert both is not None and both.previous is not None and both.current is not None
+    assert both.current.system_usage_ns > both.previous.system_usage_ns
+    assert driver.read_cpu("0" * 64) is None  # gone: no reading, not an error

@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from syncd.errors import HostKeyError, NodeError, NodeUnreachable
 from syncd.nodes.docker_node import DockerNode
+from syncd.nodes.transports.ssh import ADAPTER_PREFIX, VerifiedSSHAdapter
 from syncd.spec.models import NodeSpec, SshFiles
 from tests.harness.handle import HarnessHandle
 from tests.harness.harness import free_port
@@ -22,8 +24,7 @@ def _with_ssh(spec: NodeSpec, **changes: str | None) -> NodeSpec:
 
 
 def _host_name(spec: NodeSpec) -> str:
-    port = spec.url.rsplit(":", 1)[1]
-    return f"[127.0.0.1]:{port}"
+    return f"[127.0.0.1]:{spec.endpoint.port}"
 
 
 def _other_key(tmp_path: Path) -> str:
@@ -113,9 +114,18 @@ def test_a_dead_ssh_transport_is_replaced_on_the_next_call(engines: HarnessHandl
     driver = DockerNode(engines.ssh_node)
     try:
         assert driver.list_instances() == []
-        transport = driver.api_client()._custom_adapter.ssh_client.get_transport()
+        transport = _paramiko_transport(driver)
         transport.close()  # as if the network dropped the connection
         assert driver.list_instances() == []
-        assert driver.api_client()._custom_adapter.ssh_client.get_transport() is not transport
+        assert _paramiko_transport(driver) is not transport
     finally:
         driver.close()
+
+
+def _paramiko_transport(driver: DockerNode) -> paramiko.Transport:
+    """The live ssh connection under the driver's client (the adapter mounted for ssh)."""
+    adapter = driver.api_client().get_adapter(ADAPTER_PREFIX)
+    assert isinstance(adapter, VerifiedSSHAdapter)
+    transport = adapter.ssh_client.get_transport()
+    assert transport is not None
+    return transport

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.nodes.docker_node import _health_from_status, _started_from_status, docker_healthcheck
+from syncd.nodes.container_config import docker_healthcheck
+from syncd.nodes.containers import health_from_status, started_from_status
 from syncd.spec.models import HealthCheck
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -29,14 +30,14 @@ NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     ],
 )
 def test_start_time_from_the_up_text(status: str, seconds_ago: float) -> None:
-    assert _started_from_status(status, NOW) == NOW - timedelta(seconds=seconds_ago)
+    assert started_from_status(status, NOW) == NOW - timedelta(seconds=seconds_ago)
 
 
 @pytest.mark.parametrize(
     "status", ["Exited (0) 3 seconds ago", "Created", "Restarting (1) 2 seconds ago", "Up ages"]
 )
 def test_no_start_time_when_not_up(status: str) -> None:
-    assert _started_from_status(status, NOW) is None
+    assert started_from_status(status, NOW) is None
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_no_start_time_when_not_up(status: str) -> None:
     ],
 )
 def test_health_from_the_status_text(status: str, health: str) -> None:
-    assert _health_from_status(status) == health
+    assert health_from_status(status) == health
 
 
 def test_healthchecks_in_docker_terms() -> None:
