@@ -134,7 +134,12 @@ def command(
     pool = selection.open_pool()
     try:
         observed = selection.observe(pool)
-        the_plan = make_plan(desired, observed, allow_mass_prune=settings.allow_mass_prune)
+        the_plan = make_plan(
+            desired,
+            observed,
+            allow_mass_prune=settings.allow_mass_prune,
+            owner=settings.owner_for(repo_root),
+        )
         if only is not None:
             the_plan = dataclasses.replace(
                 the_plan,

@@ -94,6 +94,13 @@ class LiveSettings:
     allow_mass_prune: bool = False
     concurrency: int | None = None
     progress_deadline_s: float | None = None
+    owner: str | None = None  # the config's owner key; else derived from the checkout
+
+    def owner_for(self, repo_path: Path) -> str:
+        """The owner a plan of the checkout at ``repo_path`` is made for (syncd/source/owner.py)."""
+        from syncd.source.owner import checkout_owner
+
+        return checkout_owner(repo_path, self.owner)
 
 
 def live_settings(
@@ -120,6 +127,7 @@ def live_settings(
         allow_mass_prune=allow_mass_prune or config.allow_mass_prune,
         concurrency=config.concurrency,
         progress_deadline_s=config.progress_deadline_s,
+        owner=config.owner,
     )
 
 

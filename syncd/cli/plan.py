@@ -218,7 +218,7 @@ def _live_plan(
             raise UsageError(f"repository path {str(repo_path)!r} is not a directory")
         live = common.load_live(repo_path, settings, revision=_head_of(repo_path))
         unreadable = _unreadable_secrets(live)
-    the_plan = _observe_and_plan(live, node_ids, settings)
+    the_plan = _observe_and_plan(live, node_ids, settings, settings.owner_for(repo_path))
     if unreadable is None:
         return the_plan
     return dataclasses.replace(the_plan, warnings=(*the_plan.warnings, unreadable))
@@ -245,7 +245,10 @@ def _head_of(repo_path: Path) -> str | None:
 
 
 def _observe_and_plan(
-    live: common.LiveDesired, node_ids: tuple[str, ...], settings: common.LiveSettings
+    live: common.LiveDesired,
+    node_ids: tuple[str, ...],
+    settings: common.LiveSettings,
+    owner: str | None = None,
 ) -> Plan:
     from syncd.plan.planner import plan
 
@@ -255,7 +258,7 @@ def _observe_and_plan(
         observed = selection.observe(pool)
     finally:
         pool.close()
-    return plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune)
+    return plan(live.desired, observed, allow_mass_prune=settings.allow_mass_prune, owner=owner)
 
 
 def _unreadable_secrets(live: common.LiveDesired) -> str | None:

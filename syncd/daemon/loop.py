@@ -41,6 +41,7 @@ from syncd.nodes.pool import NodePool
 from syncd.plan.model import DeploymentPlan, Plan
 from syncd.plan.planner import plan as make_plan
 from syncd.source.gitrepo import GitSource
+from syncd.source.owner import daemon_owner
 from syncd.source.revisions import checkout_revision
 from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.desired import DesiredDeployment, DesiredState
@@ -104,6 +105,7 @@ class Daemon:
 
     def __init__(self, settings: DaemonSettings, *, environ: Mapping[str, str] | None = None):
         self.settings = settings
+        self.owner = daemon_owner(settings.repo.url, settings.repo.path, settings.owner)
         self.environ = dict(os.environ if environ is None else environ)
         self.queue = TriggerQueue()
         self.states = DeploymentStates(settings.retry)
@@ -354,6 +356,7 @@ class Daemon:
             log.error("reload: stateDir cannot change while running; keeping %s", old.state_dir)
             new = replace(new, state_dir=old.state_dir)
         self.settings = new
+        self.owner = daemon_owner(new.repo.url, new.repo.path, new.owner)
         self.states.settings = new.retry
         self.autoscaler.reconfigure(new.autoscaling.scale_down_window_s)
         self.status_writer = StatusWriter(new)
@@ -553,6 +556,7 @@ class Daemon:
                 observed,
                 allow_mass_prune=self.settings.allow_mass_prune,
                 replica_overrides=overrides,
+                owner=self.owner,
             )
         except PlanError as exc:
             self.plan_error = exc.message

@@ -34,7 +34,6 @@ from datetime import datetime
 from syncd.errors import PlanError
 from syncd.plan.allocator import Allocator, in_target_regions
 from syncd.plan.autoscaling import status_text
-from syncd.plan.ownership import foreign_by_node, foreign_warnings, partition
 from syncd.plan.model import (
     ActionKind,
     DeploymentPlan,
@@ -43,6 +42,7 @@ from syncd.plan.model import (
     PlacementFailure,
     Plan,
 )
+from syncd.plan.ownership import foreign_by_node, foreign_warnings, partition
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
