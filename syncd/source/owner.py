@@ -48,8 +48,8 @@ def repo_identity(url: str) -> str:
     local = local_path(url)
     if local is not None:
         return _trim(str(local))
-    parts = urlsplit(url)
-    if parts.scheme:
+    if "://" in url:  # urlsplit would read scp-like "host.example:path" as a scheme
+        parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         port = parts.port
         if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
