@@ -32,7 +32,6 @@ class Ownership:
 
     ours: tuple[ObservedInstance, ...]
     foreign: tuple[ObservedInstance, ...] = ()
-    adopted: int = 0  # unscoped instances counted as ours (their deployment is declared)
 
 
 def partition(
@@ -48,16 +47,14 @@ def partition(
         return Ownership(ours=every)
     ours: list[ObservedInstance] = []
     foreign: list[ObservedInstance] = []
-    adopted = 0
     for instance in every:
-        if instance.owner == owner:
+        if instance.owner == owner or (
+            instance.owner is None and instance.deployment_id in desired_ids
+        ):
             ours.append(instance)
-        elif instance.owner is None and instance.deployment_id in desired_ids:
-            ours.append(instance)
-            adopted += 1
         else:
             foreign.append(instance)
-    return Ownership(ours=tuple(ours), foreign=tuple(foreign), adopted=adopted)
+    return Ownership(ours=tuple(ours), foreign=tuple(foreign))
 
 
 def foreign_by_node(foreign: Iterable[ObservedInstance]) -> tuple[ForeignInstances, ...]:

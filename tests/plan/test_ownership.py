@@ -33,7 +33,7 @@ def test_without_an_owner_every_instance_is_ours() -> None:
     instances = (_instance("a", "web", "team-a"), _instance("b", "api", "team-b"))
     split = partition(instances, None, {"web"})
     assert split.ours == instances
-    assert split.foreign == () and split.adopted == 0
+    assert split.foreign == ()
 
 
 def test_ours_by_label_unscoped_adopted_only_when_declared() -> None:
@@ -44,7 +44,6 @@ def test_ours_by_label_unscoped_adopted_only_when_declared() -> None:
     split = partition([mine, theirs, old_declared, old_undeclared], "team-a", {"web"})
     assert split.ours == (mine, old_declared)
     assert split.foreign == (theirs, old_undeclared)
-    assert split.adopted == 1
 
 
 def test_foreign_report_per_node() -> None:
