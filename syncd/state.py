@@ -18,6 +18,9 @@ LABEL_DEPLOYMENT = "io.syncd.deployment"
 LABEL_SPEC_HASH = "io.syncd.spec-hash"
 LABEL_COMMIT = "io.syncd.commit"
 LABEL_REPLICA = "io.syncd.replica"
+# Who created it: a daemon (or repo and path) plans, updates and prunes only its own; see
+# syncd/plan/ownership.py. Containers from before this label existed carry none.
+LABEL_OWNER = "io.syncd.owner"
 # Resource claims are written as labels too, so one list call tells what a node has promised.
 LABEL_CPU = "io.syncd.cpu-millis"
 LABEL_MEMORY = "io.syncd.memory-bytes"
@@ -51,6 +54,7 @@ class ObservedInstance:
     vram_bytes: int = 0
     gpu_ids: tuple[str, ...] = ()
     host_ports: tuple[str, ...] = ()  # "8080/tcp"
+    owner: str | None = None  # its io.syncd.owner label; None: unscoped (created before it)
 
     @property
     def is_running(self) -> bool:

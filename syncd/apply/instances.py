@@ -32,6 +32,7 @@ from syncd.state import (
     LABEL_HOST_PORTS,
     LABEL_MANAGED,
     LABEL_MEMORY,
+    LABEL_OWNER,
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
     LABEL_VRAM,
@@ -105,6 +106,8 @@ def instance_labels(
         ours[LABEL_VRAM] = str(resources.vram_bytes)
     if placement.gpu_ids:
         ours[LABEL_GPUS] = ",".join(placement.gpu_ids)
+    if placement.owner is not None:  # the plan's owner; never part of the spec hash
+        ours[LABEL_OWNER] = placement.owner
     if spec.ports:
         ours[LABEL_HOST_PORTS] = ",".join(f"{p.host}/{p.protocol}" for p in spec.ports)
     theirs = [(k, v) for k, v in spec.labels if not k.startswith(_RESERVED_LABEL_PREFIX)]

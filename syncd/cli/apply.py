@@ -92,6 +92,7 @@ def command(
 
     settings = common.sync_settings(
         config_file,
+        repo_path,
         secrets_dir=secrets_dir,
         age_identity=age_identity,
         allow_mass_prune=allow_mass_prune,

@@ -79,6 +79,7 @@ def allow_mass_prune_option(help_text: str) -> Callable[[F], F]:
 
 def sync_settings(
     config_file: Path | None,
+    repo_path: Path,
     *,
     secrets_dir: Path | None = None,
     age_identity: Path | None = None,
@@ -87,7 +88,10 @@ def sync_settings(
     progress_deadline_s: float | None = None,
 ) -> SyncSettings:
     """The pass settings: the command line's values over the daemon config at ``config_file``
-    (read through :func:`syncd.daemon.config.load_config`), over the defaults."""
+    (read through :func:`syncd.daemon.config.load_config`), over the defaults. The owner is
+    the config's ``owner``, else derived from the checkout at ``repo_path`` the way a daemon
+    following it derives its own, so both plan the same containers as theirs."""
+    from syncd.source.owner import checkout_owner
     from syncd.sync import SyncSettings
 
     config = None
@@ -102,6 +106,7 @@ def sync_settings(
         allow_mass_prune=allow_mass_prune,
         concurrency=concurrency,
         progress_deadline_s=progress_deadline_s,
+        owner=checkout_owner(repo_path, config.owner if config is not None else None),
     )
 
 

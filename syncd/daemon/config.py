@@ -118,6 +118,8 @@ class DaemonSettings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
+    # io.syncd.owner of what this daemon creates; None: derived from the repo (source/owner.py)
+    owner: str | None = None
     source_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -254,6 +256,7 @@ class _Reader:
             autoscaling=AutoscalingSettings(
                 scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0)
             ),
+            owner=raw.get("owner"),
             source_file=self.source_file,
         )
         if "onlyNodes" in raw and "nodeFilter" in raw:

@@ -25,6 +25,7 @@ from syncd.daemon.rollouts import Rollouts
 from syncd.daemon.triggers import Trigger
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import DeploymentPlan, Plan
+from syncd.source.owner import daemon_owner
 from syncd.spec.cache import ParseCache
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedState
@@ -64,7 +65,7 @@ class Reconciler:
         # Files whose Git blob id is unchanged since an earlier commit are not parsed again.
         parse_cache = ParseCache()
         self.sync = Sync(
-            SyncSettings.of(settings),
+            _sync_settings(settings),
             environ=environ,
             cache=parse_cache,
             pool_in_use=lambda pool: self.rollouts.uses(pool),
@@ -91,7 +92,7 @@ class Reconciler:
         last good commit rendered again at the next pass (env, secrets, extra nodes)."""
         self.settings = new
         self.commits.reconfigure(new)
-        self.sync.settings = SyncSettings.of(new)
+        self.sync.settings = _sync_settings(new)
         self.errors.reconfigure(new.retry.backoff_min_s, new.retry.backoff_max_s)
         self.rerender = True
 
@@ -250,3 +251,10 @@ class Reconciler:
     def close(self) -> None:
         self.rollouts.shutdown()
         self.sync.close()
+
+
+def _sync_settings(settings: DaemonSettings) -> SyncSettings:
+    """The pass settings of a daemon: its config, planning for the owner its source names (the
+    config's ``owner``, else the repo URL and path: syncd/source/owner.py)."""
+    owner = daemon_owner(settings.repo.url, settings.repo.path, settings.owner)
+    return SyncSettings.of(settings, owner=owner)

@@ -22,6 +22,7 @@ from syncd.state import (
     LABEL_HOST_PORTS,
     LABEL_MANAGED,
     LABEL_MEMORY,
+    LABEL_OWNER,
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
     LABEL_VRAM,
@@ -120,6 +121,7 @@ class ListedContainer:
             vram_bytes=_int_label(labels, LABEL_VRAM),
             gpu_ids=_list_label(labels, LABEL_GPUS),
             host_ports=_list_label(labels, LABEL_HOST_PORTS),
+            owner=labels.get(LABEL_OWNER) or None,
         )
 
 

@@ -27,11 +27,13 @@ class ActionKind(StrEnum):
 
 @dataclass(frozen=True)
 class Placement:
-    """A new instance: replica index, node, and GPUs the allocator chose for its vram."""
+    """A new instance: replica index, node, GPUs the allocator chose for its vram, and the
+    owner label it is created with (the plan's owner, carried here so apply needs no more)."""
 
     replica: int
     node_id: str
     gpu_ids: tuple[str, ...] = ()
+    owner: str | None = None
 
 
 class MisfitKind(StrEnum):
@@ -135,12 +137,26 @@ class DeploymentPlan:
 
 
 @dataclass(frozen=True)
+class ForeignInstances:
+    """The containers on one node that this plan leaves alone: another owner's, or unscoped
+    ones (no owner label) of deployments this repository does not declare."""
+
+    node_id: str
+    count: int  # all of them: another owner's plus unscoped
+    owners: tuple[str, ...] = ()  # the other owners seen, sorted
+    unscoped: int = 0  # how many carry no owner label
+    unscoped_deployments: tuple[str, ...] = ()  # their deployment ids, sorted
+
+
+@dataclass(frozen=True)
 class Plan:
     revision: str | None
     deployments: tuple[DeploymentPlan, ...]
     warnings: tuple[str, ...] = ()
     base_revision: str | None = None  # offline plans: the revision compared against
     offline: bool = False  # desired vs desired (plan_offline): no node was contacted
+    owner: str | None = None  # whose containers it plans (None: every managed one)
+    foreign: tuple[ForeignInstances, ...] = ()  # per node, what it leaves alone
 
     @property
     def has_changes(self) -> bool:

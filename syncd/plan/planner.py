@@ -16,6 +16,9 @@ Per deployment (``replicas`` below is the desired count, or the autoscaler's ove
   remove more than half of all managed instances (an empty or truncated checkout looks exactly
   like that): then ``PlanError``, unless ``allow_mass_prune``.
 
+With an ``owner``, all of this concerns only that owner's instances (plan/ownership.py): the
+others' are left alone and reported, though their claims still fill the nodes.
+
 Instances on unreachable nodes are neither counted as serving nor removed (they cannot be):
 their replicas are placed elsewhere when capacity allows; when the node comes back, the extra
 instances are strays that scale-down removes.
@@ -39,6 +42,7 @@ from syncd.plan.model import (
     PlacementFailure,
     Plan,
 )
+from syncd.plan.ownership import foreign_by_node, foreign_warnings, partition
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
@@ -76,20 +80,26 @@ def plan(
     *,
     allow_mass_prune: bool = False,
     replica_overrides: Mapping[str, int] | None = None,
+    owner: str | None = None,
 ) -> Plan:
     """Compute what must change for the nodes to run ``desired``. Pure and deterministic.
 
     ``replica_overrides`` maps a deployment id to the replica count the autoscaler chose.
+    ``owner`` scopes the plan to that owner's instances (and the unscoped ones it adopts); new
+    instances carry it. None: every managed instance is ours.
     Raises PlanError when the plan would prune more than half of all managed instances and
     ``allow_mass_prune`` is false.
     """
     overrides = replica_overrides or {}
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
+    desired_ids = {d.id for d in desired.deployments}
+    ownership = partition(observed.instances, owner, desired_ids)
     by_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
-    for instance in observed.instances:
+    for instance in ownership.ours:
         by_deployment[instance.deployment_id].append(instance)
 
+    # Every instance's claims, foreign ones included: they occupy the node all the same.
     allocator = Allocator(desired.nodes, facts, observed.instances)
     drafts = []
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
@@ -101,12 +111,11 @@ def plan(
             wanted.id in overrides and wanted.deployment.auto_scaling is not None
         )
 
-    desired_ids = {d.id for d in desired.deployments}
     prunes = [
         _prune(deployment_id, by_deployment[deployment_id], reachable)
         for deployment_id in sorted(set(by_deployment) - desired_ids)
     ]
-    _guard_mass_prune(prunes, len(observed.instances), allow_mass_prune)
+    _guard_mass_prune(prunes, len(ownership.ours), allow_mass_prune)
 
     # Everything removed or replaced frees its claims before anything new is placed.
     for draft in drafts:
@@ -116,14 +125,20 @@ def plan(
         for instance in pruned.remove:
             allocator.release(instance)
     for draft in drafts:
-        _place(draft, allocator)
+        _place(draft, allocator, owner)
 
     plans = [_finish(draft) for draft in drafts] + prunes
     plans.sort(key=lambda p: p.deployment_id)
+    foreign = foreign_by_node(ownership.foreign)
     return Plan(
         revision=desired.revision,
         deployments=tuple(plans),
-        warnings=tuple(_warnings(desired, observed, facts, by_deployment, desired_ids)),
+        warnings=(
+            *_warnings(desired, observed, facts, by_deployment, desired_ids),
+            *foreign_warnings(foreign),
+        ),
+        owner=owner,
+        foreign=foreign,
     )
 
 
@@ -238,12 +253,12 @@ def _in_sync(
     return True
 
 
-def _place(draft: _Draft, allocator: Allocator) -> None:
+def _place(draft: _Draft, allocator: Allocator, owner: str | None) -> None:
     peers = [i.node_id for i in draft.keep]
     for index in draft.indexes_to_start:
         placed = allocator.place(draft.desired, index, peers)
         if isinstance(placed, Placement):
-            draft.start.append(placed)
+            draft.start.append(replaced(placed, owner=owner))
             peers.append(placed.node_id)
         elif draft.unplaceable and draft.unplaceable[-1].reasons == placed.reasons:
             # the same reasons (nothing was claimed in between): one failure for both replicas

@@ -37,6 +37,8 @@ class SyncConfig(Protocol):
     def concurrency(self) -> int: ...
     @property
     def progress_deadline_s(self) -> float: ...
+    @property
+    def owner(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class SyncSettings:
     allow_mass_prune: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
     progress_deadline_s: float = DEFAULT_PROGRESS_DEADLINE_S
+    # Whose containers this pass plans for (io.syncd.owner; syncd/source/owner.py). None plans
+    # every managed container as its own: only tests of the unscoped planner leave it unset.
+    owner: str | None = None
 
     @classmethod
     def of(
@@ -62,8 +67,10 @@ class SyncSettings:
         allow_mass_prune: bool = False,
         concurrency: int | None = None,
         progress_deadline_s: float | None = None,
+        owner: str | None = None,
     ) -> SyncSettings:
-        """The command line's values (None: not given) over ``config``'s, over the defaults."""
+        """The command line's values (None: not given) over ``config``'s, over the defaults.
+        ``owner`` is the identity the caller derived (``syncd.source.owner``) from its source."""
         if config is None:
             return cls(
                 secrets_dir=secrets_dir,
@@ -71,6 +78,7 @@ class SyncSettings:
                 allow_mass_prune=allow_mass_prune,
                 concurrency=concurrency or DEFAULT_CONCURRENCY,
                 progress_deadline_s=progress_deadline_s or DEFAULT_PROGRESS_DEADLINE_S,
+                owner=owner,
             )
         return cls(
             secrets_dir=secrets_dir or config.secrets.dir,
@@ -80,6 +88,7 @@ class SyncSettings:
             allow_mass_prune=allow_mass_prune or config.allow_mass_prune,
             concurrency=concurrency or config.concurrency,
             progress_deadline_s=progress_deadline_s or config.progress_deadline_s,
+            owner=owner,
         )
 
     def apply_options(self, *, concurrency: int | None = None) -> ApplyOptions:

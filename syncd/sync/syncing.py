@@ -160,6 +160,7 @@ class Sync:
             observed,
             allow_mass_prune=self.settings.allow_mass_prune,
             replica_overrides=dict(replica_overrides or {}),
+            owner=self.settings.owner,
         )
         if only is None:
             return the_plan

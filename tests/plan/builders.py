@@ -7,10 +7,13 @@ A case file (tests/plan/cases/*.yaml) is plain data::
     deployments:  [{id, image, replicas, cpu, memory, vram, ports: ["8080:80/tcp"],
                     regions: [{cluster, zone}], strategy: Recreate, env: {K: V}}]
     observed:     [{id, node, deployment, replica, version: current|old|<hash>,
-                    state, health, created: <minutes>, cpu, memory, vram, gpus, ports}]
+                    state, health, created: <minutes>, cpu, memory, vram, gpus, ports, owner}]
     replica_overrides: {deployment: count}
     allow_mass_prune: bool
+    owner:        the owner the plan is made for (absent: every instance is ours)
     expect:       {error: substring of PlanError, warnings: [substrings],
+                   foreign: {node: {count, owners: [..], unscoped: [deployment ids]}},
+                   absent: [deployment ids with no plan at all],
                    deployments: {id: {actions, start: [{replica, node, gpus}], keep: [ids],
                                       replace: [ids], remove: [ids],
                                       unplaceable: {replica: [reasons]}}}}
@@ -189,6 +192,7 @@ def observed_state(case: dict[str, Any], desired: DesiredState) -> ObservedState
                 or 0,
                 gpu_ids=tuple(str(g) for g in data.get("gpus", ())),
                 host_ports=tuple(ports or ()),
+                owner=data.get("owner"),
             )
         )
     facts = {n["id"]: node_facts(n) for n in case.get("nodes", ())}

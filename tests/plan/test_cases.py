@@ -25,6 +25,7 @@ def _run(case: dict[str, Any]):
         observed,
         allow_mass_prune=case.get("allow_mass_prune", False),
         replica_overrides=case.get("replica_overrides"),
+        owner=case.get("owner"),
     )
 
 
@@ -70,6 +71,21 @@ def test_case(path: Path) -> None:
         _check_deployment(got, want)
     for text in expect.get("warnings", ()):
         assert any(text in warning for warning in result.warnings), result.warnings
+    if "foreign" in expect:
+        foreign = {
+            f.node_id: {
+                "count": f.count,
+                "owners": list(f.owners),
+                "unscoped": list(f.unscoped_deployments),
+            }
+            for f in result.foreign
+        }
+        want_foreign = {
+            node: {"owners": [], "unscoped": [], **want} for node, want in expect["foreign"].items()
+        }
+        assert foreign == want_foreign
+    for deployment_id in expect.get("absent", ()):
+        assert result.for_deployment(deployment_id) is None, f"{deployment_id} is planned"
     # Same input, same plan, every time.
     assert _run(case) == result
 

@@ -11,10 +11,12 @@ import jsonschema
 import pytest
 
 from syncd.cli.main import main
+from syncd.source.owner import checkout_owner
 from syncd.state import (
     LABEL_COMMIT,
     LABEL_DEPLOYMENT,
     LABEL_MANAGED,
+    LABEL_OWNER,
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
 )
@@ -201,19 +203,25 @@ def _live_repo(tmp_path: Path, harness) -> Path:
     return root
 
 
-def _managed(harness, node_id: str, deployment_id: str, replica: int, spec_hash: str) -> str:
+def _managed(
+    harness,
+    node_id: str,
+    deployment_id: str,
+    replica: int,
+    spec_hash: str,
+    owner: str | None = None,
+) -> str:
+    labels = {
+        LABEL_MANAGED: "true",
+        LABEL_DEPLOYMENT: deployment_id,
+        LABEL_REPLICA: str(replica),
+        LABEL_SPEC_HASH: spec_hash,
+        LABEL_COMMIT: "0" * 40,
+    }
+    if owner is not None:
+        labels[LABEL_OWNER] = owner
     container = harness.docker(node_id).containers.run(
-        IMAGE,
-        ["/bin/sleep", "3600"],
-        detach=True,
-        network_mode="none",
-        labels={
-            LABEL_MANAGED: "true",
-            LABEL_DEPLOYMENT: deployment_id,
-            LABEL_REPLICA: str(replica),
-            LABEL_SPEC_HASH: spec_hash,
-            LABEL_COMMIT: "0" * 40,
-        },
+        IMAGE, ["/bin/sleep", "3600"], detach=True, network_mode="none", labels=labels
     )
     return container.id
 
@@ -221,9 +229,11 @@ def _managed(harness, node_id: str, deployment_id: str, replica: int, spec_hash:
 def test_live_plan_against_the_engines(engines, tmp_path, capsys):
     root = _live_repo(tmp_path, engines)
     node_a, node_b = engines.nodes[0].id, engines.nodes[1].id
-    old = _managed(engines, node_a, "web", 0, "1" * 64)
-    stray = _managed(engines, node_b, "retired", 0, "2" * 64)
-    kept = _managed(engines, node_b, "keeper", 0, "3" * 64)  # unknown to Git too
+    old = _managed(engines, node_a, "web", 0, "1" * 64)  # no owner label: adopted, declared
+    # Only this checkout's own containers of undeclared deployments are pruned.
+    ours = checkout_owner(root)
+    stray = _managed(engines, node_b, "retired", 0, "2" * 64, owner=ours)
+    kept = _managed(engines, node_b, "keeper", 0, "3" * 64, owner=ours)  # unknown to Git too
 
     code, out, err = run(
         ["plan", "--repo", str(root), "--format", "json", "--allow-mass-prune"], capsys
