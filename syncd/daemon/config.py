@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from syncd.errors import ConfigError, SpecError, SpecProblem, UsageError
+from syncd.plan.autoscaling import (
+    DEFAULT_SCALE_UP_PERCENT,
+    DEFAULT_SCALE_UP_PERIOD_S,
+    DEFAULT_SCALE_UP_PODS,
+    ScaleUpPolicy,
+)
 from syncd.spec.loading import Document, load_yaml
 from syncd.spec.models import NodeSpec
 from syncd.spec.quantities import QuantityError, parse_duration
@@ -93,6 +99,7 @@ class ApiSettings:
 @dataclass(frozen=True)
 class AutoscalingSettings:
     scale_down_window_s: float = 300.0
+    scale_up: ScaleUpPolicy = field(default_factory=ScaleUpPolicy)  # Kubernetes' defaults
 
 
 @dataclass(frozen=True)
@@ -252,7 +259,18 @@ class _Reader:
             ),
             api=ApiSettings(tokens_file=self._path(raw.get("api", {}).get("tokensFile"))),
             autoscaling=AutoscalingSettings(
-                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0)
+                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0),
+                scale_up=ScaleUpPolicy(
+                    percent=raw.get("autoscaling", {})
+                    .get("scaleUp", {})
+                    .get("percent", DEFAULT_SCALE_UP_PERCENT),
+                    pods=raw.get("autoscaling", {})
+                    .get("scaleUp", {})
+                    .get("pods", DEFAULT_SCALE_UP_PODS),
+                    period_s=self._duration(
+                        ("autoscaling", "scaleUp", "period"), DEFAULT_SCALE_UP_PERIOD_S
+                    ),
+                ),
             ),
             source_file=self.source_file,
         )
