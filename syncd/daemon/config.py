@@ -213,6 +213,7 @@ class _Reader:
         retry_raw = raw.get("retry", {})
         log_raw = raw.get("log", {})
         webhook_raw = raw.get("webhook", {})
+        scale_up_raw = raw.get("autoscaling", {}).get("scaleUp", {})
         only = raw.get("onlyNodes", raw.get("nodeFilter"))
         retry = RetrySettings(
             max_attempts=retry_raw.get("maxAttempts", 5),
@@ -261,12 +262,8 @@ class _Reader:
             autoscaling=AutoscalingSettings(
                 scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0),
                 scale_up=ScaleUpPolicy(
-                    percent=raw.get("autoscaling", {})
-                    .get("scaleUp", {})
-                    .get("percent", DEFAULT_SCALE_UP_PERCENT),
-                    pods=raw.get("autoscaling", {})
-                    .get("scaleUp", {})
-                    .get("pods", DEFAULT_SCALE_UP_PODS),
+                    percent=scale_up_raw.get("percent", DEFAULT_SCALE_UP_PERCENT),
+                    pods=scale_up_raw.get("pods", DEFAULT_SCALE_UP_PODS),
                     period_s=self._duration(
                         ("autoscaling", "scaleUp", "period"), DEFAULT_SCALE_UP_PERIOD_S
                     ),
