@@ -41,7 +41,7 @@ from syncd.spec.models import (
 )
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
 from syncd.spec.schemas import check, describe_value, did_you_mean
-from syncd.spec.validation import Loaded
+from syncd.spec.validation import Loaded, Rejected
 
 if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
     from syncd.spec.cache import ParseCache
@@ -394,7 +394,8 @@ def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
         return handle.read(limit + 1)
 
 
-ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem]]
+# (kind, model) items, problems, and the documents that declare an id but were refused
+ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem], list[Rejected]]
 
 
 def _parse_file(
@@ -407,22 +408,23 @@ def _parse_file(
         try:
             read = _read(root, relative, max_file_bytes)
         except OSError as exc:
-            return [], [SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}")]
+            return [], [SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}")], []
     elif len(data) > max_file_bytes:
         read = _read(root, relative, max_file_bytes)
     else:
         read = data
     if isinstance(read, SpecProblem):
         # elsewhere than the kind folders, a huge YAML file is simply not ours
-        return [], [read] if folder_kind is not None else []
+        return [], [read] if folder_kind is not None else [], []
     if folder_kind is None and not _DECLARES_KIND.search(read):
-        return [], []  # not ours: YAML elsewhere in the repo without a syncd kind
+        return [], [], []  # not ours: YAML elsewhere in the repo without a syncd kind
     try:
         documents = load_yaml(read, relative, max_bytes=max_file_bytes)
     except SpecError as exc:
-        return [], list(exc.problems)
+        return [], list(exc.problems), []
     items: list[tuple[str, Loaded[Any]]] = []
     problems: list[SpecProblem] = []
+    rejected: list[Rejected] = []
     for document in documents:
         kind, kind_problems = _kind_of(document, folder_kind)
         problems.extend(kind_problems)
@@ -432,7 +434,9 @@ def _parse_file(
         problems.extend(model_problems)
         if model is not None:
             items.append((kind, Loaded(model, document)))
-    return items, problems
+        elif model_problems and isinstance(_get(document.data, "id"), str):
+            rejected.append(Rejected(kind, document.data["id"], model_problems[0]))
+    return items, problems, rejected
 
 
 def load_repository(
@@ -476,9 +480,13 @@ def _load_repository(
     loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
     notes: list[SpecProblem] = []
     parse = _parse_file if cache is None else cache.wrap(root, _parse_file)
+    rejected: list[Rejected] = []
     for relative, folder_kind in files:
-        items, file_problems = parse(root, relative, folder_kind, max_file_bytes, None)
+        items, file_problems, file_rejected = parse(
+            root, relative, folder_kind, max_file_bytes, None
+        )
         problems.extend(file_problems)
+        rejected.extend(file_rejected)
         for kind, item in items:
             loaded[kind].append(item)
     for item in loaded["Deployment"]:
@@ -491,7 +499,11 @@ def _load_repository(
         notes.extend(node_notes)
     problems.extend(
         validation.check_references(
-            loaded["Deployment"], loaded["Definition"], loaded["Node"], extra_nodes=extra_nodes
+            loaded["Deployment"],
+            loaded["Definition"],
+            loaded["Node"],
+            extra_nodes=extra_nodes,
+            rejected=rejected,
         )
     )
     if problems:
