@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from syncd.daemon.notify.settings import NotifySettings, read_notifications
 from syncd.errors import ConfigError, SpecError, SpecProblem, UsageError
 from syncd.plan.autoscaling import (
     DEFAULT_SCALE_UP_PERCENT,
@@ -125,6 +126,7 @@ class DaemonSettings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
+    notifications: NotifySettings = field(default_factory=NotifySettings)
     source_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -268,6 +270,9 @@ class _Reader:
                         ("autoscaling", "scaleUp", "period"), DEFAULT_SCALE_UP_PERIOD_S
                     ),
                 ),
+            ),
+            notifications=read_notifications(
+                raw.get("notifications", {}), self._path, self._duration
             ),
             source_file=self.source_file,
         )
