@@ -268,3 +268,25 @@ def test_the_scale_up_policy_is_read_from_the_config(tmp_path):
         "repo: {url: /srv/d.git}\nautoscaling: {scaleUp: {percent: 50, pods: 2, period: 1m}}\n"
     )
     assert load_config(path).autoscaling.scale_up == ScaleUpPolicy(50, 2, 60.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="syncd/daemon/loop.py (another engineer's) must pass settings.autoscaling.scale_up to "
+    "DeploymentAutoscaler(..., scale_up=) and reconfigure(); remove this marker once it does",
+)
+def test_the_daemon_uses_the_configured_scale_up_policy(tmp_path):
+    from syncd.daemon.config import load_config
+    from syncd.daemon.loop import Daemon
+
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        f"repo: {{url: {tmp_path}/d.git}}\nstateDir: {tmp_path}/state\n"
+        "autoscaling: {scaleUp: {percent: 0, pods: 1}}\n"
+    )
+    settings = load_config(path)
+    daemon = Daemon(settings)
+    try:
+        assert daemon.autoscaler.autoscaler.scale_up == settings.autoscaling.scale_up
+    finally:
+        daemon._workers.shutdown()

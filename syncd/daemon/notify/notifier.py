@@ -181,6 +181,8 @@ class Notifier:
         try:
             request, name = self._request(delivery)
         except DeliveryFailed as failed:
+            if failed.retryable:  # a permanent failure is logged once, when it is dropped
+                log.warning("could not notify %s: %s", delivery.target, failed.reason)
             return failed
         try:
             self._send(request, timeout_s)
@@ -228,11 +230,14 @@ def _status_payload(state: CommitState) -> dict[str, object]:
 
 def _status_request(target: CommitStatusTarget, delivery: Delivery) -> HttpRequest:
     payload = delivery.payload
+    if payload.get("state") not in ("pending", "success", "failure") or not payload.get("sha"):
+        # only a hand-edited queue file holds such an entry: sending it again cannot help
+        raise DeliveryFailed("a queued commit status is malformed", retryable=False)
     state = CommitState(
         str(payload["sha"]),
-        str(payload["context"]),
-        payload["state"],  # type: ignore[arg-type]
-        str(payload["description"]),
+        str(payload.get("context", target.context)),
+        payload["state"],
+        str(payload.get("description", "")),
     )
     token = read_credential(target.token_file, f"{target.provider} token")
     api = _STATUS_APIS[target.provider]
