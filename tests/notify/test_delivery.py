@@ -210,3 +210,9 @@ def test_one_notifier_per_state_directory_survives_a_reload(recorder, token_file
     again = notifier_for(github(recorder, token_file, max_per_minute=5), tmp_path)
     assert first is again and again.settings.max_per_minute == 5
     assert notifier_for(NotifySettings(), tmp_path / "other") is None
+
+
+def test_a_bad_credential_file_is_reported_at_start(recorder, tmp_path, caplog):
+    missing = tmp_path / "nowhere.token"
+    Notifier(github(recorder, missing), tmp_path / "queue.json")
+    assert f"cannot read the github token file {missing}" in caplog.text

@@ -15,6 +15,7 @@ from syncd.status.model import SyncStatus, format_time
 
 SETTLED = ("OK", "Error", "Failed")
 DESCRIPTION_LIMIT = 140  # GitHub's limit on a status description; the strictest of the three
+DETAILS_LIMIT = 1000  # of an alert's details: keeps each queued entry, and the queue, small
 StatusState = Literal["pending", "success", "failure"]
 
 
@@ -108,7 +109,7 @@ def alert_events(
         if kind is None and before in ("Error", "Failed"):
             kind = "recovered"
         if kind is not None:
-            details = deployment.last_error or deployment.details
+            details = _one_line(deployment.last_error or deployment.details, DETAILS_LIMIT)
             events.append(
                 AlertEvent(
                     kind, deployment.id, before, deployment.status, details, status.commit, at
@@ -122,7 +123,7 @@ def alert_events(
                 deployment_id,
                 "",
                 current.status if current else "",
-                (current.last_error or current.details) if current else "",
+                _one_line(current.last_error or current.details, DETAILS_LIMIT) if current else "",
                 status.commit,
                 at,
             )

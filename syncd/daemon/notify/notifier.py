@@ -85,6 +85,7 @@ class Notifier:
             self._statuses = {t.key: t for t in settings.commit_statuses}
             self._alerts = {t.key: t for t in settings.alerts}
             self._cond.notify_all()
+        _check_credentials(settings)
 
     # ---------------------------------------------------------------- called by the pass
 
@@ -217,6 +218,17 @@ class Notifier:
             log.error("dropped a notification (%s): %s", failed.reason, _what(delivery))
         self._queue.remove(delivery)
         self._queue.save()
+
+
+def _check_credentials(settings: NotifySettings) -> None:
+    """Say at start (and on reload) what a send would refuse later, while someone is looking."""
+    files = [(t.token_file, f"{t.provider} token") for t in settings.commit_statuses]
+    files += [(t.url_file, f"{t.kind} URL") for t in settings.alerts if t.url_file is not None]
+    for path, what in files:
+        try:
+            read_credential(path, what)
+        except DeliveryFailed as failed:
+            log.error("notifications: %s", failed.reason)
 
 
 def _status_payload(state: CommitState) -> dict[str, object]:
