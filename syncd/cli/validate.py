@@ -148,14 +148,21 @@ def _targets(paths: Iterable[Path]) -> list[_Target]:
 
 def find_repo_root(file: Path) -> Path | None:
     """The repository ``file`` belongs to: the nearest folder upward that holds deployments/,
-    definitions/ or nodes/, else the top of its Git work tree, else None."""
+    definitions/ or nodes/ (not above the top of its Git work tree), else that top, else None."""
     start = file.absolute().parent
+    top = _git_top(start)
     for folder in (start, *start.parents):
         if any((folder / name).is_dir() for name in _REPO_FOLDERS):
             return _relative_if_below_cwd(folder)
+        if folder == top:
+            break  # beyond the work tree is someone else's folder
+    return _relative_if_below_cwd(top) if top is not None else None
+
+
+def _git_top(folder: Path) -> Path | None:
     try:
-        top = subprocess.run(
-            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+        result = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -163,7 +170,7 @@ def find_repo_root(file: Path) -> Path | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return _relative_if_below_cwd(Path(top.stdout.strip())) if top.returncode == 0 else None
+    return Path(result.stdout.strip()).absolute() if result.returncode == 0 else None
 
 
 def _relative_if_below_cwd(folder: Path) -> Path:

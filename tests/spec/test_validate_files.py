@@ -105,3 +105,12 @@ def test_files_of_a_repository_elsewhere_are_named_relative_to_its_root(repo, tm
     result = invoke(str(root / "deployments/depl_web.yaml"))
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("deployments/depl_web.yaml:3:1:")
+
+
+def test_the_search_stops_at_the_git_top(tmp_path):
+    (tmp_path / "nodes").mkdir()  # a folder above the work tree that happens to be named nodes
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    (work / "app").mkdir()
+    (work / "app/node.yaml").write_text("kind: Node\nid: n\nurl: unix:///run/docker.sock\n")
+    assert find_repo_root(work / "app/node.yaml").resolve() == work.resolve()
