@@ -27,6 +27,7 @@ from syncd.plan.autoscaling import (
     DEFAULT_TOLERANCE,
     AutoscaleDecision,
     Autoscaler,
+    ScaleUpPolicy,
 )
 from syncd.spec.models import Deployment
 from syncd.state import ObservedInstance, ObservedState
@@ -60,14 +61,20 @@ class DeploymentAutoscaler:
         tolerance: float = DEFAULT_TOLERANCE,
         sampler: CpuSampler | None = None,
         clock: Callable[[], float] = time.monotonic,
+        scale_up: ScaleUpPolicy | None = None,
     ) -> None:
-        self.autoscaler = Autoscaler(scale_down_window_s, tolerance)
+        self.autoscaler = Autoscaler(scale_down_window_s, tolerance, scale_up)
         self.sampler = sampler or CpuSampler()
         self.clock = clock
 
-    def reconfigure(self, scale_down_window_s: float) -> None:
-        """Apply a reloaded config (SIGHUP); states keep their counts, new windows take the value."""
+    def reconfigure(
+        self, scale_down_window_s: float, scale_up: ScaleUpPolicy | None = None
+    ) -> None:
+        """Apply a reloaded config (SIGHUP); states keep their counts, new windows and states
+        started afterwards take the values."""
         self.autoscaler.scale_down_window_s = scale_down_window_s
+        if scale_up is not None:
+            self.autoscaler.scale_up = scale_up
 
     def reconcile(
         self,

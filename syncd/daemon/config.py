@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from syncd.daemon.notify.settings import NotifySettings, read_notifications
 from syncd.errors import ConfigError, SpecError, SpecProblem, UsageError
+from syncd.plan.autoscaling import (
+    DEFAULT_SCALE_UP_PERCENT,
+    DEFAULT_SCALE_UP_PERIOD_S,
+    DEFAULT_SCALE_UP_PODS,
+    ScaleUpPolicy,
+)
 from syncd.spec.loading import Document, load_yaml
 from syncd.spec.models import NodeSpec
 from syncd.spec.quantities import QuantityError, parse_duration
@@ -93,6 +100,7 @@ class ApiSettings:
 @dataclass(frozen=True)
 class AutoscalingSettings:
     scale_down_window_s: float = 300.0
+    scale_up: ScaleUpPolicy = field(default_factory=ScaleUpPolicy)  # Kubernetes' defaults
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class DaemonSettings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
+    notifications: NotifySettings = field(default_factory=NotifySettings)
     # io.syncd.owner of what this daemon creates; None: derived from the repo (source/owner.py)
     owner: str | None = None
     source_file: Path | None = field(default=None, compare=False)
@@ -208,6 +217,7 @@ class _Reader:
         retry_raw = raw.get("retry", {})
         log_raw = raw.get("log", {})
         webhook_raw = raw.get("webhook", {})
+        scale_up_raw = raw.get("autoscaling", {}).get("scaleUp", {})
         only = raw.get("onlyNodes", raw.get("nodeFilter"))
         retry = RetrySettings(
             max_attempts=retry_raw.get("maxAttempts", 5),
@@ -254,7 +264,17 @@ class _Reader:
             ),
             api=ApiSettings(tokens_file=self._path(raw.get("api", {}).get("tokensFile"))),
             autoscaling=AutoscalingSettings(
-                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0)
+                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0),
+                scale_up=ScaleUpPolicy(
+                    percent=scale_up_raw.get("percent", DEFAULT_SCALE_UP_PERCENT),
+                    pods=scale_up_raw.get("pods", DEFAULT_SCALE_UP_PODS),
+                    period_s=self._duration(
+                        ("autoscaling", "scaleUp", "period"), DEFAULT_SCALE_UP_PERIOD_S
+                    ),
+                ),
+            ),
+            notifications=read_notifications(
+                raw.get("notifications", {}), self._path, self._duration
             ),
             owner=raw.get("owner"),
             source_file=self.source_file,

@@ -48,7 +48,9 @@ class Daemon:
         self.settings = settings
         self.queue = TriggerQueue()
         self.states = DeploymentStates(settings.retry)
-        self.autoscaler = DeploymentAutoscaler(settings.autoscaling.scale_down_window_s)
+        self.autoscaler = DeploymentAutoscaler(
+            settings.autoscaling.scale_down_window_s, scale_up=settings.autoscaling.scale_up
+        )
         self.status_writer = StatusWriter(settings)
         self.lock = StateDirLock(settings.state_dir)
         self.http: HttpServer | None = None
@@ -246,7 +248,7 @@ class Daemon:
             new = replace(new, state_dir=old.state_dir)
         self.settings = new
         self.states.settings = new.retry
-        self.autoscaler.reconfigure(new.autoscaling.scale_down_window_s)
+        self.autoscaler.reconfigure(new.autoscaling.scale_down_window_s, new.autoscaling.scale_up)
         self.status_writer = StatusWriter(new)
         setup_logging(new.log.format, new.log.level)
         self.reconciler.reconfigure(new)

@@ -1,15 +1,18 @@
-"""What one pass leaves behind: the status file, the git note on the commit, the metrics.
+"""What one pass leaves behind: the status file, the git note on the commit, the metrics,
+and the notifications.
 
 ``build_status`` turns the daemon's view of a pass (``PassView``) into the status model of
 ``syncd.status.model``; ``StatusWriter`` writes it atomically, notes the commit (only when the
-note's content changed, so a reconcile every 15 s does not make a notes commit every 15 s), and
-updates the metrics.
+note's content changed, so a reconcile every 15 s does not make a notes commit every 15 s),
+updates the metrics, and hands what changed since the previous pass to the notifier
+(``syncd.daemon.notify``), which sends from its own thread.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from syncd import __version__
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.http import WebhookSecrets
+from syncd.daemon.notify.changes import alert_events
+from syncd.daemon.notify.notifier import Notifier, notifier_for
 from syncd.daemon.retries import DeploymentState
 from syncd.errors import SourceError, SpecProblem, SyncdError
 from syncd.plan.model import DeploymentPlan
@@ -164,6 +169,10 @@ class StatusWriter:
         self._last_seen: dict[str, datetime] = {}
         self._webhook = _read_webhook_secrets(settings)
         self.metrics = metrics.default_metrics()
+        # One notifier per state dir for the whole process: a reload reconfigures it.
+        self.notifier: Notifier | None = notifier_for(settings.notifications, settings.state_dir)
+        self._reverted: list[str] = []  # since the last write; count_revert runs in job threads
+        self._reverted_lock = threading.Lock()
 
     def webhook_secrets(self) -> WebhookSecrets:
         return self._webhook
@@ -185,7 +194,17 @@ class StatusWriter:
             log.error("could not write the status file %s: %s", self.settings.status_file, exc)
         self._note(view, status, source)
         self._metrics(view, status, kind)
+        self._notify(status)
         return status
+
+    def _notify(self, status: SyncStatus) -> None:
+        """Compare with the previous pass and queue the changes; the notifier sends them."""
+        with self._reverted_lock:
+            reverted, self._reverted = self._reverted, []
+        if self.notifier is None:
+            return
+        events, self.notifier.settled = alert_events(self.notifier.settled, status, reverted)
+        self.notifier.publish(status, events)
 
     def _note(self, view: PassView, status: SyncStatus, source: GitSource) -> None:
         notes = self.settings.notes
@@ -226,6 +245,8 @@ class StatusWriter:
 
     def count_revert(self, deployment_id: str) -> None:
         self.metrics.count_revert(deployment_id)
+        with self._reverted_lock:
+            self._reverted.append(deployment_id)
 
     def count_rollout(self, deployment_id: str, outcome: str) -> None:
         self.metrics.count_rollout(deployment_id, outcome)

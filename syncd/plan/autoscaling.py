@@ -7,6 +7,9 @@ Pure (no I/O, no clock): the daemon measures CPU (``syncd.nodes.stats``) and pas
 - ``ScaleDownStabilizer`` is HPA's stabilisation window: the count applied is the highest
   recommendation of the last ``window_s`` seconds, so scaling up is immediate and scaling down
   waits until every recommendation in the window agreed on less.
+- ``ScaleUpLimiter`` is HPA's default scale-up behaviour: within any ``period_s`` (15 s) the count
+  grows by at most the larger of ``percent`` (100 %: doubling) and ``pods`` (4), counted from
+  the count at the start of that period, so 10 -> 50 takes several passes, as in Kubernetes.
 - ``Autoscaler`` keeps one ``AutoscaleState`` per deployment, keyed by its Git baseline
   (``replicas`` and the ``autoScaling`` block): when either changes in Git, the state restarts from
   the Git count, so autoscaling never fights a person who edits the file.
@@ -23,6 +26,10 @@ from syncd.spec.models import AutoScaling, Deployment
 
 DEFAULT_TOLERANCE = 0.1  # HPA's --horizontal-pod-autoscaler-tolerance
 DEFAULT_SCALE_DOWN_WINDOW_S = 300.0  # HPA's default scaleDown.stabilizationWindowSeconds
+# HPA's default scaleUp policies: {Percent: 100, Pods: 4} per 15 s, selectPolicy Max.
+DEFAULT_SCALE_UP_PERCENT = 100
+DEFAULT_SCALE_UP_PODS = 4
+DEFAULT_SCALE_UP_PERIOD_S = 15.0
 
 
 def clamp(value: int, low: int, high: int) -> int:
@@ -83,6 +90,50 @@ class ScaleDownStabilizer:
 
 
 @dataclass(frozen=True)
+class ScaleUpPolicy:
+    """How fast a count may grow: HPA's two default ``scaleUp`` policies, the larger wins."""
+
+    percent: int = DEFAULT_SCALE_UP_PERCENT
+    pods: int = DEFAULT_SCALE_UP_PODS
+    period_s: float = DEFAULT_SCALE_UP_PERIOD_S
+
+    def __post_init__(self) -> None:
+        if self.percent < 0 or self.pods < 0 or self.period_s <= 0:
+            raise ValueError(
+                f"scale-up policy needs percent >= 0, pods >= 0 and period_s > 0, got {self}"
+            )
+
+
+@dataclass
+class ScaleUpLimiter:
+    """HPA's scale-up rate limit (``calculateScaleUpLimitWithScalingRules``).
+
+    Every change of the count is recorded with its time. The limit is computed from the count
+    at the start of the last ``period_s``: the current count minus the changes made since (a
+    scale-down within the period gives its room back, as in Kubernetes), then the larger of
+    ``ceil(start * (1 + percent/100))`` and ``start + pods``. It never goes below the current
+    count: a limit already used up holds the count until the period has passed.
+    """
+
+    policy: ScaleUpPolicy = field(default_factory=ScaleUpPolicy)
+    _changes: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+
+    def limit(self, now: float, current: int) -> int:
+        """The highest count allowed at ``now`` for a deployment running ``current``."""
+        while self._changes and self._changes[0][0] <= now - self.policy.period_s:
+            self._changes.popleft()
+        period_start = current - sum(change for _, change in self._changes)
+        by_percent = -(-period_start * (100 + self.policy.percent) // 100)  # exact integer ceil
+        by_pods = period_start + self.policy.pods
+        return max(by_percent, by_pods, current)
+
+    def record(self, now: float, before: int, after: int) -> None:
+        """Remember that the count went from ``before`` to ``after`` at ``now``."""
+        if after != before:
+            self._changes.append((now, after - before))
+
+
+@dataclass(frozen=True)
 class Baseline:
     """What Git says about a deployment's scale: a change in any part resets autoscaling."""
 
@@ -124,10 +175,16 @@ class AutoscaleState:
     stabilizer: ScaleDownStabilizer
     last_utilization: float | None = None
     last_recommendation: int | None = None
+    limiter: ScaleUpLimiter = field(default_factory=ScaleUpLimiter)
 
     @classmethod
     def start(
-        cls, baseline: Baseline, window_s: float, now: float, observed_count: int | None = None
+        cls,
+        baseline: Baseline,
+        window_s: float,
+        now: float,
+        observed_count: int | None = None,
+        scale_up: ScaleUpPolicy | None = None,
     ) -> AutoscaleState:
         """A fresh state at time ``now``. ``observed_count`` (instances already running, e.g.
         after a restart of the daemon) is kept when given, within the range; otherwise Git's
@@ -140,7 +197,8 @@ class AutoscaleState:
             count = baseline.start_count
         stabilizer = ScaleDownStabilizer(window_s)
         stabilizer.stabilize(now, count)
-        return cls(baseline=baseline, count=count, stabilizer=stabilizer)
+        limiter = ScaleUpLimiter(scale_up or ScaleUpPolicy())
+        return cls(baseline=baseline, count=count, stabilizer=stabilizer, limiter=limiter)
 
     def step(self, now: float, average_utilization: float | None, tolerance: float) -> int:
         """Feed one measurement (None: nothing measured this pass, the count stays) and return the
@@ -159,7 +217,11 @@ class AutoscaleState:
             tolerance,
         )
         self.last_recommendation = recommendation
-        self.count = self.stabilizer.stabilize(now, recommendation)
+        stabilized = self.stabilizer.stabilize(now, recommendation)
+        # Kubernetes' order: stabilise first, then limit the rate of a scale-up.
+        count = min(stabilized, self.limiter.limit(now, self.count))
+        self.limiter.record(now, self.count, count)
+        self.count = count
         return self.count
 
     @property
@@ -191,9 +253,11 @@ class Autoscaler:
         self,
         scale_down_window_s: float = DEFAULT_SCALE_DOWN_WINDOW_S,
         tolerance: float = DEFAULT_TOLERANCE,
+        scale_up: ScaleUpPolicy | None = None,
     ) -> None:
         self.scale_down_window_s = scale_down_window_s
         self.tolerance = tolerance
+        self.scale_up = scale_up or ScaleUpPolicy()
         self._states: dict[str, AutoscaleState] = {}
 
     def state(self, deployment_id: str) -> AutoscaleState | None:
@@ -226,7 +290,9 @@ class Autoscaler:
             if state is None or reset:
                 # A state that existed and changed baseline is a Git edit: Git's count wins.
                 seed = (observed_counts or {}).get(deployment.id) if state is None else None
-                state = AutoscaleState.start(baseline, self.scale_down_window_s, now, seed)
+                state = AutoscaleState.start(
+                    baseline, self.scale_down_window_s, now, seed, self.scale_up
+                )
                 self._states[deployment.id] = state
                 # The first pass after a (re)start only sets the baseline: measuring instances
                 # that run at the old count would scale from a count Git no longer asks for.

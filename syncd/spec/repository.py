@@ -36,7 +36,7 @@ from syncd.spec.models import (
 )
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
 from syncd.spec.schemas import check, describe_value
-from syncd.spec.validation import Loaded
+from syncd.spec.validation import Loaded, Rejected
 
 if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
     from syncd.spec.cache import ParseCache
@@ -304,7 +304,8 @@ def parse_node(data: dict[str, Any], file: str = "<api>") -> NodeSpec:
 # --------------------------------------------------------------------------- the repository
 
 
-ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem]]
+# (kind, model) items, problems, and the documents that declare an id but were refused
+ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem], list[Rejected]]
 
 
 def _parse_file(
@@ -315,6 +316,7 @@ def _parse_file(
     bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
     documents, problems = file_documents(root, relative, folder_kind, max_file_bytes, data)
     items: list[tuple[str, Loaded[Any]]] = []
+    rejected: list[Rejected] = []
     for kind, document in documents:
         if kind is None:
             continue
@@ -322,7 +324,9 @@ def _parse_file(
         problems.extend(model_problems)
         if model is not None:
             items.append((kind, Loaded(model, document)))
-    return items, problems
+        elif model_problems and isinstance(_get(document.data, "id"), str):
+            rejected.append(Rejected(kind, document.data["id"], model_problems[0]))
+    return items, problems, rejected
 
 
 def load_repository(
@@ -366,9 +370,13 @@ def _load_repository(
     loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
     notes: list[SpecProblem] = []
     parse = _parse_file if cache is None else cache.wrap(root, _parse_file)
+    rejected: list[Rejected] = []
     for relative, folder_kind in files:
-        items, file_problems = parse(root, relative, folder_kind, max_file_bytes, None)
+        items, file_problems, file_rejected = parse(
+            root, relative, folder_kind, max_file_bytes, None
+        )
         problems.extend(file_problems)
+        rejected.extend(file_rejected)
         for kind, item in items:
             loaded[kind].append(item)
     for item in loaded["Deployment"]:
@@ -381,7 +389,11 @@ def _load_repository(
         notes.extend(node_notes)
     problems.extend(
         validation.check_references(
-            loaded["Deployment"], loaded["Definition"], loaded["Node"], extra_nodes=extra_nodes
+            loaded["Deployment"],
+            loaded["Definition"],
+            loaded["Node"],
+            extra_nodes=extra_nodes,
+            rejected=rejected,
         )
     )
     if problems:

@@ -41,6 +41,18 @@ class Loaded(Generic[Model]):
     document: Document
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A document that declares an id but failed its own checks (schema, quantities).
+
+    A reference to that id is then not "not found": it points at the document's own error.
+    """
+
+    kind: str  # "Deployment", "Definition" or "Node"
+    id: str
+    problem: SpecProblem  # the document's first problem
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -324,8 +336,13 @@ def check_references(
     nodes: Sequence[Loaded[NodeSpec]],
     *,
     extra_nodes: Sequence[NodeSpec] = (),
+    rejected: Sequence[Rejected] = (),
 ) -> list[SpecProblem]:
-    """Unique ids per kind; every definitionId resolves; every target cluster/zone has a node."""
+    """Unique ids per kind; every definitionId resolves; every target cluster/zone has a node.
+
+    ``rejected``: documents that failed their own checks; a definitionId naming one of them is
+    reported as an invalid definition with the place of its error, not as a missing one.
+    """
     problems = [
         *_unique_ids(deployments, "deployment"),
         *_unique_ids(definitions, "definition"),
@@ -347,9 +364,21 @@ def check_references(
         zones.setdefault(node.cluster, set())
         if node.zone:
             zones[node.cluster].add(node.zone)
+    invalid_definitions = {r.id: r.problem for r in rejected if r.kind == "Definition"}
     for item in deployments:
         deployment, document = item.model, item.document
-        if deployment.definition_id not in definition_ids:
+        if deployment.definition_id in definition_ids:
+            pass
+        elif deployment.definition_id in invalid_definitions:
+            error = invalid_definitions[deployment.definition_id]
+            problems.append(
+                document.problem(
+                    ("definitionId",),
+                    f"definition {deployment.definition_id!r} exists in {error.file} but is "
+                    f"invalid: fix {error.file}:{error.line}: {error.message}",
+                )
+            )
+        else:
             hint = did_you_mean(deployment.definition_id, definition_ids)
             known = (
                 ""

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from syncd.plan.autoscaling import (
     Autoscaler,
     ScaleDownStabilizer,
+    ScaleUpLimiter,
+    ScaleUpPolicy,
     desired_replicas,
     status_text,
 )
@@ -184,3 +186,102 @@ def test_deployments_without_autoscaling_or_gone_are_forgotten():
 
 def test_status_text():
     assert status_text(AutoScaling(2, 10, 80), 4) == "autoscaled 2..10, now 4"
+
+
+# Kubernetes' default scaleUp behaviour: max(+100 %, +4 pods) per 15 s, from the period's start.
+# current, recommendation, policy (percent, pods, period), expected count
+@pytest.mark.parametrize(
+    ("current", "recommended", "policy", "expected"),
+    [
+        (10, 50, (100, 4, 15), 20),  # doubling beats +4: 10 -> 20, not 50
+        (1, 10, (100, 4, 15), 5),  # +4 beats doubling a small count
+        (2, 100, (100, 4, 15), 6),
+        (3, 5, (100, 4, 15), 5),  # under the limit: the recommendation itself
+        (10, 15, (100, 4, 15), 15),
+        (10, 500, (100, 100, 15), 110),  # a pods policy larger than the percent one
+        (10, 500, (2, 0, 15), 11),  # ceil(10 * 1.02) = 11: rounded up so scaling never stalls
+        (10, 500, (0, 0, 15), 10),  # both zero: scale-up held
+        (10, 8, (100, 4, 15), 8),  # scale-down is not limited here (the window handles it)
+    ],
+)
+def test_scale_up_is_limited_as_kubernetes_limits_it(current, recommended, policy, expected):
+    percent, pods, period = policy
+    limiter = ScaleUpLimiter(ScaleUpPolicy(percent=percent, pods=pods, period_s=period))
+    assert min(recommended, limiter.limit(0.0, current)) == expected
+
+
+# Changes already made in the period count against it: (time, count before, count after) made
+# earlier, then the limit at ``now`` for ``current``.
+@pytest.mark.parametrize(
+    ("changes", "now", "current", "expected_limit"),
+    [
+        ([(0, 10, 20)], 5, 20, 20),  # 10 -> 20 used the period's room: held at 20
+        ([(0, 10, 20)], 15, 20, 40),  # the change is exactly 15 s old: a new period
+        ([(0, 10, 14)], 5, 14, 20),  # part of the room used: up to 20 from a start of 10
+        ([(0, 2, 6), (10, 6, 10)], 12, 10, 10),  # start 2: max(4, 6) = 6, but never below 10
+        ([(0, 2, 6), (10, 6, 10)], 16, 10, 12),  # only the +4 at t=10 is left: start 6, doubled
+        ([(0, 10, 6)], 5, 6, 20),  # a scale-down in the period gives its room back
+    ],
+)
+def test_scale_up_limit_counts_from_the_start_of_the_period(changes, now, current, expected_limit):
+    limiter = ScaleUpLimiter()
+    for at, before, after in changes:
+        limiter.record(at, before, after)
+    assert limiter.limit(now, current) == expected_limit
+
+
+def test_the_autoscaler_takes_several_passes_from_10_to_50():
+    """10 -> 50 at Kubernetes' pace: 20 at once, 40 a period later, then 50."""
+    scaler = Autoscaler(scale_down_window_s=300)
+    deployment = _deployment(replicas=10, max_r=50, threshold=10)
+    scaler.decide([deployment], {}, now=0)
+    counts = [
+        scaler.decide([deployment], {"depl_web": 50.0}, now=t)["depl_web"].count
+        for t in (1, 10, 16, 31, 46)
+    ]
+    assert counts == [20, 20, 40, 50, 50]
+
+
+def test_the_scale_up_policy_is_configurable():
+    scaler = Autoscaler(
+        scale_down_window_s=0, scale_up=ScaleUpPolicy(percent=0, pods=1, period_s=60)
+    )
+    deployment = _deployment(replicas=2, max_r=10)
+    scaler.decide([deployment], {}, now=0)
+    assert scaler.decide([deployment], {"depl_web": 100.0}, now=1)["depl_web"].count == 3
+    assert scaler.decide([deployment], {"depl_web": 100.0}, now=30)["depl_web"].count == 3
+    assert scaler.decide([deployment], {"depl_web": 100.0}, now=61)["depl_web"].count == 4
+
+
+def test_a_policy_that_makes_no_sense_is_refused():
+    with pytest.raises(ValueError, match="period_s"):
+        ScaleUpPolicy(period_s=0)
+
+
+def test_the_scale_up_policy_is_read_from_the_config(tmp_path):
+    from syncd.daemon.config import load_config
+
+    path = tmp_path / "syncd.yaml"
+    path.write_text("repo: {url: /srv/d.git}\n")
+    assert load_config(path).autoscaling.scale_up == ScaleUpPolicy(100, 4, 15.0)
+    path.write_text(
+        "repo: {url: /srv/d.git}\nautoscaling: {scaleUp: {percent: 50, pods: 2, period: 1m}}\n"
+    )
+    assert load_config(path).autoscaling.scale_up == ScaleUpPolicy(50, 2, 60.0)
+
+
+def test_the_daemon_uses_the_configured_scale_up_policy(tmp_path):
+    from syncd.daemon.config import load_config
+    from syncd.daemon.loop import Daemon
+
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        f"repo: {{url: {tmp_path}/d.git}}\nstateDir: {tmp_path}/state\n"
+        "autoscaling: {scaleUp: {percent: 0, pods: 1}}\n"
+    )
+    settings = load_config(path)
+    daemon = Daemon(settings)
+    try:
+        assert daemon.autoscaler.autoscaler.scale_up == settings.autoscaling.scale_up
+    finally:
+        daemon._workers.shutdown()

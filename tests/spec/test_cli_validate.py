@@ -82,7 +82,8 @@ def test_default_path_is_the_current_directory(repo, monkeypatch):
     [
         ([str(EXAMPLE_REPO)], 0, "ok: 6 deployments"),
         (["/nonexistent/path"], 2, "does not exist"),
-        ([str(EXAMPLE_REPO / "nodes" / "local.yaml")], 2, "is not a directory"),
+        ([str(EXAMPLE_REPO / "nodes" / "local.yaml")], 0, "ok: 6 deployments"),
+        (["/etc/hostname"], 2, "is in no repository"),
         (["--format", "xml", str(EXAMPLE_REPO)], 2, "'xml' is not one of"),
     ],
 )

@@ -33,8 +33,8 @@ def test_manifest_is_valid_and_declares_syncd_validate():
     hook = our_hook()
     assert hook["entry"] == "syncd validate"
     assert hook["language"] == "python"
-    assert hook["pass_filenames"] is False
-    assert hook["files"] == r"^(deployments|definitions|nodes)/.*\.ya?ml$"
+    assert hook["pass_filenames"] is True  # syncd validate FILE... checks them in their repo
+    assert hook["files"] == r"(^|/)(deployments|definitions|nodes)/.*\.ya?ml$"
 
 
 def local_config_from_manifest() -> str:
@@ -105,6 +105,26 @@ def test_hook_is_skipped_when_no_repo_format_file_changed(deployments_repo, clea
     result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(no files to check)Skipped" in result.stdout
+
+
+@needs_validate
+@pytest.mark.slow
+def test_only_the_staged_files_problems_block_the_commit(deployments_repo, clean_env):
+    """A problem already in another file does not block a commit of a good file."""
+    write_files(
+        deployments_repo,
+        {"deployments/old.yaml": "id: depl_old\ndefinitionId: def_web\nreplica: 2\n"},
+    )
+    git(deployments_repo, "add", "deployments/old.yaml", env=clean_env)
+    git(deployments_repo, "commit", "-q", "--no-verify", "-m", "a bad file", env=clean_env)
+    write_files(
+        deployments_repo, {"nodes/extra.yaml": "id: node-extra\nurl: unix:///run/docker.sock\n"}
+    )
+    git(deployments_repo, "add", "nodes/extra.yaml", env=clean_env)
+
+    result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed" in result.stdout
 
 
 @needs_validate

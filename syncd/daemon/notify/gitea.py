@@ -1,0 +1,32 @@
+"""Gitea and Forgejo commit statuses.
+
+``POST {base}/api/v1/repos/{owner}/{repo}/statuses/{sha}`` with ``state`` (pending, success,
+error, failure, warning), ``context``, ``description`` and ``target_url``; a token with
+repository write access, sent as ``Authorization: token TOKEN``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from syncd.daemon.notify.changes import CommitState
+from syncd.daemon.notify.delivery import HttpRequest
+from syncd.daemon.notify.settings import CommitStatusTarget
+
+STATES = {"pending": "pending", "success": "success", "failure": "failure"}
+
+
+def status_request(target: CommitStatusTarget, state: CommitState, token: str) -> HttpRequest:
+    owner, _, name = target.repository.partition("/")
+    body: dict[str, object] = {
+        "state": STATES[state.state],
+        "context": state.context,
+        "description": state.description,
+    }
+    if target.target_url:
+        body["target_url"] = target.target_url
+    return HttpRequest(
+        url=f"{target.base_url}/api/v1/repos/{quote(owner)}/{quote(name)}/statuses/{state.sha}",
+        body=body,
+        headers={"Authorization": f"token {token}"},
+    )

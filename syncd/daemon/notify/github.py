@@ -1,0 +1,37 @@
+"""GitHub (and GitHub Enterprise) commit statuses.
+
+``POST {base}/repos/{owner}/{repo}/statuses/{sha}`` with ``state`` (pending, success, failure,
+error), ``context``, ``description`` (at most 140 characters) and ``target_url``; a token with
+the ``repo:status`` scope (or a fine-grained token with commit statuses: write), sent as
+``Authorization: Bearer``. ``base`` is https://api.github.com, or https://HOST/api/v3.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from syncd.daemon.notify.changes import CommitState
+from syncd.daemon.notify.delivery import HttpRequest
+from syncd.daemon.notify.settings import CommitStatusTarget
+
+STATES = {"pending": "pending", "success": "success", "failure": "failure"}
+
+
+def status_request(target: CommitStatusTarget, state: CommitState, token: str) -> HttpRequest:
+    owner, _, name = target.repository.partition("/")
+    body: dict[str, object] = {
+        "state": STATES[state.state],
+        "context": state.context,
+        "description": state.description,
+    }
+    if target.target_url:
+        body["target_url"] = target.target_url
+    return HttpRequest(
+        url=f"{target.base_url}/repos/{quote(owner)}/{quote(name)}/statuses/{state.sha}",
+        body=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        },
+    )

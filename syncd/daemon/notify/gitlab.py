@@ -1,0 +1,33 @@
+"""GitLab commit statuses (gitlab.com or self-hosted).
+
+``POST {base}/api/v4/projects/:id/statuses/:sha`` with ``state`` (pending, running, success,
+failed, canceled), ``name`` (the context), ``description`` and ``target_url``; ``:id`` is the
+numeric project id or the URL-encoded path (``group%2Fproject``); a token with the ``api`` scope
+in the ``PRIVATE-TOKEN`` header. A rollout in progress is ``running``; waiting is ``pending``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from syncd.daemon.notify.changes import CommitState
+from syncd.daemon.notify.delivery import HttpRequest
+from syncd.daemon.notify.settings import CommitStatusTarget
+
+STATES = {"pending": "running", "success": "success", "failure": "failed"}
+
+
+def status_request(target: CommitStatusTarget, state: CommitState, token: str) -> HttpRequest:
+    body: dict[str, object] = {
+        "state": STATES[state.state],
+        "name": state.context,
+        "description": state.description,
+    }
+    if target.target_url:
+        body["target_url"] = target.target_url
+    project = quote(target.repository, safe="")
+    return HttpRequest(
+        url=f"{target.base_url}/api/v4/projects/{project}/statuses/{state.sha}",
+        body=body,
+        headers={"PRIVATE-TOKEN": token},
+    )
