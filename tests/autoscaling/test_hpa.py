@@ -284,4 +284,4 @@ def test_the_daemon_uses_the_configured_scale_up_policy(tmp_path):
     try:
         assert daemon.autoscaler.autoscaler.scale_up == settings.autoscaling.scale_up
     finally:
-        daemon._workers.shutdown()
+        daemon._shutdown_parts()
