@@ -15,7 +15,7 @@ from syncd.nodes.stats import (
     parse_cpu_sample,
     utilization_between,
 )
-from tests.harness.handle import TEST_LABEL
+from testkit.harness import TEST_LABEL
 
 BASE_IMAGE = "syncd-test/busybox:latest"
 SECOND = 1_000_000_000
