@@ -1,0 +1,75 @@
+"""Recreate arithmetic, exhaustively, against the in-memory driver (testkit.memory_driver).
+
+1 to 10 replicas, a fault at every new instance (crash at once, crash later, create refused) and
+a node lost at every step: at every recorded change the instances that exist (parked ones aside)
+are of one version; a failure brings exactly the old containers back; a lost node, once back,
+lets the next pass converge. The RollingUpdate grid is in test_rollout_arithmetic.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.spec.desired import DesiredState
+from testkit.memory_driver import Fault
+from tests.apply.rolloutkit import (
+    RECREATE,
+    RECREATE_GRID,
+    STEP_FAULTS,
+    assert_converged,
+    assert_one_version_at_a_time,
+    assert_reverted_whole,
+    render_versions,
+    roll,
+    with_shape,
+)
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DesiredState]:
+    return render_versions(tmp_path_factory.mktemp("versions"))
+
+
+@pytest.mark.parametrize("replicas", RECREATE_GRID)
+def test_recreate_never_runs_two_versions_and_converges(versions, replicas) -> None:
+    rollout = roll(
+        with_shape(versions["v1"], replicas, RECREATE),
+        with_shape(versions["v2"], replicas, RECREATE),
+    )
+    assert rollout.result.outcome == "ok", rollout.result
+    assert_one_version_at_a_time(rollout.snapshots())
+    assert_converged(rollout, replicas)
+
+
+@pytest.mark.parametrize("kind", STEP_FAULTS)
+@pytest.mark.parametrize("replicas", RECREATE_GRID)
+def test_a_recreate_failing_at_any_step_is_reverted_whole(versions, replicas, kind) -> None:
+    old, new = (
+        with_shape(versions["v1"], replicas, RECREATE),
+        with_shape(versions["v2"], replicas, RECREATE),
+    )
+    for step in range(replicas):
+        rollout = roll(old, new, Fault(kind, at=step))
+        assert_one_version_at_a_time(rollout.snapshots())
+        assert_reverted_whole(rollout)
+        (faulted,) = rollout.cluster.faulted
+        assert faulted in rollout.result.reason, (f"{kind} at new instance {step}", rollout.result)
+
+
+@pytest.mark.parametrize("replicas", RECREATE_GRID)
+def test_a_recreate_losing_a_node_at_any_step_then_back_converges(versions, replicas) -> None:
+    old, new = (
+        with_shape(versions["v1"], replicas, RECREATE),
+        with_shape(versions["v2"], replicas, RECREATE),
+    )
+    clean = roll(old, new)
+    # every node operation, not only each step's first: a Recreate has few enough
+    for step in range(clean.cluster.operations - clean.operations_before):
+        rollout = roll(old, new, Fault("unreachable", at=step))
+        (lost,) = rollout.cluster.unreachable
+        assert rollout.result.outcome == "error" and rollout.result.retryable, rollout.result
+        assert_one_version_at_a_time(rollout.snapshots())
+        rollout.cluster.reconnect(lost)
+        assert rollout.another_pass(new).ok, (f"{lost} lost at operation {step}", rollout.report)
+        assert_one_version_at_a_time(rollout.snapshots())
+        assert_converged(rollout, replicas)
