@@ -86,6 +86,15 @@ def with_shape(desired: DesiredState, replicas: int, strategy: Strategy) -> Desi
     return replace(desired, deployments=(shaped,))
 
 
+def update(
+    versions: dict[str, DesiredState], replicas: int, strategy: Strategy, to: str = "v2"
+) -> tuple[DesiredState, DesiredState]:
+    """Version 1 and the version named ``to``, both at ``replicas`` with ``strategy``."""
+    return with_shape(versions["v1"], replicas, strategy), with_shape(
+        versions[to], replicas, strategy
+    )
+
+
 # --------------------------------------------------------------------------- running a rollout
 
 

@@ -21,7 +21,7 @@ from tests.apply.rolloutkit import (
     assert_reverted_whole,
     render_versions,
     roll,
-    with_shape,
+    update,
 )
 
 
@@ -32,10 +32,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DesiredState
 
 @pytest.mark.parametrize("replicas", RECREATE_GRID)
 def test_recreate_never_runs_two_versions_and_converges(versions, replicas) -> None:
-    rollout = roll(
-        with_shape(versions["v1"], replicas, RECREATE),
-        with_shape(versions["v2"], replicas, RECREATE),
-    )
+    rollout = roll(*update(versions, replicas, RECREATE))
     assert rollout.result.outcome == "ok", rollout.result
     assert_one_version_at_a_time(rollout.snapshots())
     assert_converged(rollout, replicas)
@@ -44,10 +41,7 @@ def test_recreate_never_runs_two_versions_and_converges(versions, replicas) -> N
 @pytest.mark.parametrize("kind", STEP_FAULTS)
 @pytest.mark.parametrize("replicas", RECREATE_GRID)
 def test_a_recreate_failing_at_any_step_is_reverted_whole(versions, replicas, kind) -> None:
-    old, new = (
-        with_shape(versions["v1"], replicas, RECREATE),
-        with_shape(versions["v2"], replicas, RECREATE),
-    )
+    old, new = update(versions, replicas, RECREATE)
     for step in range(replicas):
         rollout = roll(old, new, Fault(kind, at=step))
         assert_one_version_at_a_time(rollout.snapshots())
@@ -58,10 +52,7 @@ def test_a_recreate_failing_at_any_step_is_reverted_whole(versions, replicas, ki
 
 @pytest.mark.parametrize("replicas", RECREATE_GRID)
 def test_a_recreate_losing_a_node_at_any_step_then_back_converges(versions, replicas) -> None:
-    old, new = (
-        with_shape(versions["v1"], replicas, RECREATE),
-        with_shape(versions["v2"], replicas, RECREATE),
-    )
+    old, new = update(versions, replicas, RECREATE)
     clean = roll(old, new)
     # every node operation, not only each step's first: a Recreate has few enough
     for step in range(clean.cluster.operations - clean.operations_before):

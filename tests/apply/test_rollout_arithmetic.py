@@ -46,7 +46,7 @@ from tests.apply.rolloutkit import (
     roll,
     rolling,
     steps_of,
-    with_shape,
+    update,
 )
 
 
@@ -69,10 +69,7 @@ def test_rolling_update_keeps_both_bounds_and_converges(
     versions, replicas, surge, unavailable
 ) -> None:
     strategy = rolling(surge, unavailable)
-    rollout = roll(
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["v2"], replicas, strategy),
-    )
+    rollout = roll(*update(versions, replicas, strategy))
     assert rollout.result.outcome == "ok", rollout.result
     assert_rolling_bounds(rollout.snapshots(), replicas, strategy)
     assert_converged(rollout, replicas)
@@ -85,10 +82,7 @@ def test_a_failure_at_any_step_is_reverted_whole(
     versions, replicas, surge, unavailable, kind
 ) -> None:
     strategy = rolling(surge, unavailable)
-    old, new = (
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["v2"], replicas, strategy),
-    )
+    old, new = update(versions, replicas, strategy)
     starts = [step.create for step in steps_of(old, new) if step.create is not None]
     assert starts, "a clean rollout starts new instances"
     for first_new in starts:
@@ -105,10 +99,7 @@ def test_a_version_crashing_everywhere_costs_nothing(
     versions, replicas, surge, unavailable
 ) -> None:
     strategy = rolling(surge, unavailable)
-    rollout = roll(
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["crash"], replicas, strategy),
-    )
+    rollout = roll(*update(versions, replicas, strategy, to="crash"))
     assert_rolling_bounds(rollout.snapshots(), replicas, strategy)
     assert_reverted_whole(rollout)
     assert "exited with code 3: boom: bad config for version 2" in rollout.result.reason
@@ -132,10 +123,7 @@ def test_a_node_lost_at_any_step_then_back_converges(
     versions, replicas, surge, unavailable
 ) -> None:
     strategy = rolling(surge, unavailable)
-    old, new = (
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["v2"], replicas, strategy),
-    )
+    old, new = update(versions, replicas, strategy)
     for step in steps_of(old, new):
         rollout = roll(old, new, Fault("unreachable", at=step.operation))
         (lost,) = rollout.cluster.unreachable
@@ -166,10 +154,7 @@ STRATEGIES = [
 @pytest.mark.parametrize("replicas", [1, 4, 10])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_an_image_that_cannot_be_pulled_changes_nothing(versions, strategy, replicas) -> None:
-    old, new = (
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["missing"], replicas, strategy),
-    )
+    old, new = update(versions, replicas, strategy, to="missing")
     cluster = MemoryCluster(node.id for node in NODES)
     cluster.missing_images.add(MISSING_IMAGE)
     assert one_pass(cluster, old, commit="v1").ok
@@ -188,10 +173,7 @@ def test_a_version_that_never_becomes_healthy_is_reverted_at_the_deadline(
 ) -> None:
     """The one path that waits: the progress deadline (real time, so kept short and rare)."""
     replicas = 3
-    old, new = (
-        with_shape(versions["v1"], replicas, strategy),
-        with_shape(versions["sick"], replicas, strategy),
-    )
+    old, new = update(versions, replicas, strategy, to="sick")
     rollout = roll(
         old, new, options=replace(OPTIONS, progress_deadline_s=1.0, poll_interval_s=0.01)
     )
