@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import pytest
 
+from syncd.apply.instances import Redactor, create_instance
+from syncd.plan.model import Placement
 from syncd.spec.desired import DesiredState
-from testkit.memory_driver import Fault
+from testkit.memory_driver import Fault, MemoryCluster
 from tests.apply.rolloutkit import (
+    DEPLOYMENT,
+    NODES,
     RECREATE,
     RECREATE_GRID,
     STEP_FAULTS,
     assert_converged,
     assert_one_version_at_a_time,
     assert_reverted_whole,
+    one_pass,
     render_versions,
     roll,
     update,
+    with_shape,
 )
 
 
@@ -64,3 +70,32 @@ def test_a_recreate_losing_a_node_at_any_step_then_back_converges(versions, repl
         assert rollout.another_pass(new).ok, (f"{lost} lost at operation {step}", rollout.report)
         assert_one_version_at_a_time(rollout.snapshots())
         assert_converged(rollout, replicas)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reported to the lead: executor._start_and_wait waits only for the instances it "
+    "starts, not for kept ones that do not serve yet, so the pass says ok too early",
+)
+def test_a_pass_after_a_kill_waits_for_the_new_instance_it_keeps(versions) -> None:
+    """A Recreate killed right after creating replica 0 of the new version (still starting, and
+    about to crash): the next pass keeps it and starts replica 1. It must not report the
+    deployment up to date before replica 0 has served."""
+    new = with_shape(versions["v2"], 2, RECREATE)
+    (desired,) = new.deployments
+    cluster = MemoryCluster(node.id for node in NODES)
+    cluster.inject(Fault("crash_later", at=0))
+    killed_pass_driver = cluster.pool().driver("node-a")
+    create_instance(
+        killed_pass_driver,
+        desired,
+        Placement(node_id="node-a", replica=0),
+        commit="killed",
+        env=desired.spec.env,
+        redact=Redactor(),
+    )
+    report = one_pass(cluster, new, commit="v2")
+    result = report.result(DEPLOYMENT)
+    assert result is not None and result.outcome != "ok", (
+        "reported ok, yet the kept replica 0 crashes on its next health look"
+    )
