@@ -82,15 +82,30 @@ def is_zombie(pid: int) -> bool:
         return True
 
 
+#: what an engine or the harness's sshd leaves running (``/proc/PID/comm``, cut at 15 bytes)
+ENGINE_PROGRAMS = ("dockerd", "containerd", "docker-proxy", "runc", "sshd")
+
+
 def pids_mentioning(marker: str) -> list[int]:
-    """Processes whose command line names our directory: containerd and shims dockerd started."""
+    """Engine-side processes whose command line names our directory: containerd and the shims
+    dockerd started, an sshd. Never a shell or tool that merely has the directory among its
+    arguments (``timeout 60 python -m testkit.harness down --dir DIR``, the shell running it):
+    stopping those would stop the caller."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        if pid_is_ours(int(entry.name), marker):
-            found.append(int(entry.name))
+        pid = int(entry.name)
+        if pid_is_ours(pid, marker) and program_of(pid).startswith(ENGINE_PROGRAMS):
+            found.append(pid)
     return found
+
+
+def program_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def mounts_under(root: Path) -> list[str]:
