@@ -310,7 +310,7 @@ class Harness:
         if ping_unix(self.engine(node_id).socket):
             return
         state = self.read_state() or {}
-        node = next((n for n in state.get("nodes", []) if n["id"] == node_id), {})
+        node: dict[str, Any] = next((n for n in state.get("nodes", []) if n["id"] == node_id), {})
         tcp_url = node.get("transports", {}).get("tcp", {}).get("url")
         self._start_engine(node_id, int(tcp_url.rsplit(":", 1)[1]) if tcp_url else None)
         self._wait_and_import(node_id)
