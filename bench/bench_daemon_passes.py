@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,30 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from syncd.daemon.config import parse_config  # noqa: E402
 from syncd.daemon.loop import Daemon  # noqa: E402
 from syncd.daemon.triggers import Trigger  # noqa: E402
-from tests.harness.handle import HarnessHandle  # noqa: E402
-from tests.harness.harness import Harness  # noqa: E402
+from testkit.bench import bare_repository, bench_harness, git, rss_kib  # noqa: E402
+from testkit.harness import BASE_IMAGE  # noqa: E402
 
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-}
-DEFINITION = """\
+DEFINITION = f"""\
 id: def_sleeper
-image: {name: "syncd-test/busybox:latest", internalPorts: []}
+image: {{name: "{BASE_IMAGE}", internalPorts: []}}
 command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 network: "none"
 """
 DEPLOYMENT = "id: depl_sleeper\ndefinitionId: def_sleeper\nreplicas: 2\n"
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
 
 
 def commit(work: Path, rel: str, text: str) -> None:
@@ -64,11 +49,7 @@ def commit(work: Path, rel: str, text: str) -> None:
 
 def footprint() -> tuple[int, int, int]:
     """(RSS KiB, open fds, live child processes) of this process."""
-    rss = next(
-        int(line.split()[1])
-        for line in Path("/proc/self/status").read_text().splitlines()
-        if line.startswith("VmRSS:")
-    )
+    rss = rss_kib()
     fds = len(os.listdir("/proc/self/fd"))
     children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
     return rss, fds, len(children)
@@ -78,18 +59,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passes", type=int, default=1000)
     args = parser.parse_args()
-    harness_dir = os.environ.get("SYNCD_HARNESS_DIR") or tempfile.mkdtemp(
-        prefix="syncd-h-", dir="/tmp"
-    )
-    runner = Harness(harness_dir)
-    handle = HarnessHandle(runner.root, runner.up())
-    node = handle.node("node-a")
-    with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
+    with (
+        bench_harness() as handle,
+        tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp,
+    ):
+        node = handle.node("node-a")
         root = Path(tmp)
-        bare, work = root / "repo.git", root / "work"
-        git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-        git(root, "clone", "-q", str(bare), str(work))
-        git(work, "checkout", "-q", "-b", "main")
+        bare, work = bare_repository(root)
         commit(work, "definitions/def_sleeper.yaml", DEFINITION)
         commit(work, "deployments/depl_sleeper.yaml", DEPLOYMENT)
         config = (
@@ -127,10 +103,6 @@ def main() -> int:
         finally:
             daemon._shutdown_parts()
             daemon.lock.release()
-            handle.cleanup()
-            handle.close()
-    if not os.environ.get("SYNCD_HARNESS_DIR"):
-        runner.down()
     return 0
 
 

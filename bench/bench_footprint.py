@@ -24,7 +24,6 @@ import collections
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,40 +38,27 @@ from syncd.daemon.config import parse_config  # noqa: E402
 from syncd.daemon.loop import Daemon as InProcessDaemon  # noqa: E402
 from syncd.daemon.triggers import Trigger  # noqa: E402
 from syncd.state import LABEL_MANAGED  # noqa: E402
-from tests.faults.faultkit import Daemon  # noqa: E402
-from tests.harness.handle import HarnessHandle  # noqa: E402
-from tests.harness.harness import Harness  # noqa: E402
+from testkit.bench import (  # noqa: E402
+    add_harness_arguments,
+    bare_repository,
+    bench_harness,
+    git,
+    rss_kib,
+)
+from testkit.daemon_process import DaemonProcess  # noqa: E402
+from testkit.harness import BASE_IMAGE, HarnessHandle  # noqa: E402
 
 DEPLOYMENTS = 100
-DEFINITION = """\
+DEFINITION = f"""\
 id: def_sleeper
-image: {name: "syncd-test/busybox:latest", internalPorts: []}
+image: {{name: "{BASE_IMAGE}", internalPorts: []}}
 command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
 network: "none"
 """
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
 
 
 def make_repo(root: Path) -> Path:
-    bare, work = root / "repo.git", root / "work"
-    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(root, "clone", "-q", str(bare), str(work))
-    git(work, "checkout", "-q", "-b", "main")
+    bare, work = bare_repository(root)
     (work / "definitions").mkdir()
     (work / "deployments").mkdir()
     (work / "definitions" / "def_sleeper.yaml").write_text(DEFINITION)
@@ -102,13 +88,6 @@ def running_managed(handle: HarnessHandle) -> int:
     )
 
 
-def rss_kib(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -117,7 +96,7 @@ def cpu_seconds(pid: int) -> float:
 def idle_process(handle: HarnessHandle, root: Path, bare: Path, idle_s: float) -> None:
     config = root / "idle.yaml"
     config.write_text(config_text(bare, root / "state-idle", handle, ""))
-    daemon = Daemon(config, root / "idle.log").start()
+    daemon = DaemonProcess(config, root / "idle.log").start()
     assert daemon.process is not None
     pid = daemon.process.pid
     try:
@@ -226,26 +205,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--harness-dir", default="/tmp/syncd-h-bench")
+    add_harness_arguments(parser)
     parser.add_argument("--idle", type=float, default=60.0, help="idle window, seconds")
     parser.add_argument("--passes", type=int, default=1000)
-    parser.add_argument("--down", action="store_true", help="stop the harness afterwards")
     args = parser.parse_args()
-    harness = Harness(args.harness_dir)
-    handle = HarnessHandle(harness.root, harness.up())
-    handle.cleanup()
-    try:
-        with tempfile.TemporaryDirectory(prefix="syncd-footprint-") as tmp:
-            root = Path(tmp)
-            bare = make_repo(root)
-            idle_process(handle, root, bare, args.idle)
-            # the in-process daemon finds the containers the process left: nothing to roll out
-            passes_in_process(handle, root, bare, args.passes)
-    finally:
-        handle.cleanup()
-        handle.close()
-        if args.down:
-            harness.down()
+    with (
+        bench_harness(args.harness_dir, down=args.down) as handle,
+        tempfile.TemporaryDirectory(prefix="syncd-footprint-") as tmp,
+    ):
+        root = Path(tmp)
+        bare = make_repo(root)
+        idle_process(handle, root, bare, args.idle)
+        # the in-process daemon finds the containers the process left: nothing to roll out
+        passes_in_process(handle, root, bare, args.passes)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,7 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,36 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT  # noqa: E402
-from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, service_deployment  # noqa: E402
-from tests.harness.handle import HarnessHandle  # noqa: E402
-from tests.harness.harness import Harness  # noqa: E402
+from testkit.bench import add_harness_arguments, bare_repository, bench_harness, git  # noqa: E402
+from testkit.daemon_process import DaemonProcess  # noqa: E402
+from testkit.harness import HarnessHandle, free_port  # noqa: E402
+from testkit.service_yaml import SERVICE_DEFINITION, service_deployment  # noqa: E402
 
 REPLICAS = 3
 DEPLOYMENT = "depl_latency"
 SECRET = "bench-webhook-secret"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@localhost",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr}")
-    return done.stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def converged(clients: dict[str, docker.DockerClient], sha: str) -> bool:
@@ -114,10 +89,7 @@ def post_webhook(port: int, sha: str) -> None:
 
 
 def measure(mode: str, handle: HarnessHandle, work_dir: Path, runs: int) -> list[float]:
-    bare, work = work_dir / "deployments.git", work_dir / "work"
-    git(work_dir, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(work_dir, "clone", "-q", str(bare), str(work))
-    git(work, "checkout", "-q", "-b", "main")
+    bare, work = bare_repository(work_dir)
     (work / "definitions").mkdir()
     (work / "deployments").mkdir()
     (work / "definitions" / "def_svc.yaml").write_text(SERVICE_DEFINITION)
@@ -165,7 +137,7 @@ def measure(mode: str, handle: HarnessHandle, work_dir: Path, runs: int) -> list
     clients = {n.id: handle.docker(n.id) for n in handle.nodes}
     sha = commit(0)
     git(work, "push", "-q", "-u", "origin", "main")
-    daemon = Daemon(config, work_dir / "daemon.log").start()
+    daemon = DaemonProcess(config, work_dir / "daemon.log").start()
     times = []
     try:
         wait(lambda: converged(clients, sha), timeout_s=180)
@@ -188,22 +160,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--harness-dir", default="/tmp/syncd-h-bench")
+    add_harness_arguments(parser)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--down", action="store_true", help="stop the harness afterwards")
     args = parser.parse_args()
-    harness = Harness(args.harness_dir)
-    handle = HarnessHandle(harness.root, harness.up())
-    handle.cleanup()
     results = {}
-    try:
+    with bench_harness(args.harness_dir, down=args.down) as handle:
         for mode in ("watched", "webhook"):
             with tempfile.TemporaryDirectory(prefix="syncd-latency-") as work_dir:
                 results[mode] = measure(mode, handle, Path(work_dir), args.runs)
-    finally:
-        handle.close()
-        if args.down:
-            harness.down()
     for mode, times in results.items():
         print(
             f"{mode}: median {statistics.median(times):.2f}s over {len(times)} pushes "

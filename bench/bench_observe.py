@@ -14,10 +14,8 @@ call). Then the same for a NodePool over all three nodes at once.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from syncd.nodes.docker_node import DockerNode  # noqa: E402
 from syncd.nodes.pool import NodePool  # noqa: E402
 from syncd.state import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REPLICA  # noqa: E402
-from tests.harness.handle import HarnessHandle  # noqa: E402
-from tests.harness.harness import BASE_IMAGE, Harness  # noqa: E402
+from testkit.bench import bench_harness  # noqa: E402
+from testkit.harness import BASE_IMAGE, HarnessHandle  # noqa: E402
 
 BENCH_DEPLOYMENT = "bench-observe"
 
@@ -78,13 +76,10 @@ def main() -> int:
     parser.add_argument("--containers", type=int, nargs="+", default=[0, 20])
     args = parser.parse_args()
 
-    reuse = os.environ.get("SYNCD_HARNESS_DIR")
-    runner = Harness(reuse or tempfile.mkdtemp(prefix="syncd-hb-", dir="/tmp"))
     started = time.monotonic()
-    handle = HarnessHandle(runner.root, runner.up())
-    print(f"harness: {runner.root} (up in {time.monotonic() - started:.1f}s)")
-    specs = {"unix": handle.node("node-a"), "ssh": handle.ssh_node, "tcp+tls": handle.tls_node}
-    try:
+    with bench_harness() as handle:
+        print(f"harness: {handle.dir} (up in {time.monotonic() - started:.1f}s)")
+        specs = {"unix": handle.node("node-a"), "ssh": handle.ssh_node, "tcp+tls": handle.tls_node}
         print(
             f"{'transport':<9} {'node':<7} {'managed':>7} {'cold calls':>10} {'cold ms':>8} "
             f"{'calls/pass':>10} {'median ms':>9} {'max ms':>7}"
@@ -118,12 +113,6 @@ def main() -> int:
                 f"{'pool':<9} {'3 nodes':<7} {3 * count:>7} {'':>10} {'':>8} {calls:>10.0f} "
                 f"{statistics.median(timings):>9.1f} {max(timings):>7.1f}"
             )
-    finally:
-        handle.cleanup()
-        handle.close()
-        if not reuse:
-            runner.down()
-            runner.root.rmdir()
     return 0
 
 

@@ -36,7 +36,7 @@ from syncd.spec.models import (  # noqa: E402
     TargetRegion,
 )
 from syncd.spec.rendering import render_desired  # noqa: E402
-from tests.plan.simulated import all_reachable, steady_state  # noqa: E402
+from testkit.simulated import all_reachable, steady_state  # noqa: E402
 
 GRID = [(d, n) for d in (100, 1_000, 10_000) for n in (10, 100, 1_000)]
 

@@ -14,7 +14,6 @@ The harness is started in --harness-dir when it is not running (and stopped with
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -26,20 +25,21 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.apply.executor import apply_plan  # noqa: E402
-from syncd.apply.report import ApplyOptions  # noqa: E402
 from syncd.nodes.pool import NodePool  # noqa: E402
-from tests.apply.applykit import (  # noqa: E402
-    SERVICE_SCRIPT,
-    TestRepo,
-    deployment,
-    plan_repo,
+from testkit.bench import (  # noqa: E402
+    ROLLOUT_REPLICAS,
+    ROLLOUT_SURGE,
+    add_harness_arguments,
+    bench_harness,
+    median_ratio,
+    timed_rolling_update,
 )
-from tests.harness.handle import TEST_LABEL, HarnessHandle  # noqa: E402
-from tests.harness.harness import Harness  # noqa: E402
+from testkit.harness import BASE_IMAGE, TEST_LABEL, HarnessHandle  # noqa: E402
+from testkit.repo import TestRepo  # noqa: E402
+from testkit.services import SERVICE_SCRIPT  # noqa: E402
+from tests.apply.applykit import apply_repo  # noqa: E402  (the pass the apply tests run)
 
-REPLICAS, SURGE = 20, 4
-STRATEGY = {"type": "RollingUpdate", "maxSurge": SURGE, "maxUnavailable": 0}
+REPLICAS, SURGE = ROLLOUT_REPLICAS, ROLLOUT_SURGE
 HEALTHCHECK = {
     "test": ["CMD", "cat", "/tmp/ready"],
     "interval": 1_000_000_000,
@@ -52,30 +52,8 @@ FLOOR_POLL_S = 0.05
 def syncd_rollout(handle: HarnessHandle, work: Path, run: int) -> float:
     """Seconds for syncd to plan and roll v1 -> v2 (v1 set up untimed)."""
     repo = TestRepo(work / f"repo-{run}", list(handle.nodes))
-    options = ApplyOptions(concurrency=4)
     with NodePool(handle.nodes) as pool:
-        repo.write([deployment("depl_bench", REPLICAS, version="1", strategy=STRATEGY)])
-        setup = apply_plan(
-            plan_repo(repo, pool),
-            pool,
-            repo_root=repo.root,
-            secrets=None,
-            commit="v1",
-            options=options,
-        )
-        assert setup.ok, setup.results
-        repo.write([deployment("depl_bench", REPLICAS, version="2", strategy=STRATEGY)])
-        began = time.perf_counter()
-        report = apply_plan(
-            plan_repo(repo, pool),
-            pool,
-            repo_root=repo.root,
-            secrets=None,
-            commit="v2",
-            options=options,
-        )
-        elapsed = time.perf_counter() - began
-    assert report.ok, report.results
+        elapsed = timed_rolling_update(repo, pool, apply_repo)
     handle.cleanup()
     return elapsed
 
@@ -93,7 +71,7 @@ def floor_rollout(handle: HarnessHandle, run: int) -> float:
         node_id = node_ids[replica % len(node_ids)]
         api = clients[node_id]
         container = api.create_container(
-            "syncd-test/busybox:latest",
+            BASE_IMAGE,
             command=["sh", "-c", SERVICE_SCRIPT],
             name=f"floor-{run}-{version}-{replica}",
             environment=[f"VERSION={version}", "MODE=ok"],
@@ -148,33 +126,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--harness-dir", default="/tmp/syncd-h-bench")
+    add_harness_arguments(parser)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--down", action="store_true", help="stop the harness afterwards")
     args = parser.parse_args()
-    harness = Harness(args.harness_dir)
-    handle = HarnessHandle(harness.root, harness.up())
-    handle.cleanup()
-    syncd_times, floor_times = [], []
-    try:
-        with tempfile.TemporaryDirectory() as work:
-            for run in range(args.runs):
-                syncd_times.append(syncd_rollout(handle, Path(work), run))
-                floor_times.append(floor_rollout(handle, run))
-                print(
-                    f"run {run + 1}: syncd {syncd_times[-1]:.2f}s  floor {floor_times[-1]:.2f}s",
-                    flush=True,
-                )
-    finally:
-        handle.cleanup()
-        handle.close()
-        if args.down:
-            harness.down()
-    syncd_median, floor_median = statistics.median(syncd_times), statistics.median(floor_times)
+    syncd_times: list[float] = []
+    floor_times: list[float] = []
+    with (
+        bench_harness(args.harness_dir, down=args.down) as handle,
+        tempfile.TemporaryDirectory() as work,
+    ):
+        for run in range(args.runs):
+            syncd_times.append(syncd_rollout(handle, Path(work), run))
+            floor_times.append(floor_rollout(handle, run))
+            print(
+                f"run {run + 1}: syncd {syncd_times[-1]:.2f}s  floor {floor_times[-1]:.2f}s",
+                flush=True,
+            )
+    syncd_median, floor_median, ratio = median_ratio(syncd_times, floor_times)
     print(
         f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, 3 engines, median of {args.runs}: "
-        f"syncd {syncd_median:.2f}s, docker-py floor {floor_median:.2f}s, "
-        f"ratio {syncd_median / floor_median:.2f}"
+        f"syncd {syncd_median:.2f}s, docker-py floor {floor_median:.2f}s, ratio {ratio:.2f}"
     )
 
 

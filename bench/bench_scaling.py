@@ -41,7 +41,7 @@ from syncd.spec.cache import ParseCache  # noqa: E402
 from syncd.spec.rendering import render_desired  # noqa: E402
 from syncd.spec.repository import load_repository  # noqa: E402
 from syncd.state import ObservedState  # noqa: E402
-from tests.plan.simulated import steady_state  # noqa: E402
+from testkit.simulated import steady_state  # noqa: E402
 
 GRID = [(100, 10), (1_000, 100), (10_000, 1_000)]
 

@@ -14,10 +14,8 @@ takes both samples), also 8 at once. Engine API calls per pass are counted by th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +29,8 @@ from syncd.nodes.stats import (  # noqa: E402
     StatsTarget,
     cpu_utilization,
 )
-from tests.harness.handle import TEST_LABEL, HarnessHandle  # noqa: E402
-from tests.harness.harness import BASE_IMAGE, Harness  # noqa: E402
+from testkit.bench import bench_harness  # noqa: E402
+from testkit.harness import BASE_IMAGE, TEST_LABEL, HarnessHandle  # noqa: E402
 
 
 def start(handle: HarnessHandle, node_id: str, count: int) -> list[str]:
@@ -90,12 +88,9 @@ def main() -> int:
     parser.add_argument("--transports", nargs="+", default=["unix", "ssh"], choices=["unix", "ssh"])
     args = parser.parse_args()
 
-    reuse = os.environ.get("SYNCD_HARNESS_DIR")
-    runner = Harness(reuse or tempfile.mkdtemp(prefix="syncd-hb-", dir="/tmp"))
-    handle = HarnessHandle(runner.root, runner.up())
-    specs = {"unix": handle.node("node-a"), "ssh": handle.ssh_node}
-    specs = {name: spec for name, spec in specs.items() if name in args.transports}
-    try:
+    with bench_harness() as handle:
+        specs = {"unix": handle.node("node-a"), "ssh": handle.ssh_node}
+        specs = {name: spec for name, spec in specs.items() if name in args.transports}
         print(
             f"{'transport':<9} {'containers':>10} {'read':<10} {'median s':>8} {'max s':>6} "
             f"{'calls/pass':>10} {'no value':>8}"
@@ -114,12 +109,6 @@ def main() -> int:
                         )
                 finally:
                     driver.close()
-    finally:
-        handle.cleanup()
-        handle.close()
-        if not reuse:
-            runner.down()
-            runner.root.rmdir()
     return 0
 
 

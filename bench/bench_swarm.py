@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,15 +34,21 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.apply.executor import apply_plan  # noqa: E402
-from syncd.apply.report import ApplyOptions  # noqa: E402
 from syncd.nodes.pool import NodePool  # noqa: E402
 from syncd.spec.models import NodeSpec  # noqa: E402
-from tests.apply.applykit import SERVICE_SCRIPT, TestRepo, deployment, plan_repo  # noqa: E402
-from tests.harness.harness import BASE_IMAGE, Harness  # noqa: E402
+from syncd.state import LABEL_MANAGED  # noqa: E402
+from testkit.bench import (  # noqa: E402
+    ROLLOUT_REPLICAS,
+    ROLLOUT_SURGE,
+    median_ratio,
+    timed_rolling_update,
+)
+from testkit.harness import BASE_IMAGE, Harness  # noqa: E402
+from testkit.repo import TestRepo  # noqa: E402
+from testkit.services import SERVICE_SCRIPT  # noqa: E402
+from tests.apply.applykit import apply_repo  # noqa: E402  (the pass the apply tests run)
 
-REPLICAS, SURGE = 20, 4
-STRATEGY = {"type": "RollingUpdate", "maxSurge": SURGE, "maxUnavailable": 0}
+REPLICAS, SURGE = ROLLOUT_REPLICAS, ROLLOUT_SURGE
 SERVICE = "syncd-bench-swarm"
 POLL_S = 0.05
 NODE_ID = "node-a"
@@ -60,29 +65,15 @@ def docker_cli(socket: Path, *args: str) -> str:
 
 
 def remove_managed(client: docker.DockerClient) -> None:
-    for summary in client.api.containers(all=True, filters={"label": "io.syncd.managed=true"}):
+    for summary in client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"}):
         client.api.remove_container(summary["Id"], force=True)
 
 
 def syncd_rollout(node: NodeSpec, client: docker.DockerClient, work: Path, run: int) -> float:
     """Seconds for syncd to plan and roll v1 -> v2 on the one engine (v1 set up untimed)."""
     repo = TestRepo(work / f"repo-{run}", [node])
-    options = ApplyOptions(concurrency=4)
     with NodePool([node]) as pool:
-        repo.write([deployment("depl_bench", REPLICAS, version="1", strategy=STRATEGY)])
-        setup = apply_plan(
-            plan_repo(repo, pool), pool, repo_root=repo.root, secrets=None, commit="v1",
-            options=options,
-        )  # fmt: skip
-        assert setup.ok, setup.results
-        repo.write([deployment("depl_bench", REPLICAS, version="2", strategy=STRATEGY)])
-        began = time.perf_counter()
-        report = apply_plan(
-            plan_repo(repo, pool), pool, repo_root=repo.root, secrets=None, commit="v2",
-            options=options,
-        )  # fmt: skip
-        elapsed = time.perf_counter() - began
-    assert report.ok, report.results
+        elapsed = timed_rolling_update(repo, pool, apply_repo)
     remove_managed(client)
     return elapsed
 
@@ -180,11 +171,11 @@ def main() -> None:
         finally:
             client.close()
             engine.down()
-    syncd_median, swarm_median = statistics.median(syncd_times), statistics.median(swarm_times)
+    syncd_median, swarm_median, ratio = median_ratio(syncd_times, swarm_times)
     print(
         f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, one engine, median of "
         f"{args.runs}: syncd {syncd_median:.2f}s, swarm {swarm_median:.2f}s, "
-        f"ratio syncd/swarm {syncd_median / swarm_median:.2f}"
+        f"ratio syncd/swarm {ratio:.2f}"
     )
 
 

@@ -8,4 +8,4 @@ action=${1:?usage: scripts/harness.sh up|down|env|status [DIR]}
 dir=${2:-${SYNCD_HARNESS_DIR:-/tmp/syncd-harness}}
 python=${PYTHON:-$here/.venv/bin/python}
 cd "$here"
-exec "$python" -m tests.harness "$action" --dir "$dir"
+exec "$python" -m testkit.harness "$action" --dir "$dir"

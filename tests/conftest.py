@@ -1,4 +1,4 @@
-"""Shared fixtures: the real multi-node harness (tests/harness).
+"""Shared fixtures: the real multi-node harness (testkit/harness).
 
 ``harness`` (session): three Docker engines, started in a fresh temp dir, or reused when
 ``SYNCD_HARNESS_DIR`` names a directory (started there and left running if it is not up yet, so
@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.handle import HarnessHandle
-from tests.harness.harness import Harness
+from testkit.harness import Harness, HarnessHandle
 
 ENGINE_FIXTURES = {"harness", "engines"}
 

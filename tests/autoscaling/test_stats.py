@@ -17,7 +17,7 @@ from syncd.nodes.stats import (
     cpu_utilization,
     utilization_between,
 )
-from tests.harness.handle import TEST_LABEL
+from testkit.harness import TEST_LABEL
 
 BASE_IMAGE = "syncd-test/busybox:latest"
 SECOND = 1_000_000_000

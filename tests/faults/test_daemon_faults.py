@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REPLICA
+from testkit.harness import Harness
 from tests.apply.applykit import Sampler, sockets_of
 from tests.daemon.helpers import read_json, wait_for
 from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, service_deployment
-from tests.harness.harness import Harness
 
 pytestmark = pytest.mark.faults
 

@@ -9,7 +9,7 @@ import pytest
 
 from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import NodeSpec
-from tests.harness.handle import HarnessHandle
+from testkit.harness import HarnessHandle
 
 TRANSPORTS = ("unix", "ssh", "tls")
 

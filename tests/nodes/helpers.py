@@ -17,7 +17,7 @@ from syncd.state import (
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
 )
-from tests.harness.harness import BASE_IMAGE
+from testkit.harness import BASE_IMAGE
 
 T = TypeVar("T")
 

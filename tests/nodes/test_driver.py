@@ -13,8 +13,7 @@ from syncd.nodes.base import ContainerRequest
 from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import HealthCheck, PortMapping, VolumeMount
 from syncd.state import LABEL_MANAGED
-from tests.harness.handle import TEST_LABEL
-from tests.harness.harness import BASE_IMAGE, free_port
+from testkit.harness import BASE_IMAGE, TEST_LABEL, free_port
 from tests.nodes.helpers import httpd, managed_labels, quick_http_check, sleeper, wait_for
 
 

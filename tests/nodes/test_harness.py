@@ -9,8 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.harness.handle import TEST_LABEL, HarnessHandle
-from tests.harness.harness import BASE_IMAGE, Harness, pids_mentioning
+from testkit.harness import BASE_IMAGE, TEST_LABEL, Harness, HarnessHandle, pids_mentioning
 
 
 def test_three_engines_with_the_base_image(harness: HarnessHandle) -> None:

@@ -13,7 +13,7 @@ import pytest
 from syncd.errors import BuildError
 from syncd.nodes.docker_node import DockerNode
 from syncd.spec.desired import BuildSpec
-from tests.harness.harness import BASE_IMAGE, free_port
+from testkit.harness import BASE_IMAGE, free_port
 
 
 @pytest.fixture

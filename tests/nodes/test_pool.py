@@ -14,8 +14,7 @@ from syncd.errors import NodeError, NodeUnreachable
 from syncd.nodes.docker_node import DockerNode
 from syncd.nodes.pool import NodePool
 from syncd.spec.models import NodeSpec
-from tests.harness.handle import HarnessHandle
-from tests.harness.harness import free_port
+from testkit.harness import HarnessHandle, free_port
 from tests.nodes.conftest import transport_spec
 from tests.nodes.helpers import sleeper
 

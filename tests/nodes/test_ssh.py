@@ -14,8 +14,7 @@ from syncd.errors import HostKeyError, NodeError, NodeUnreachable
 from syncd.nodes.docker_node import DockerNode
 from syncd.nodes.transports.ssh import ADAPTER_PREFIX, VerifiedSSHAdapter
 from syncd.spec.models import NodeSpec, SshFiles
-from tests.harness.handle import HarnessHandle
-from tests.harness.harness import free_port
+from testkit.harness import HarnessHandle, free_port
 
 
 def _with_ssh(spec: NodeSpec, **changes: str | None) -> NodeSpec:

@@ -9,14 +9,13 @@ import pytest
 
 from syncd.errors import NodeError, NodeUnreachable
 from syncd.nodes.docker_node import DockerNode
-from tests.harness.handle import HarnessHandle
-from tests.harness.harness import _write_tls
+from testkit.harness import HarnessHandle, write_tls
 
 
 def test_an_engine_certificate_from_another_ca_is_refused(
     harness: HarnessHandle, tmp_path: Path
 ) -> None:
-    _write_tls(tmp_path / "other")  # a CA (and client cert) the engine has never seen
+    write_tls(tmp_path / "other")  # a CA (and client cert) the engine has never seen
     spec = harness.tls_node
     assert spec.tls is not None
     node = replace(spec, tls=replace(spec.tls, ca_cert=str(tmp_path / "other" / "ca.pem")))
@@ -29,7 +28,7 @@ def test_an_engine_certificate_from_another_ca_is_refused(
 def test_a_client_certificate_from_another_ca_is_refused(
     harness: HarnessHandle, tmp_path: Path
 ) -> None:
-    _write_tls(tmp_path / "other")
+    write_tls(tmp_path / "other")
     spec = harness.tls_node
     assert spec.tls is not None
     other = tmp_path / "other"

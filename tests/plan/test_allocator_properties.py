@@ -13,8 +13,8 @@ from syncd.plan.allocator import in_target_regions
 from syncd.plan.model import ActionKind
 from syncd.plan.planner import plan
 from syncd.state import ObservedInstance, ObservedState
+from testkit.simulated import applied
 from tests.plan.builders import desired_state, node_facts
-from tests.plan.simulated import applied
 
 CLUSTERS = ("c1", "c2")
 ZONES = ("z1", "z2", None)

@@ -1,4 +1,4 @@
-"""``python -m tests.harness up|down|env --dir DIR``: the harness by hand."""
+"""``python -m testkit.harness up|down|env --dir DIR``: the harness by hand."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import json
 import sys
 import time
 
-from tests.harness.harness import Harness, HarnessError
+from testkit.harness.harness import Harness, HarnessError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.harness",
+        prog="python -m testkit.harness",
         description="Start, describe or stop three Docker engines (unix, tcp+TLS, ssh) for tests.",
-        epilog="example: python -m tests.harness up --dir /tmp/syncd-h && "
-        'eval "$(python -m tests.harness env --dir /tmp/syncd-h)"',
+        epilog="example: python -m testkit.harness up --dir /tmp/syncd-h && "
+        'eval "$(python -m testkit.harness env --dir /tmp/syncd-h)"',
     )
     parser.add_argument("action", choices=["up", "down", "env", "status"])
     parser.add_argument("--dir", required=True, help="directory the harness lives in (short path)")
