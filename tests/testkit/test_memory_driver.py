@@ -7,10 +7,10 @@ import inspect
 
 import pytest
 
-from syncd.errors import BuildError, NodeError, NodeUnreachable
-from syncd.nodes.base import NodeDriver
+from syncd.errors import ImagePullFailed, NameConflict, NodeError, NodeUnreachable
+from syncd.nodes.base import ContainerRequest, NodeDriver
 from syncd.spec.models import HealthCheck
-from syncd.state import LABEL_DEPLOYMENT, LABEL_REPLICA, ContainerRequest
+from syncd.state import LABEL_DEPLOYMENT, LABEL_REPLICA
 from testkit.memory_driver import Fault, MemoryCluster, MemoryNode, MemoryPool
 from testkit.memory_records import LATE_CRASH_LOOKS
 
@@ -64,11 +64,12 @@ def test_a_healthy_container_lives_and_every_change_is_recorded(cluster: MemoryC
     assert cluster.history[-1].instances == ()
 
 
-def test_a_taken_name_is_a_conflict_as_the_engine_says_it(cluster: MemoryCluster) -> None:
+def test_a_taken_name_is_a_name_conflict_as_on_an_engine(cluster: MemoryCluster) -> None:
     node = cluster.pool().driver("node-a")
     node.create_instance(request("depl-0"))
-    with pytest.raises(NodeError, match="Conflict"):
+    with pytest.raises(NameConflict) as conflict:
         node.create_instance(request("depl-0"))
+    assert (conflict.value.node_id, conflict.value.name) == ("node-a", "depl-0")
     cluster.pool().driver("node-b").create_instance(request("depl-0"))  # other node: fine
 
 
@@ -120,8 +121,9 @@ def test_a_missing_image_fails_as_a_pull_does(cluster: MemoryCluster) -> None:
     cluster.missing_images.add("syncd-test/missing:2")
     node = cluster.pool().driver("node-a")
     node.ensure_image("syncd-test/busybox:latest", None, None)
-    with pytest.raises(BuildError, match="pulling syncd-test/missing:2 on node node-a failed"):
+    with pytest.raises(ImagePullFailed) as failed:
         node.ensure_image("syncd-test/missing:2", None, None)
+    assert (failed.value.image, failed.value.node_id) == ("syncd-test/missing:2", "node-a")
 
 
 def test_a_copy_goes_its_own_way(cluster: MemoryCluster) -> None:
