@@ -30,17 +30,6 @@ log = logging.getLogger(__name__)
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
 _ALLOWED_SCHEMES = ("file", "https", "http", "ssh", "git+ssh", "ssh+git")
-# Words in git's stderr that mean the checkout itself is broken, not the remote.
-_LOCAL_DAMAGE = (
-    ".lock': File exists",
-    "cannot lock ref",
-    "index file",
-    "corrupt",
-    "bad object",
-    "unable to read",
-    "loose object",
-    "not a git repository",
-)
 
 
 @dataclass(frozen=True)
@@ -136,9 +125,10 @@ class GitSource:
                 timeout=True,
             )
         except git.GitCommandError as exc:
-            message = git_message(exc)
-            if any(word in message for word in _LOCAL_DAMAGE) and not _names_remote(message):
-                return self._reclone(f"fetch failed in the checkout: {message}")
+            # Whose fault: probe the checkout itself (git's words are for people, not for us).
+            damage = self._local_damage()
+            if damage is not None:
+                return self._reclone(f"fetch failed in the checkout ({damage}): {git_message(exc)}")
             raise self._fetch_error("cannot fetch", exc) from exc
         try:
             self._git(
@@ -240,6 +230,22 @@ class GitSource:
             repo.git.clear_cache()
         return None
 
+    def _local_damage(self) -> str | None:
+        """After a failed fetch: why the checkout itself is unusable (a stale ref lock, objects
+        that do not connect), or None when it is sound and the remote is to blame."""
+        problem = self._checkout_problem()
+        if problem is not None:
+            return problem
+        refs = self.checkout_dir / ".git" / "refs"
+        stale = next(iter(sorted(refs.rglob("*.lock"))), None) if refs.is_dir() else None
+        if stale is not None:
+            return f"a lock file {stale} was left by a git process that died"
+        try:
+            self._git("fsck", "--connectivity-only", "--no-dangling", "--no-progress")
+        except git.GitCommandError:
+            return "its objects do not connect (git fsck failed)"
+        return None
+
     def _fetch_error(self, verb: str, exc: git.GitCommandError) -> SourceError:
         return source_error(
             f"{verb} branch {self.branch} of {display_url(self.url)}",
@@ -329,8 +335,3 @@ class GitSource:
 
 def _is_remote_url(url: str) -> bool:
     return "://" in url or bool(_SCP_LIKE.match(url))
-
-
-def _names_remote(message: str) -> bool:
-    # "fatal: remote error: ..." and friends come from the far side, not from our checkout.
-    return "remote error" in message or "Could not read from remote" in message

@@ -158,6 +158,7 @@ def _push_with_rebase(
     checkout_dir: Path, branch: str, env: dict[str, str], max_attempts: int, timeout_s: float
 ) -> None:
     last_reason = ""
+    tracking = f"refs/remotes/origin/{branch}"
     for _attempt in range(max(1, max_attempts)):
         try:
             run_git(
@@ -167,14 +168,22 @@ def _push_with_rebase(
                 timeout_s=timeout_s,
             )
             # keep the remote-tracking ref true, so the next write sees nothing unpushed
-            run_git(checkout_dir, ["update-ref", f"refs/remotes/origin/{branch}", "HEAD"])
+            run_git(checkout_dir, ["update-ref", tracking, "HEAD"])
             return
         except git.GitCommandError as exc:
             last_reason = git_message(exc)
-            if not _lost_a_race(last_reason, str(exc.stdout or "")):
-                _drop_local_commit(checkout_dir, branch)
-                raise source_error(f"cannot push to {branch}", exc) from exc
-        _fetch(checkout_dir, branch, timeout_s)
+            push_error = exc
+        # Lost a race or refused for good? Ask the remote where the branch is now, rather than
+        # reading git's words: when our commit is not on top of it, someone pushed first (or
+        # before we started): rebase and retry. On top of it and still refused: for good.
+        try:
+            _fetch(checkout_dir, branch, timeout_s)
+            behind = not _is_ancestor(checkout_dir, tracking, "HEAD")
+        except SourceError:
+            behind = False
+        if not behind:
+            _drop_local_commit(checkout_dir, branch)
+            raise source_error(f"cannot push to {branch}", push_error) from push_error
         try:
             run_git(
                 checkout_dir,
@@ -199,11 +208,15 @@ def _push_with_rebase(
     )
 
 
-def _lost_a_race(stderr: str, stdout: str) -> bool:
-    """Someone else moved the branch first: a non-fast-forward rejection, or (pushing at the
-    very same instant to a local remote) a ref that was not where we expected it."""
-    words = ("[rejected]", "rejected", "fetch first", "non-fast-forward", "cannot lock ref")
-    return any(word in stderr or word in stdout for word in words)
+def _is_ancestor(checkout_dir: Path, ancestor: str, descendant: str) -> bool:
+    """Git's own answer, by exit status: 0 is an ancestor, 1 is not."""
+    try:
+        run_git(checkout_dir, ["merge-base", "--is-ancestor", ancestor, descendant])
+    except git.GitCommandError as exc:
+        if exc.status == 1:
+            return False
+        raise source_error(f"cannot compare {ancestor} with {descendant}", exc) from exc
+    return True
 
 
 def _rebasing(checkout_dir: Path) -> bool:
