@@ -234,7 +234,10 @@ def _start_and_wait(run: DeploymentRun) -> None:
     run.emit("starting", f"starting {len(run.plan.start)} instance(s)", total=kept)
     try:
         started = run.start(run.plan.start)
-        run.wait_available(started, serving_besides=kept)
+        # Kept instances of the target version that do not serve yet (a killed pass started
+        # them): the deployment is not up to date before they serve, so wait for them too.
+        settling = [item for item in run.track_existing(run.plan.keep) if not item.available]
+        run.wait_available([*started, *settling], serving_besides=kept - len(settling))
     except InstanceFailed as failure:
         # a new instance that cannot serve is not left crash-looping on the node
         run.remove_tracked(list(run.new_instances))

@@ -72,11 +72,6 @@ def test_a_recreate_losing_a_node_at_any_step_then_back_converges(versions, repl
         assert_converged(rollout, replicas)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported to the lead: executor._start_and_wait waits only for the instances it "
-    "starts, not for kept ones that do not serve yet, so the pass says ok too early",
-)
 def test_a_pass_after_a_kill_waits_for_the_new_instance_it_keeps(versions) -> None:
     """A Recreate killed right after creating replica 0 of the new version (still starting, and
     about to crash): the next pass keeps it and starts replica 1. It must not report the
