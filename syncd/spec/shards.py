@@ -168,7 +168,8 @@ def check_assignment(
         spanned = _shards_of(deployment_clusters(deployment, nodes), shard_map)
         if len(spanned) > 1:
             listed = "; ".join(
-                f"{name}: {', '.join(sorted(clusters))}" for name, clusters in sorted(spanned.items())
+                f"{name}: {', '.join(sorted(clusters))}"
+                for name, clusters in sorted(spanned.items())
             )
             place = ("targetRegions",) if deployment.target_regions else ("id",)
             fix = (

@@ -22,9 +22,7 @@ def _problems(root: Path) -> list[str]:
 
 def test_a_valid_assignment_is_loaded_with_the_repository(tmp_path: Path) -> None:
     repo = load_repository(write_repo(tmp_path))
-    assert repo.shards == ShardMap(
-        (Shard("east", ("eu-1",)), Shard("west", ("us-1", "us-2")))
-    )
+    assert repo.shards == ShardMap((Shard("east", ("eu-1",)), Shard("west", ("us-1", "us-2"))))
     assert repo.shards.shard_of("us-2") == "west"
     assert repo.shards.shards[1].source is not None
     assert str(repo.shards.shards[1].source) == "shards.yaml:4"

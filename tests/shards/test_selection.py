@@ -11,8 +11,8 @@ from syncd.daemon.config import parse_config
 from syncd.errors import ConfigError, SpecError
 from syncd.source.notes import DEFAULT_NOTES_REF
 from syncd.sync import Revision, Sync, SyncSettings
-from syncd.sync.selection import shard_of
 from syncd.sync.loading import load_revision
+from syncd.sync.selection import shard_of
 
 from .repos import write_repo
 
@@ -40,10 +40,13 @@ def test_a_shard_the_revision_does_not_define_applies_nothing(tmp_path: Path) ->
     loaded = load_revision(Revision(write_repo(tmp_path)), environ={})
     with pytest.raises(SpecError) as raised:
         shard_of(loaded, "north")
-    assert "configured for shard 'north', which shards.yaml does not define (it has east, west)" in (
-        raised.value.problems[0].message
+    assert (
+        "configured for shard 'north', which shards.yaml does not define (it has east, west)"
+        in (raised.value.problems[0].message)
     )
-    assert raised.value.hint == "add shard 'north' to shards.yaml, or fix shard: in the daemon config"
+    assert (
+        raised.value.hint == "add shard 'north' to shards.yaml, or fix shard: in the daemon config"
+    )
 
 
 def test_a_shard_on_an_unsharded_repository_applies_nothing(tmp_path: Path) -> None:

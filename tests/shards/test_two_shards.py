@@ -4,6 +4,7 @@ containers alone; a daemon behind a newer one does not roll back what the newer 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -33,8 +34,7 @@ def _config(home: Path, repo: DeploymentsRepo, engines, shard: str, url: Path | 
     home.mkdir()
     make = config_writer(home, repo, engines, poll_interval="30s", max_attempts=2)
     nodes = [
-        {"id": n.id, "url": n.url, "cluster": CLUSTERS[n.id], "zone": n.zone}
-        for n in engines.nodes
+        {"id": n.id, "url": n.url, "cluster": CLUSTERS[n.id], "zone": n.zone} for n in engines.nodes
     ]
     config = make(shard=shard, owner=OWNER, nodes=nodes, notes={"push": True})
     if url is not None:
@@ -129,3 +129,26 @@ def test_a_daemon_behind_does_not_roll_back_a_newer_one(engines, tmp_path: Path)
     output = _once(behind)
     assert "left alone, written from a newer commit" not in output
     assert _containers(engines, "depl_west") == written
+
+
+def test_a_daemon_of_a_shard_the_repository_does_not_define_applies_nothing(  # type: ignore[no-untyped-def]
+    engines, tmp_path: Path
+) -> None:
+    repo = DeploymentsRepo(tmp_path)
+    head = repo.commit(
+        {
+            "shards.yaml": SHARDS,
+            "definitions/def_sleeper.yaml": DEFINITION,
+            "deployments/depl_west.yaml": _deployment("depl_west", "west-1", 1),
+        }
+    )
+    config = _config(tmp_path / "north", repo, engines, "north")
+    done = syncd("daemon", "--config", str(config), "--once")
+    output = done.stdout + done.stderr
+    assert "configured for shard 'north', which shards.yaml does not define" in output
+    assert _containers(engines, "depl_west") == {}
+    status = json.loads((tmp_path / "north" / "state" / "status.json").read_text())
+    assert status["headCommit"] == head
+    assert status["commit"] is None  # nothing applied
+    assert [(e["file"], e["line"]) for e in status["validationErrors"]] == [("shards.yaml", 2)]
+    assert "shard 'north'" in status["validationErrors"][0]["message"]
