@@ -403,7 +403,10 @@ def _load_repository(
         assignment_problems, assignment_notes = check_assignment(
             shard_map,
             [(item.model, item.document) for item in loaded["Deployment"]],
-            [*(item.model for item in loaded["Node"]), *extra_nodes],
+            [
+                *((item.model, item.document) for item in loaded["Node"]),
+                *((node, None) for node in extra_nodes),
+            ],
         )
         problems.extend(assignment_problems)
         notes.extend(assignment_notes)

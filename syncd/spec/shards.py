@@ -127,30 +127,30 @@ def _shard_map(document: Document) -> tuple[ShardMap, list[SpecProblem]]:
 def check_assignment(
     shard_map: ShardMap,
     deployments: Sequence[tuple[Deployment, Document]],
-    nodes: Sequence[NodeSpec],
+    nodes: Sequence[tuple[NodeSpec, Document | None]],
 ) -> tuple[list[SpecProblem], list[SpecProblem]]:
     """Problems and notes of the assignment against what the repository declares: a cluster of
     some node in no shard, a deployment spanning shards (problems); a shard cluster without
-    nodes (a note: its nodes may be on their way)."""
+    nodes (a note: its nodes may be on their way). A node without a document (the config's)
+    is located by its source."""
     problems: list[SpecProblem] = []
     notes: list[SpecProblem] = []
-    first_node: dict[str, NodeSpec] = {}
-    for node in nodes:
-        first_node.setdefault(node.cluster, node)
-    for cluster, node in sorted(first_node.items()):
-        if shard_map.shard_of(cluster) is None:
+    first_node: dict[str, tuple[NodeSpec, Document | None]] = {}
+    for node, document in nodes:
+        first_node.setdefault(node.cluster, (node, document))
+    for cluster, (node, document) in sorted(first_node.items()):
+        if shard_map.shard_of(cluster) is not None:
+            continue
+        message = (
+            f"cluster {cluster!r} (of node {node.id!r}) is in no shard, so no daemon would "
+            f"apply it: add it to one shard's clusters in {SHARDS_FILE} "
+            f"(shards: {', '.join(shard_map.names)})"
+        )
+        if document is not None:
+            problems.append(document.problem(("cluster",), message))
+        else:
             where = node.source or SourceLocation("<config>")
-            problems.append(
-                SpecProblem(
-                    where.file,
-                    where.line,
-                    where.column,
-                    "$.cluster",
-                    f"cluster {cluster!r} (of node {node.id!r}) is in no shard, so no daemon "
-                    f"would apply it: add it to one shard's clusters in {SHARDS_FILE} "
-                    f"(shards: {', '.join(shard_map.names)})",
-                )
-            )
+            problems.append(SpecProblem(where.file, where.line, where.column, "$.cluster", message))
     for shard in shard_map.shards:
         for cluster in shard.clusters:
             if cluster not in first_node:
@@ -164,8 +164,9 @@ def check_assignment(
                         f"shard {shard.name!r} lists cluster {cluster!r}, which no node declares",
                     )
                 )
+    every_node = [node for node, _ in nodes]
     for deployment, document in deployments:
-        spanned = _shards_of(deployment_clusters(deployment, nodes), shard_map)
+        spanned = _shards_of(deployment_clusters(deployment, every_node), shard_map)
         if len(spanned) > 1:
             listed = "; ".join(
                 f"{name}: {', '.join(sorted(clusters))}"

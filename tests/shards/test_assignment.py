@@ -36,7 +36,7 @@ def test_a_cluster_in_no_shard_is_refused_at_its_node_file(tmp_path: Path) -> No
     nodes = (node("eu-a", "eu-1"), node("us-a", "us-1"), node("ap-a", "ap-1"))
     problems = _problems(write_repo(tmp_path, nodes=nodes, deployments=()))
     assert problems == [
-        "nodes/ap-a.yaml:1:1: $.cluster: cluster 'ap-1' (of node 'ap-a') is in no shard, so no "
+        "nodes/ap-a.yaml:3:10: $.cluster: cluster 'ap-1' (of node 'ap-a') is in no shard, so no "
         "daemon would apply it: add it to one shard's clusters in shards.yaml (shards: east, west)"
     ]
 
