@@ -84,7 +84,8 @@ class NodeSelection:
 def shard_of(loaded: LoadedRevision, shard: str | None) -> LoadedRevision:
     """``loaded`` narrowed to the deployments and nodes of ``shard``'s clusters; unchanged when
     ``shard`` is None (every cluster). Validation made each deployment's clusters those of one
-    shard, so a deployment is either wholly in or wholly out.
+    shard, so a deployment is either wholly in or wholly out. ``loaded.repo`` stays the whole
+    revision as validated; everything downstream reads ``loaded.desired``.
 
     Raises SpecError when the revision does not define ``shard``: nothing of it is applied."""
     if shard is None:
