@@ -107,6 +107,7 @@ def sync_settings(
         concurrency=concurrency,
         progress_deadline_s=progress_deadline_s,
         owner=checkout_owner(repo_path, config.owner if config is not None else None),
+        history_dir=repo_path,
     )
 
 

@@ -24,6 +24,7 @@ from syncd.plan.autoscaling import (
     DEFAULT_SCALE_UP_PODS,
     ScaleUpPolicy,
 )
+from syncd.source.notes import shard_notes_ref
 from syncd.spec.loading import Document, load_yaml
 from syncd.spec.models import NodeSpec
 from syncd.spec.quantities import QuantityError, parse_duration
@@ -129,6 +130,8 @@ class DaemonSettings:
     notifications: NotifySettings = field(default_factory=NotifySettings)
     # io.syncd.owner of what this daemon creates; None: derived from the repo (source/owner.py)
     owner: str | None = None
+    # the shard of the repository's shards.yaml this daemon applies; None: unsharded, everything
+    shard: str | None = None
     source_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -235,7 +238,8 @@ class _Reader:
             state_dir=state_dir,
             status_file=status_file,
             notes=NotesSettings(
-                ref=notes_raw.get("ref", DEFAULT_NOTES_REF),
+                # each shard its own ref, so two daemons' pushes never race for one
+                ref=notes_raw.get("ref", shard_notes_ref(raw.get("shard"))),
                 push=notes_raw.get("push", False),
                 enabled=notes_raw.get("enabled", True),
             ),
@@ -277,6 +281,7 @@ class _Reader:
                 raw.get("notifications", {}), self._path, self._duration
             ),
             owner=raw.get("owner"),
+            shard=raw.get("shard"),
             source_file=self.source_file,
         )
         if "onlyNodes" in raw and "nodeFilter" in raw:

@@ -257,4 +257,4 @@ def _sync_settings(settings: DaemonSettings) -> SyncSettings:
     """The pass settings of a daemon: its config, planning for the owner its source names (the
     config's ``owner``, else the repo URL and path: syncd/source/owner.py)."""
     owner = daemon_owner(settings.repo.url, settings.repo.path, settings.owner)
-    return SyncSettings.of(settings, owner=owner)
+    return SyncSettings.of(settings, owner=owner, history_dir=settings.checkout_dir)

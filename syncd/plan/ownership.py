@@ -12,6 +12,10 @@ replaces, scales and prunes only the containers of that owner. Everything else i
   an undeclared deployment might be anyone's leftover, so it is reported and left alone.
 
 A plan without an owner (``owner=None``) treats every managed container as its own, as before.
+
+Of our own, a deployment with any instance written from a *newer* commit than the plan's (the
+sync layer asks Git: syncd/source/ancestry.py) is held: a newer daemon is rolling it out, so
+this plan neither replaces, scales nor prunes any of its instances, and says so.
 """
 
 from __future__ import annotations
@@ -32,6 +36,37 @@ class Ownership:
 
     ours: tuple[ObservedInstance, ...]
     foreign: tuple[ObservedInstance, ...] = ()
+    held: tuple[ObservedInstance, ...] = ()  # ours, of deployments a newer commit rolls out
+
+
+def hold_newer(ownership: Ownership, newer_commits: Collection[str]) -> Ownership:
+    """``ownership`` with every instance of a deployment that has one from ``newer_commits``
+    moved from ours to held (the whole deployment: its older instances are the newer daemon's
+    rollout in progress)."""
+    if not newer_commits:
+        return ownership
+    held_ids = {i.deployment_id for i in ownership.ours if i.commit in newer_commits}
+    return Ownership(
+        ours=tuple(i for i in ownership.ours if i.deployment_id not in held_ids),
+        foreign=ownership.foreign,
+        held=tuple(i for i in ownership.ours if i.deployment_id in held_ids),
+    )
+
+
+def held_warnings(held: Iterable[ObservedInstance], newer_commits: Collection[str]) -> list[str]:
+    """One line per held deployment: which newer commit wrote it and what happens next."""
+    per_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
+    for instance in held:
+        per_deployment[instance.deployment_id].append(instance)
+    warnings = []
+    for deployment_id, instances in sorted(per_deployment.items()):
+        commits = sorted({i.commit[:12] for i in instances if i.commit in newer_commits})
+        warnings.append(
+            f"{deployment_id}: {_containers(len(instances))} left alone, written from a newer "
+            f"commit than this one ({_listed(tuple(commits))}) or one not fetched yet: "
+            "another daemon is ahead; retried after the next fetch (to roll back, revert in Git)"
+        )
+    return warnings
 
 
 def partition(

@@ -27,7 +27,7 @@ instances are strays that scale-down removes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced
 from datetime import datetime
@@ -42,7 +42,13 @@ from syncd.plan.model import (
     PlacementFailure,
     Plan,
 )
-from syncd.plan.ownership import foreign_by_node, foreign_warnings, partition
+from syncd.plan.ownership import (
+    foreign_by_node,
+    foreign_warnings,
+    held_warnings,
+    hold_newer,
+    partition,
+)
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
@@ -81,12 +87,14 @@ def plan(
     allow_mass_prune: bool = False,
     replica_overrides: Mapping[str, int] | None = None,
     owner: str | None = None,
+    newer_commits: Collection[str] = (),
 ) -> Plan:
     """Compute what must change for the nodes to run ``desired``. Pure and deterministic.
 
     ``replica_overrides`` maps a deployment id to the replica count the autoscaler chose.
     ``owner`` scopes the plan to that owner's instances (and the unscoped ones it adopts); new
-    instances carry it. None: every managed instance is ours.
+    instances carry it. None: every managed instance is ours. A deployment with an instance
+    written from one of ``newer_commits`` is left alone (held) and reported.
     Raises PlanError when the plan would prune more than half of all managed instances and
     ``allow_mass_prune`` is false.
     """
@@ -94,7 +102,8 @@ def plan(
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
     desired_ids = {d.id for d in desired.deployments}
-    ownership = partition(observed.instances, owner, desired_ids)
+    ownership = hold_newer(partition(observed.instances, owner, desired_ids), newer_commits)
+    held_ids = {instance.deployment_id for instance in ownership.held}
     by_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
     for instance in ownership.ours:
         by_deployment[instance.deployment_id].append(instance)
@@ -103,6 +112,8 @@ def plan(
     allocator = Allocator(desired.nodes, facts, observed.instances)
     drafts = []
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
+        if wanted.id in held_ids:
+            continue
         replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
         drafts.append(
             _assess(wanted, replicas, by_deployment.get(wanted.id, []), reachable, allocator)
@@ -136,6 +147,7 @@ def plan(
         warnings=(
             *_warnings(desired, observed, facts, by_deployment, desired_ids),
             *foreign_warnings(foreign),
+            *held_warnings(ownership.held, newer_commits),
         ),
         owner=owner,
         foreign=foreign,

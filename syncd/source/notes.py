@@ -1,6 +1,8 @@
 """Git notes: the daemon's status written beside the commit it is about.
 
-One notes ref per daemon (``refs/notes/syncd`` by default). Pushing never overwrites notes that
+One notes ref per daemon (``refs/notes/syncd`` by default; ``refs/notes/syncd-shards/SHARD``
+for the daemon of one shard, so shards never push to the same ref; not ``refs/notes/syncd/SHARD``:
+Git cannot hold that beside an existing ``refs/notes/syncd``, a repository that was unsharded). Pushing never overwrites notes that
 others pushed to the same ref: the remote's notes are fetched into a temporary ref and merged with
 git's ``cat_sort_uniq`` strategy first. That strategy keeps every line of both sides when both
 wrote a note on the same commit (sorted, duplicates once), so nothing anyone wrote is lost.
@@ -25,7 +27,13 @@ from syncd.source.gitcommand import (
 )
 
 DEFAULT_NOTES_REF = "refs/notes/syncd"
+SHARD_NOTES_PREFIX = "refs/notes/syncd-shards/"
 _INCOMING_PREFIX = "refs/notes/syncd-incoming/"
+
+
+def shard_notes_ref(shard: str | None) -> str:
+    """The default notes ref of a daemon applying ``shard`` (None: unsharded)."""
+    return DEFAULT_NOTES_REF if shard is None else SHARD_NOTES_PREFIX + shard
 
 
 def _checked_ref(ref: str) -> str:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from syncd.errors import SpecProblem
 from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoint
+
+if TYPE_CHECKING:  # shards.py reads these models; the repository only carries its map
+    from syncd.spec.shards import ShardMap
 
 StrategyType = Literal["RollingUpdate", "Recreate"]
 HealthKind = Literal["http", "tcp", "command"]
@@ -207,6 +210,7 @@ class RepoSpec:
     revision: str | None = None  # commit sha when loaded from Git
     # Not errors, but worth a look (e.g. a tcp:// node without TLS); `syncd validate` prints them.
     notes: tuple[SpecProblem, ...] = field(default=(), compare=False)
+    shards: ShardMap | None = None  # shards.yaml (syncd/spec/shards.py); None: unsharded
 
     def definition(self, definition_id: str) -> Definition | None:
         return next((d for d in self.definitions if d.id == definition_id), None)

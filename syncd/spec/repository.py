@@ -36,6 +36,7 @@ from syncd.spec.models import (
 )
 from syncd.spec.quantities import QuantityError, parse_cpu, parse_duration, parse_memory
 from syncd.spec.schemas import check, describe_value
+from syncd.spec.shards import check_assignment, load_shards
 from syncd.spec.validation import Loaded, Rejected
 
 if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
@@ -396,6 +397,19 @@ def _load_repository(
             rejected=rejected,
         )
     )
+    shard_map, shard_problems = load_shards(root)
+    problems.extend(shard_problems)
+    if shard_map is not None:
+        assignment_problems, assignment_notes = check_assignment(
+            shard_map,
+            [(item.model, item.document) for item in loaded["Deployment"]],
+            [
+                *((item.model, item.document) for item in loaded["Node"]),
+                *((node, None) for node in extra_nodes),
+            ],
+        )
+        problems.extend(assignment_problems)
+        notes.extend(assignment_notes)
     if problems:
         raise SpecError(sorted(problems, key=_order))
     return RepoSpec(
@@ -405,6 +419,7 @@ def _load_repository(
         nodes=tuple(item.model for item in loaded["Node"]),
         revision=revision,
         notes=tuple(sorted(notes, key=_order)),
+        shards=shard_map,
     )
 
 

@@ -1,6 +1,9 @@
-"""The nodes one pass contacts: those named by ``--node``, else those in the config's
-``onlyNodes``, else all. The others count as unreachable, so nothing is placed on or removed
-from them. `syncd plan`, `syncd apply` and the daemon all select through this one class."""
+"""What one pass is about. First the shard (:func:`shard_of`): a daemon configured with
+``shard:`` loads only the deployments and nodes of that shard's clusters, as if the others were
+not in the repository, so it never plans, applies or prunes them. Then the nodes it contacts
+(:class:`NodeSelection`): those named by ``--node``, else those in the config's ``onlyNodes``,
+else all; the others count as unreachable, so nothing is placed on or removed from them.
+`syncd plan`, `syncd apply` and the daemon all select through these two."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from dataclasses import dataclass, replace
 from syncd.errors import UsageError
 from syncd.nodes.pool import NodePool
 from syncd.spec.models import NodeSpec
+from syncd.spec.shards import deployment_clusters, shard_not_defined
 from syncd.state import NodeFacts, ObservedState
+from syncd.sync.loading import LoadedRevision
 
 NOT_NAMED = "not contacted (--node)"
 NOT_IN_ONLY_NODES = "not contacted: not in onlyNodes"
@@ -74,3 +79,31 @@ class NodeSelection:
             nodes={**observed.nodes, **skipped},
             instances=tuple(i for i in observed.instances if i.node_id not in skipped),
         )
+
+
+def shard_of(loaded: LoadedRevision, shard: str | None) -> LoadedRevision:
+    """``loaded`` narrowed to the deployments and nodes of ``shard``'s clusters; unchanged when
+    ``shard`` is None (every cluster). Validation made each deployment's clusters those of one
+    shard, so a deployment is either wholly in or wholly out. ``loaded.repo`` stays the whole
+    revision as validated; everything downstream reads ``loaded.desired``.
+
+    Raises SpecError when the revision does not define ``shard``: nothing of it is applied."""
+    if shard is None:
+        return loaded
+    shard_map = loaded.repo.shards
+    chosen = shard_map.shard(shard) if shard_map is not None else None
+    if chosen is None:
+        raise shard_not_defined(shard_map, shard)
+    clusters = set(chosen.clusters)
+    desired = loaded.desired
+    every_node = desired.nodes
+    kept = replace(
+        desired,
+        nodes=tuple(node for node in every_node if node.cluster in clusters),
+        deployments=tuple(
+            wanted
+            for wanted in desired.deployments
+            if deployment_clusters(wanted.deployment, every_node) <= clusters
+        ),
+    )
+    return replace(loaded, desired=kept)

@@ -39,6 +39,8 @@ class SyncConfig(Protocol):
     def progress_deadline_s(self) -> float: ...
     @property
     def owner(self) -> str | None: ...
+    @property
+    def shard(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,13 @@ class SyncSettings:
     # Whose containers this pass plans for (io.syncd.owner; syncd/source/owner.py). None plans
     # every managed container as its own: only tests of the unscoped planner leave it unset.
     owner: str | None = None
+    # The shard of the repository's shards.yaml this pass applies (syncd/spec/shards.py): only
+    # its clusters' nodes and deployments. None: every cluster (an unsharded daemon, the CLI).
+    shard: str | None = None
+    # The Git repository that knows which commits are newer than the one applied (the daemon's
+    # clone, the CLI's checkout): instances written from a newer one are left alone. None: no
+    # history to ask, nothing counts as newer.
+    history_dir: Path | None = None
 
     @classmethod
     def of(
@@ -68,9 +77,11 @@ class SyncSettings:
         concurrency: int | None = None,
         progress_deadline_s: float | None = None,
         owner: str | None = None,
+        history_dir: Path | None = None,
     ) -> SyncSettings:
         """The command line's values (None: not given) over ``config``'s, over the defaults.
-        ``owner`` is the identity the caller derived (``syncd.source.owner``) from its source."""
+        ``owner`` is the identity the caller derived (``syncd.source.owner``) from its source;
+        ``history_dir`` the clone or checkout it loads revisions from."""
         if config is None:
             return cls(
                 secrets_dir=secrets_dir,
@@ -79,6 +90,7 @@ class SyncSettings:
                 concurrency=concurrency or DEFAULT_CONCURRENCY,
                 progress_deadline_s=progress_deadline_s or DEFAULT_PROGRESS_DEADLINE_S,
                 owner=owner,
+                history_dir=history_dir,
             )
         return cls(
             secrets_dir=secrets_dir or config.secrets.dir,
@@ -89,6 +101,8 @@ class SyncSettings:
             concurrency=concurrency or config.concurrency,
             progress_deadline_s=progress_deadline_s or config.progress_deadline_s,
             owner=owner,
+            shard=config.shard,
+            history_dir=history_dir,
         )
 
     def apply_options(self, *, concurrency: int | None = None) -> ApplyOptions:

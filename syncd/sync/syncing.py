@@ -24,9 +24,10 @@ from syncd.spec.cache import ParseCache
 from syncd.spec.models import NodeSpec
 from syncd.spec.secrets import SecretProvider
 from syncd.state import ObservedState
+from syncd.sync.handover import newer_commits_seen
 from syncd.sync.loading import LoadedRevision, load_revision
 from syncd.sync.revisions import Revision
-from syncd.sync.selection import NodeSelection
+from syncd.sync.selection import NodeSelection, shard_of
 from syncd.sync.settings import SyncSettings
 
 # Hooks a caller passes to run(); each is one decision the caller owns.
@@ -131,7 +132,7 @@ class Sync:
         invalid_hint: str | None = None,
     ) -> LoadedRevision:
         """The load phase with this pass's settings, environment and parse cache."""
-        return load_revision(
+        loaded = load_revision(
             revision,
             self.settings,
             environ=self.environ,
@@ -139,6 +140,7 @@ class Sync:
             secrets=secrets,
             invalid_hint=invalid_hint,
         )
+        return shard_of(loaded, self.settings.shard)
 
     def observe(self, loaded: LoadedRevision) -> tuple[ObservedState, NodePool]:
         """What the selected nodes run; the others are marked unreachable."""
@@ -161,6 +163,7 @@ class Sync:
             allow_mass_prune=self.settings.allow_mass_prune,
             replica_overrides=dict(replica_overrides or {}),
             owner=self.settings.owner,
+            newer_commits=newer_commits_seen(self.settings, loaded, observed),
         )
         if only is None:
             return the_plan
