@@ -27,7 +27,7 @@ instances are strays that scale-down removes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced
 from datetime import datetime
@@ -43,7 +43,9 @@ from syncd.plan.model import (
     Plan,
 )
 from syncd.plan.ownership import foreign_by_node, foreign_warnings, partition
+from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
 from syncd.spec.desired import DesiredDeployment, DesiredState
+from syncd.spec.models import SwarmClusterSpec
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
 _EPOCH = datetime.min
@@ -81,6 +83,7 @@ def plan(
     allow_mass_prune: bool = False,
     replica_overrides: Mapping[str, int] | None = None,
     owner: str | None = None,
+    swarms: Sequence[SwarmClusterSpec] = (),
 ) -> Plan:
     """Compute what must change for the nodes to run ``desired``. Pure and deterministic.
 
@@ -88,12 +91,14 @@ def plan(
     ``owner`` scopes the plan to that owner's instances (and the unscoped ones it adopts); new
     instances carry it. None: every managed instance is ours.
     Raises PlanError when the plan would prune more than half of all managed instances and
-    ``allow_mass_prune`` is false.
+    ``allow_mass_prune`` is false. Deployments on a Swarm cluster (``swarms``) are planned as
+    Swarm services (plan/swarm.py); their containers on Docker hosts, if any, are pruned.
     """
     overrides = replica_overrides or {}
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
-    desired_ids = {d.id for d in desired.deployments}
+    on_swarm = swarm_deployment_ids(desired.deployments, swarms)
+    desired_ids = {d.id for d in desired.deployments} - on_swarm
     ownership = partition(observed.instances, owner, desired_ids)
     by_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
     for instance in ownership.ours:
@@ -103,6 +108,8 @@ def plan(
     allocator = Allocator(desired.nodes, facts, observed.instances)
     drafts = []
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
+        if wanted.id in on_swarm:
+            continue
         replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
         drafts.append(
             _assess(wanted, replicas, by_deployment.get(wanted.id, []), reachable, allocator)
@@ -127,7 +134,10 @@ def plan(
     for draft in drafts:
         _place(draft, allocator, owner)
 
-    plans = [_finish(draft) for draft in drafts] + prunes
+    swarm_plans = plan_swarms(
+        desired.deployments, swarms, observed.swarms, owner=owner, allow_mass_prune=allow_mass_prune
+    )
+    plans = [_finish(draft) for draft in drafts] + prunes + list(swarm_plans.deployments)
     plans.sort(key=lambda p: p.deployment_id)
     foreign = foreign_by_node(ownership.foreign)
     return Plan(
@@ -136,6 +146,7 @@ def plan(
         warnings=(
             *_warnings(desired, observed, facts, by_deployment, desired_ids),
             *foreign_warnings(foreign),
+            *swarm_plans.warnings,
         ),
         owner=owner,
         foreign=foreign,

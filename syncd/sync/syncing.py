@@ -21,7 +21,7 @@ from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
 from syncd.plan.planner import plan as make_plan
 from syncd.spec.cache import ParseCache
-from syncd.spec.models import NodeSpec
+from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.spec.secrets import SecretProvider
 from syncd.state import ObservedState
 from syncd.sync.loading import LoadedRevision, load_revision
@@ -76,7 +76,7 @@ class Sync:
         self.cache = cache
         self._given_pool = pool
         self._pool: NodePool | None = None
-        self._pool_nodes: tuple[NodeSpec, ...] | None = None
+        self._pool_nodes: tuple[tuple[NodeSpec, ...], tuple[SwarmClusterSpec, ...]] | None = None
         self._pool_in_use = pool_in_use or (lambda _pool: False)
         self._options = options
 
@@ -142,7 +142,9 @@ class Sync:
 
     def observe(self, loaded: LoadedRevision) -> tuple[ObservedState, NodePool]:
         """What the selected nodes run; the others are marked unreachable."""
-        selection = NodeSelection.of(loaded.desired.nodes, self.node_ids, self.settings.only_nodes)
+        selection = NodeSelection.of(
+            loaded.desired.nodes, self.node_ids, self.settings.only_nodes, loaded.repo.swarms
+        )
         pool = self._pool_for(selection)
         return selection.observe(pool), pool
 
@@ -161,6 +163,7 @@ class Sync:
             allow_mass_prune=self.settings.allow_mass_prune,
             replica_overrides=dict(replica_overrides or {}),
             owner=self.settings.owner,
+            swarms=loaded.repo.swarms,
         )
         if only is None:
             return the_plan
@@ -206,7 +209,7 @@ class Sync:
     def _pool_for(self, selection: NodeSelection) -> NodePool:
         if self._given_pool is not None:
             return self._given_pool
-        contacted = selection.contacted
+        contacted = (selection.contacted, selection.contacted_swarms)
         if self._pool is None or self._pool_nodes != contacted:
             old = self._pool
             self._pool = selection.open_pool()
