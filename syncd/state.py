@@ -180,6 +180,7 @@ class SwarmService:
     update_state: SwarmUpdateState | None = None
     update_message: str = ""
     update_started_at: datetime | None = None
+    running_tasks: int = 0  # ServiceStatus from the list call itself (no task list needed)
     tasks: tuple[SwarmTask, ...] = ()
 
     @property

@@ -26,7 +26,6 @@ class ActionKind(StrEnum):
     SCALE_DOWN = "scale-down"
     REPLACE = "replace"  # missing, exited or unhealthy instances of the current version
     PRUNE = "prune"  # deployment removed from Git: remove all its instances
-    IN_PLACE = "in-place"  # Swarm: service settings change, no task restarts
     NOOP = "noop"
 
 
@@ -128,6 +127,8 @@ class DeploymentPlan:
 
     @property
     def has_changes(self) -> bool:
+        if self.swarm is not None and any(s.has_changes for s in self.swarm.services):
+            return True  # a Swarm service's labels or update policy change in place
         return any(a is not ActionKind.NOOP for a in self.actions)
 
     @property

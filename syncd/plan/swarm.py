@@ -8,7 +8,8 @@ becomes one service per region, diffed on the fields syncd owns only.
   then never has fewer than ``replicas`` running: it keeps the surge bound, and the unavailable
   one is kept more strictly than asked); maxSurge 0 → stop-first with parallelism
   maxUnavailable; Recreate → stop-first, all at once. Failure action: rollback.
-- Each change is classified: ``rollout`` (the task template: image, command, env, resources,
+- Each change is classified (an in-place-only change keeps the action ``noop``; the
+  DeploymentPlan still ``has_changes``): ``rollout`` (the task template: image, command, env, resources,
   health check, mounts, constraints, the spec hash), ``scale`` (replicas), ``in-place`` (service
   labels, update policy). Engine defaults are never compared: only what syncd writes.
 - Per-node reasons come from the Swarm's node list before Swarm would say "no suitable node":
@@ -243,8 +244,6 @@ def _deployment_plan(
     if services and every & {SwarmChange.CREATE, SwarmChange.SCALE, SwarmChange.REMOVE}:
         # a region's service added or removed (or removed by hand), or a new count
         actions.append(ActionKind.SCALE_DOWN if wanted.replicas < before else ActionKind.SCALE_UP)
-    if SwarmChange.IN_PLACE in every and not actions:
-        actions.append(ActionKind.IN_PLACE)
     failures = [p.unplaceable for p in swarm_plan.services if p.unplaceable is not None]
     fields = [
         FieldChange(f"{p.name}.{c.path}" if len(swarm_plan.services) > 1 else c.path, c.old, c.new)

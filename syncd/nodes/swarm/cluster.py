@@ -77,7 +77,7 @@ class SwarmCluster:
                 nodes = tuple(read_node(n) for n in api.nodes())
                 services = tuple(
                     read_service(s)
-                    for s in api.services(filters={"label": f"{LABEL_MANAGED}=true"})
+                    for s in api.services(filters={"label": f"{LABEL_MANAGED}=true"}, status=True)
                 )
         except NodeError as error:
             return SwarmObservation(

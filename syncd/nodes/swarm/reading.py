@@ -71,6 +71,7 @@ def read_service(data: dict[str, Any], tasks: tuple[SwarmTask, ...] = ()) -> Swa
         update_state=state if state in _UPDATE_STATES else None,
         update_message=str(status.get("Message", "")),
         update_started_at=parse_time(status.get("StartedAt")),
+        running_tasks=int((data.get("ServiceStatus") or {}).get("RunningTasks", 0)),
         tasks=tasks,
     )
 
