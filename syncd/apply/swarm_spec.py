@@ -140,7 +140,7 @@ def _task_template(
         "Placement": placement,
         "RestartPolicy": {"Condition": "any", "Delay": _RESTART_DELAY_NS},
     }
-    if target.network is not None:
+    if target.network not in (None, "none"):  # "none": no network attached at all
         task["Networks"] = [{"Target": target.network}]
     return task
 

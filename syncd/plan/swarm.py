@@ -395,7 +395,7 @@ def _plan_service(
         changes.append(SwarmChange.ROLLOUT)
     if any(f.path == "replicas" for f in fields):
         changes.append(SwarmChange.SCALE)
-    if any(f.path.split(".")[0] in ("update", "labels") for f in fields):
+    if not changes and any(f.path.split(".")[0] in ("update", "labels") for f in fields):
         changes.append(SwarmChange.IN_PLACE)
     return SwarmServicePlan(
         name=target.name,
