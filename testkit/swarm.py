@@ -73,7 +73,9 @@ class SwarmEngine:
             [docker_bin, "-H", self.url, *args], capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
-            raise SwarmHarnessError(f"docker {' '.join(args)} on {self.name}: {done.stderr.strip()}")
+            raise SwarmHarnessError(
+                f"docker {' '.join(args)} on {self.name}: {done.stderr.strip()}"
+            )
         return done.stdout.strip()
 
     @contextmanager
@@ -117,13 +119,20 @@ class SwarmHarness:
 
     def node_document(self, swarm_id: str = "swarm") -> dict[str, object]:
         """The same as a ``nodes/*.yaml`` document."""
-        return {"kind": "swarm", "id": swarm_id, "cluster": self.cluster, "managers": [self.manager.url]}
+        return {
+            "kind": "swarm",
+            "id": swarm_id,
+            "cluster": self.cluster,
+            "managers": [self.manager.url],
+        }
 
     # ------------------------------------------------------------------ lifecycle
 
     def up(self) -> SwarmHarness:
         if os.geteuid() != 0 or not which("dockerd"):
-            raise SwarmHarnessError("a Swarm harness starts dockerd, which needs root and docker.io")
+            raise SwarmHarnessError(
+                "a Swarm harness starts dockerd, which needs root and docker.io"
+            )
         for engine in self.engines:
             self._start(engine)
         for engine in self.engines:
@@ -170,7 +179,9 @@ class SwarmHarness:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not ping_unix(engine.socket):
             if time.monotonic() > deadline:
-                raise SwarmHarnessError(f"dockerd {engine.name} did not answer:\n{tail(engine.log)}")
+                raise SwarmHarnessError(
+                    f"dockerd {engine.name} did not answer:\n{tail(engine.log)}"
+                )
             time.sleep(0.2)
         with engine.client() as client:
             try:
