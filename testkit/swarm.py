@@ -108,6 +108,7 @@ class SwarmHarness:
             for i in range(size)
         ]
         self._log_offsets: dict[str, int] = {}
+        self._node_ids: list[str] = []
 
     @property
     def manager(self) -> SwarmEngine:
@@ -197,21 +198,28 @@ class SwarmHarness:
                 if time.monotonic() > deadline:
                     raise SwarmHarnessError("workers did not join")
                 time.sleep(0.2)
-            by_address = {e.address: i for i, e in enumerate(self.engines)}
             for node in client.nodes.list():
-                index = by_address.get(node.attrs["Status"].get("Addr", ""), 0)
+                index = self.node_ids().index(node.id)
                 spec = dict(node.attrs["Spec"])
                 spec["Labels"] = {CLUSTER_LABEL: self.cluster, ZONE_LABEL: f"z{index + 1}"}
                 node.update(spec)
 
+    def node_ids(self) -> list[str]:
+        """The Swarm node id of each engine, in engine order (each engine knows its own; the
+        manager's node list shows workers at the address they connect from)."""
+        if not self._node_ids:
+            for engine in self.engines:
+                with engine.client() as client:
+                    self._node_ids.append(client.info()["Swarm"]["NodeID"])
+        return self._node_ids
+
     def set_availability(self, index: int, availability: str) -> None:
         """``active``, ``pause`` or ``drain`` for engine ``index``'s node."""
         with self.manager.client() as client:
-            for node in client.nodes.list():
-                if node.attrs["Status"].get("Addr") == self.engines[index].address:
-                    spec = dict(node.attrs["Spec"])
-                    spec["Availability"] = availability
-                    node.update(spec)
+            node = client.nodes.get(self.node_ids()[index])
+            spec = dict(node.attrs["Spec"])
+            spec["Availability"] = availability
+            node.update(spec)
 
     def remove_services(self) -> None:
         """Every service (tests start from an empty Swarm), and wait until their tasks are gone."""

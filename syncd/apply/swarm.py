@@ -245,6 +245,13 @@ def _apply_service(
     assert target is not None and plan.desired is not None
     needs_env = SwarmChange.CREATE in changes or SwarmChange.ROLLOUT in changes
     env = resolved_env(plan.desired, secrets, redact) if needs_env else None
+    if changes == (SwarmChange.AWAIT,):
+        assert service_plan.service_id is not None
+        emit("waiting", f"service {service_plan.name}: a rollout in progress", 0, target.replicas)
+        _Watch(
+            cluster, service_plan, service_plan.service_id, options, emit, cancel, False
+        ).until_done()
+        return
     if SwarmChange.CREATE in changes:
         emit("starting", f"creating service {service_plan.name}", 0, target.replicas)
         service_id = cluster.create_service(service_spec(target, env or (), commit))

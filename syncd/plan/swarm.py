@@ -22,6 +22,7 @@ becomes one service per region, diffed on the fields syncd owns only.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -62,6 +63,7 @@ _PERCENT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _RESERVED_LABEL_PREFIX = "io.syncd."
 # the fields whose change replaces every task, by FieldChange path prefix
+_IN_PROGRESS = ("updating", "rollback_started")
 _TASK_FIELDS = ("image", "command", "env", "resources", "constraints", "spread", "specHash")
 
 
@@ -175,6 +177,8 @@ def swarm_summary(plan: DeploymentPlan) -> str:
                 words.append(f"create {service.target.replicas} replica(s)")
             elif change is SwarmChange.SCALE and service.target is not None:
                 words.append(f"scale {service.observed_replicas} -> {service.target.replicas}")
+            elif change is SwarmChange.AWAIT:
+                words.append("a rollout in progress: watch it to its end")
             elif change is SwarmChange.ROLLOUT and service.target is not None:
                 policy = service.target.update
                 old = (service.observed_hash or "")[:12]
@@ -397,6 +401,8 @@ def _plan_service(
         changes.append(SwarmChange.SCALE)
     if not changes and any(f.path.split(".")[0] in ("update", "labels") for f in fields):
         changes.append(SwarmChange.IN_PLACE)
+    if not changes and current.update_state in _IN_PROGRESS:
+        changes.append(SwarmChange.AWAIT)  # watched to its end, so the status is not OK early
     return SwarmServicePlan(
         name=target.name,
         changes=tuple(changes) or (SwarmChange.NOOP,),
@@ -481,10 +487,14 @@ def _unplaceable(
     """Replicas no node could take, with each node's reason (by hostname)."""
     reasons: list[tuple[str, Misfit]] = []
     room = 0
-    for node in sorted(nodes, key=lambda n: n.hostname):
+    names = Counter(node.hostname for node in nodes)
+    for node in sorted(nodes, key=lambda n: (n.hostname, n.node_id)):
         misfit = _misfit(target, node, swarm)
         if misfit is not None:
-            reasons.append((node.hostname, misfit))
+            shared = names[node.hostname] > 1  # hostnames need not be unique in a Swarm
+            reasons.append(
+                (f"{node.hostname}/{node.node_id[:8]}" if shared else node.hostname, misfit)
+            )
             continue
         per_cpu = node.cpu_millis // target.cpu_millis if target.cpu_millis else target.replicas
         per_memory = (

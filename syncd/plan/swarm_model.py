@@ -18,6 +18,7 @@ class SwarmChange(StrEnum):
     SCALE = "scale"  # only the replica count
     IN_PLACE = "in-place"  # service labels or update policy: no task restarts
     REMOVE = "remove"  # region or deployment gone from Git
+    AWAIT = "await"  # already at the target, Swarm still rolling it (a pass died mid-rollout)
     NOOP = "noop"
 
 
