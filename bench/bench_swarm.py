@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncd.apply.report import ApplyOptions  # noqa: E402
-from syncd.plan.swarm import UPDATE_MONITOR_S  # noqa: E402
+from syncd.plan.swarm_services import UPDATE_MONITOR_S  # noqa: E402
 from syncd.sync.revisions import Revision  # noqa: E402
 from syncd.sync.syncing import Sync  # noqa: E402
 from testkit.bench import ROLLOUT_REPLICAS, ROLLOUT_STRATEGY, ROLLOUT_SURGE, median_ratio  # noqa: E402

@@ -23,8 +23,8 @@ from syncd.apply.swarm_spec import edited_spec, service_spec
 from syncd.errors import NodeError, SyncdError
 from syncd.nodes.swarm import SwarmCluster
 from syncd.plan.model import DeploymentPlan
-from syncd.plan.swarm import target_hash
 from syncd.plan.swarm_model import SwarmChange, SwarmServicePlan
+from syncd.plan.swarm_services import target_hash
 from syncd.state import SwarmService, SwarmTask
 
 _FAILED_TASK_STATES = ("failed", "rejected", "orphaned")
