@@ -4,7 +4,6 @@ why replicas do not fit, what is refused, pruned or left alone."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,100 +11,24 @@ from syncd.errors import PlanError
 from syncd.plan.model import ActionKind, MisfitKind
 from syncd.plan.planner import plan
 from syncd.plan.swarm_model import SwarmChange
-from syncd.spec.desired import DesiredState
-from syncd.spec.models import Resources, Strategy, SwarmClusterSpec, TargetRegion
-from syncd.spec.rendering import render_desired
-from syncd.spec.repository import load_repository
-from syncd.state import ObservedState, SwarmNode, SwarmObservation, SwarmService
-from testkit.services import deployment, service_definition
-from testkit.swarm import CLUSTER_LABEL, ZONE_LABEL
-
-SWARM = SwarmClusterSpec(id="sw", cluster="c1", managers=("unix:///nowhere.sock",))
-
-
-def _node(name: str, zone: str = "z1", **extra: Any) -> SwarmNode:
-    fields: dict[str, Any] = {
-        "node_id": f"id-{name}",
-        "hostname": name,
-        "role": "worker",
-        "availability": "active",
-        "state": "ready",
-        "labels": ((CLUSTER_LABEL, "c1"), (ZONE_LABEL, zone)),
-        "cpu_millis": 4000,
-        "memory_bytes": 8 << 30,
-    }
-    fields.update(extra)
-    return SwarmNode(**fields)
-
-
-NODES = (_node("n1", "z1"), _node("n2", "z2"), _node("n3", "z3"))
-
-
-def _desired(
-    tmp_path: Path, *docs: dict[str, Any], definition: dict[str, Any] | None = None
-) -> DesiredState:
-    import yaml
-
-    for folder in ("deployments", "definitions", "nodes"):
-        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
-    (tmp_path / "nodes" / "sw.yaml").write_text(
-        yaml.safe_dump(
-            {"kind": "swarm", "id": "sw", "cluster": "c1", "managers": ["unix:///x.sock"]}
-        )
-    )
-    (tmp_path / "definitions" / "d.yaml").write_text(
-        yaml.safe_dump(definition or service_definition())
-    )
-    for doc in docs:
-        (tmp_path / "deployments" / f"{doc['id']}.yaml").write_text(yaml.safe_dump(doc))
-    return render_desired(load_repository(tmp_path), environ={})
-
-
-def _on_swarm(
-    deployment_id: str, replicas: int, *regions: TargetRegion, **extra: Any
-) -> dict[str, Any]:
-    doc = deployment(deployment_id, replicas, **extra)
-    doc["targetRegions"] = [
-        {"cluster": r.cluster, **({"zone": r.zone} if r.zone else {})}
-        for r in (regions or (TargetRegion("c1"),))
-    ]
-    return doc
-
-
-def _observed(*services: SwarmService, nodes: tuple[SwarmNode, ...] = NODES) -> ObservedState:
-    return ObservedState(
-        swarms={"sw": SwarmObservation("sw", "c1", True, nodes=nodes, services=services)}
-    )
-
-
-def _running(desired: DesiredState, deployment_id: str, **override: Any) -> SwarmService:
-    """The service syncd would have created for the deployment, as the engine reports it."""
-    from syncd.apply.swarm_spec import service_spec
-
-    first = plan(desired, _observed(), swarms=(SWARM,))
-    target = first.for_deployment(deployment_id).swarm.services[0].target  # type: ignore[union-attr]
-    assert target is not None
-    spec = service_spec(target, target.env, "c0ffee")
-    for key, value in override.items():
-        spec[key] = value
-    labels = spec["Labels"]
-    return SwarmService(
-        service_id=f"svc-{target.name}",
-        name=target.name,
-        version=7,
-        deployment_id=deployment_id,
-        spec_hash=labels["io.syncd.spec-hash"],
-        commit="c0ffee",
-        owner=labels.get("io.syncd.owner"),
-        spec=spec,
-    )
+from syncd.spec.models import Resources, Strategy, TargetRegion
+from syncd.state import ObservedState, SwarmObservation, SwarmService
+from testkit.services import service_definition
+from tests.swarm.plankit import (
+    SWARM,
+    desired_of,
+    observed_with,
+    on_swarm,
+    running_service,
+    swarm_node,
+)
 
 
 def test_a_deployment_on_a_swarm_becomes_one_service_with_constraints_and_spread(
     tmp_path: Path,
 ) -> None:
-    desired = _desired(tmp_path, _on_swarm("web", 3))
-    result = plan(desired, _observed(), swarms=(SWARM,))
+    desired = desired_of(tmp_path, on_swarm("web", 3))
+    result = plan(desired, observed_with(), swarms=(SWARM,))
     web = result.for_deployment("web")
     assert web is not None and web.actions == (ActionKind.CREATE,)
     assert web.swarm is not None and len(web.swarm.services) == 1
@@ -121,10 +44,10 @@ def test_a_deployment_on_a_swarm_becomes_one_service_with_constraints_and_spread
 
 
 def test_one_service_per_zone_with_the_replicas_split(tmp_path: Path) -> None:
-    desired = _desired(
-        tmp_path, _on_swarm("web", 5, TargetRegion("c1", "z1"), TargetRegion("c1", "z2"))
+    desired = desired_of(
+        tmp_path, on_swarm("web", 5, TargetRegion("c1", "z1"), TargetRegion("c1", "z2"))
     )
-    web = plan(desired, _observed(), swarms=(SWARM,)).for_deployment("web")
+    web = plan(desired, observed_with(), swarms=(SWARM,)).for_deployment("web")
     assert web is not None and web.swarm is not None
     by_name = {s.name: s.target for s in web.swarm.services}
     assert {name: t.replicas for name, t in by_name.items() if t} == {"web-z1": 3, "web-z2": 2}
@@ -132,47 +55,47 @@ def test_one_service_per_zone_with_the_replicas_split(tmp_path: Path) -> None:
 
 
 def test_an_unchanged_service_is_in_sync_and_engine_defaults_are_not_diffed(tmp_path: Path) -> None:
-    desired = _desired(tmp_path, _on_swarm("web", 3))
-    running = _running(desired, "web")
+    desired = desired_of(tmp_path, on_swarm("web", 3))
+    running = running_service(desired, "web")
     # what the engine adds on its own must not read as drift
     running.spec["TaskTemplate"]["ForceUpdate"] = 0
     running.spec["TaskTemplate"]["ContainerSpec"]["Isolation"] = "default"
     running.spec["TaskTemplate"]["ContainerSpec"]["Image"] += "@sha256:abc"
-    web = plan(desired, _observed(running), swarms=(SWARM,)).for_deployment("web")
+    web = plan(desired, observed_with(running), swarms=(SWARM,)).for_deployment("web")
     assert web is not None and not web.has_changes, web.changes
     assert web.summary.startswith("in sync")
 
 
 def test_changes_are_classified_rollout_scale_in_place(tmp_path: Path) -> None:
-    base = _desired(tmp_path, _on_swarm("web", 3))
-    running = _running(base, "web")
+    base = desired_of(tmp_path, on_swarm("web", 3))
+    running = running_service(base, "web")
     cases = {
         "rollout": (
-            _on_swarm("web", 3, version="2"),
+            on_swarm("web", 3, version="2"),
             {SwarmChange.ROLLOUT},
             ActionKind.ROLLING_UPDATE,
         ),
-        "scale": (_on_swarm("web", 8), {SwarmChange.SCALE}, ActionKind.SCALE_UP),
+        "scale": (on_swarm("web", 8), {SwarmChange.SCALE}, ActionKind.SCALE_UP),
     }
     for name, (doc, changes, action) in cases.items():
-        desired = _desired(tmp_path, doc)
-        web = plan(desired, _observed(running), swarms=(SWARM,)).for_deployment("web")
+        desired = desired_of(tmp_path, doc)
+        web = plan(desired, observed_with(running), swarms=(SWARM,)).for_deployment("web")
         assert web is not None and web.swarm is not None, name
         assert set(web.swarm.services[0].changes) == changes, (name, web.swarm.services[0].fields)
         assert action in web.actions, name
     # an update policy edited by hand: back in place, no task restarts
-    edited = _running(base, "web")
+    edited = running_service(base, "web")
     edited.spec["UpdateConfig"]["Order"] = "stop-first"
-    web = plan(base, _observed(edited), swarms=(SWARM,)).for_deployment("web")
+    web = plan(base, observed_with(edited), swarms=(SWARM,)).for_deployment("web")
     assert web is not None and web.has_changes and web.actions == (ActionKind.NOOP,)
     assert web.swarm.services[0].changes == (SwarmChange.IN_PLACE,)  # type: ignore[union-attr]
 
 
 def test_an_old_env_value_is_never_shown(tmp_path: Path) -> None:
-    base = _desired(tmp_path, _on_swarm("web", 1, envars={"TOKEN": "old-secret-value"}))
-    running = _running(base, "web")
-    desired = _desired(tmp_path, _on_swarm("web", 1, envars={"TOKEN": "{{secret:token}}"}))
-    web = plan(desired, _observed(running), swarms=(SWARM,)).for_deployment("web")
+    base = desired_of(tmp_path, on_swarm("web", 1, envars={"TOKEN": "old-secret-value"}))
+    running = running_service(base, "web")
+    desired = desired_of(tmp_path, on_swarm("web", 1, envars={"TOKEN": "{{secret:token}}"}))
+    web = plan(desired, observed_with(running), swarms=(SWARM,)).for_deployment("web")
     assert web is not None
     token = next(c for c in web.changes if c.path == "env.TOKEN")
     assert (token.old, token.new) == ("(set)", "(secret token)")
@@ -197,7 +120,7 @@ def test_an_old_env_value_is_never_shown(tmp_path: Path) -> None:
 def test_the_strategy_maps_to_update_config(
     tmp_path: Path, strategy: Strategy, replicas: int, expected: tuple[str, int], noted: bool
 ) -> None:
-    doc = _on_swarm("web", replicas)
+    doc = on_swarm("web", replicas)
     doc["strategy"] = (
         {"type": "Recreate"}
         if strategy.type == "Recreate"
@@ -207,7 +130,7 @@ def test_the_strategy_maps_to_update_config(
             "maxUnavailable": strategy.max_unavailable,
         }
     )
-    result = plan(_desired(tmp_path, doc), _observed(), swarms=(SWARM,))
+    result = plan(desired_of(tmp_path, doc), observed_with(), swarms=(SWARM,))
     target = result.for_deployment("web").swarm.services[0].target  # type: ignore[union-attr]
     assert target is not None
     assert (target.update.order, target.update.parallelism) == expected
@@ -215,16 +138,16 @@ def test_the_strategy_maps_to_update_config(
 
 
 def test_per_node_reasons_when_nothing_fits(tmp_path: Path) -> None:
-    doc = _on_swarm("web", 2, TargetRegion("c1", "z1"))
+    doc = on_swarm("web", 2, TargetRegion("c1", "z1"))
     doc["resources"] = {"cpu": "8"}
     nodes = (
-        _node("n1", "z1"),  # 4 cores: too small
-        _node("n2", "z1", availability="drain"),
-        _node("n3", "z2", cpu_millis=16000),  # other zone
+        swarm_node("n1", "z1"),  # 4 cores: too small
+        swarm_node("n2", "z1", availability="drain"),
+        swarm_node("n3", "z2", cpu_millis=16000),  # other zone
     )
-    web = plan(_desired(tmp_path, doc), _observed(nodes=nodes), swarms=(SWARM,)).for_deployment(
-        "web"
-    )
+    web = plan(
+        desired_of(tmp_path, doc), observed_with(nodes=nodes), swarms=(SWARM,)
+    ).for_deployment("web")
     assert web is not None and web.unplaceable
     reasons = dict(web.unplaceable[0].reasons)
     assert reasons["n1"].kind is MisfitKind.CPU and reasons["n1"].free == 4000
@@ -234,13 +157,13 @@ def test_per_node_reasons_when_nothing_fits(tmp_path: Path) -> None:
 
 
 def test_capacity_short_for_some_replicas(tmp_path: Path) -> None:
-    doc = _on_swarm("web", 5)
+    doc = on_swarm("web", 5)
     doc["resources"] = {"memory": "3Gi"}
-    web = plan(_desired(tmp_path, doc), _observed(), swarms=(SWARM,)).for_deployment("web")
+    web = plan(desired_of(tmp_path, doc), observed_with(), swarms=(SWARM,)).for_deployment("web")
     # 8 GiB nodes take 2 each: 6 fit, 5 asked
     assert web is not None and not web.unplaceable
     doc["replicas"] = 7
-    web = plan(_desired(tmp_path, doc), _observed(), swarms=(SWARM,)).for_deployment("web")
+    web = plan(desired_of(tmp_path, doc), observed_with(), swarms=(SWARM,)).for_deployment("web")
     assert web is not None and web.unplaceable[0].replicas == (6,)
 
 
@@ -251,7 +174,7 @@ def test_a_repository_build_and_vram_are_refused_with_a_reason(tmp_path: Path) -
     del built["image"]
     built["repository"] = {"url": "app", "internalPorts": [8080]}
     web = plan(
-        _desired(tmp_path, _on_swarm("web", 1), definition=built), _observed(), swarms=(SWARM,)
+        desired_of(tmp_path, on_swarm("web", 1), definition=built), observed_with(), swarms=(SWARM,)
     )
     found = web.for_deployment("web")
     assert found is not None and found.swarm is not None
@@ -261,39 +184,39 @@ def test_a_repository_build_and_vram_are_refused_with_a_reason(tmp_path: Path) -
 
 
 def test_vram_is_refused(tmp_path: Path) -> None:
-    desired = _desired(tmp_path, _on_swarm("web", 1))
+    desired = desired_of(tmp_path, on_swarm("web", 1))
     wanted = desired.deployments[0]
     from dataclasses import replace
 
     gpu = replace(wanted, spec=replace(wanted.spec, resources=Resources(vram_bytes=1 << 30)))
-    web = plan(replace(desired, deployments=(gpu,)), _observed(), swarms=(SWARM,)).for_deployment(
-        "web"
-    )
+    web = plan(
+        replace(desired, deployments=(gpu,)), observed_with(), swarms=(SWARM,)
+    ).for_deployment("web")
     assert web is not None and web.swarm is not None
     assert web.swarm.refused == "vram cannot be given on a Swarm cluster: Swarm cannot isolate GPUs"
 
 
 def test_prune_foreign_and_the_mass_delete_guard(tmp_path: Path) -> None:
-    desired = _desired(tmp_path, _on_swarm("web", 1), _on_swarm("api", 1), _on_swarm("job", 1))
-    services = [_running(desired, d) for d in ("web", "api", "job")]
+    desired = desired_of(tmp_path, on_swarm("web", 1), on_swarm("api", 1), on_swarm("job", 1))
+    services = [running_service(desired, d) for d in ("web", "api", "job")]
     theirs = SwarmService("svc-x", "other", 1, "other", "h", "c", "team-b", spec={})
-    only_two = _desired(tmp_path / "two", _on_swarm("web", 1), _on_swarm("api", 1))
-    result = plan(only_two, _observed(*services, theirs), swarms=(SWARM,), owner=None)
+    only_two = desired_of(tmp_path / "two", on_swarm("web", 1), on_swarm("api", 1))
+    result = plan(only_two, observed_with(*services, theirs), swarms=(SWARM,), owner=None)
     # without an owner every managed service is ours: "other" and "job" go, 2 of 4 is allowed
     pruned = {d.deployment_id for d in result.deployments if ActionKind.PRUNE in d.actions}
     assert pruned == {"job", "other"}
-    scoped = plan(only_two, _observed(*services, theirs), swarms=(SWARM,), owner="team-a")
+    scoped = plan(only_two, observed_with(*services, theirs), swarms=(SWARM,), owner="team-a")
     assert all(d.deployment_id != "other" for d in scoped.deployments)
     assert any("another owner" in w for w in scoped.warnings)
-    empty = _desired(tmp_path / "empty")
+    empty = desired_of(tmp_path / "empty")
     with pytest.raises(PlanError, match="refusing to prune 3 of 3 managed Swarm services"):
-        plan(empty, _observed(*services), swarms=(SWARM,))
-    allowed = plan(empty, _observed(*services), swarms=(SWARM,), allow_mass_prune=True)
+        plan(empty, observed_with(*services), swarms=(SWARM,))
+    allowed = plan(empty, observed_with(*services), swarms=(SWARM,), allow_mass_prune=True)
     assert len(allowed.deployments) == 3
 
 
 def test_an_unreachable_swarm_changes_nothing(tmp_path: Path) -> None:
-    desired = _desired(tmp_path, _on_swarm("web", 1))
+    desired = desired_of(tmp_path, on_swarm("web", 1))
     down = ObservedState(swarms={"sw": SwarmObservation("sw", "c1", False, error="refused")})
     result = plan(desired, down, swarms=(SWARM,))
     web = result.for_deployment("web")

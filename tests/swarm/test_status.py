@@ -9,12 +9,12 @@ from syncd.daemon.config import DaemonSettings, RepoSettings
 from syncd.daemon.reporting import PassView, build_status
 from syncd.daemon.retries import DeploymentState
 from syncd.state import ObservedState, SwarmObservation
-from tests.swarm.test_planning import _desired, _on_swarm, _running
+from tests.swarm.plankit import desired_of, on_swarm, running_service
 
 
 def _view(tmp_path: Path, state: str, running: int) -> PassView:
-    desired = _desired(tmp_path, _on_swarm("web", 3))
-    service = _running(desired, "web")
+    desired = desired_of(tmp_path, on_swarm("web", 3))
+    service = running_service(desired, "web")
     service = type(service)(**{**service.__dict__, "running_tasks": running})
     observed = ObservedState(swarms={"sw": SwarmObservation("sw", "c1", True, services=(service,))})
     fingerprint = "f"
