@@ -80,11 +80,13 @@ class SwarmCluster:
                     for s in api.services(filters={"label": f"{LABEL_MANAGED}=true"}, status=True)
                 )
         except NodeError as error:
+            # the plan says "swarm ID is unreachable: <this>"
+            why = error.reason if isinstance(error, NodeUnreachable) else error.message
             return SwarmObservation(
                 swarm_id=self.swarm_id,
                 cluster=self.spec.cluster,
                 reachable=False,
-                error=error.message,
+                error=why,
                 observed_at=utc_now(),
             )
         return SwarmObservation(
