@@ -168,3 +168,30 @@ def _definition() -> dict[str, object]:
     from testkit.services import service_definition
 
     return service_definition()
+
+
+def test_an_update_raced_by_another_writer_is_read_again_and_retried(repo: SwarmRepo) -> None:
+    from syncd.nodes.swarm import SwarmCluster
+
+    repo.write(repo.deployment("web", 1))
+    assert outcome(repo.sync(), "web")[0] == "ok"
+    service = service_of(repo.swarm, "web")
+    assert service is not None
+    cluster = SwarmCluster(repo.swarm.spec())
+    edits: list[int] = []
+
+    def edit(spec: dict[str, object]) -> dict[str, object]:
+        edits.append(len(edits))
+        if len(edits) == 1:  # another writer gets in between our read and our write
+            repo.swarm.manager.cli("service", "update", "--detach", "--label-add", "x=1", "web")
+        labels = dict(spec["Labels"])  # type: ignore[call-overload]
+        labels["raced"] = "no"
+        return {**spec, "Labels": labels}
+
+    try:
+        cluster.update_service(service["ID"], edit)
+    finally:
+        cluster.close()
+    assert len(edits) == 2  # the stale version was refused, the fresh one accepted
+    labels = service_of(repo.swarm, "web")["Spec"]["Labels"]  # type: ignore[index]
+    assert labels["raced"] == "no" and labels["x"] == "1"
