@@ -103,16 +103,25 @@ class _Watch:
         return f"rolled back by Swarm: {cause}"
 
     def _give_up(self, service: SwarmService, wanted: str) -> None:
+        """Past the deadline: roll back (or remove a new service) and say why. A version whose
+        tasks failed or never became healthy is Failed; one held up by the Swarm (tasks no node
+        takes, old tasks on a node that went away) is retryable: the nodes may come back."""
         seconds = f"{self.options.progress_deadline_s:g}s"
-        cause = task_reasons(service.tasks, wanted) or _pending_reason(service.tasks, wanted)
+        failed = task_reasons(service.tasks, wanted)
+        cause, the_version = (failed, True) if failed else _pending_reason(service, wanted)
+        retryable = not the_version
         if self.created:
             self.cluster.remove_service(self.service_id)
-            raise _Failed(f"not running within {seconds} ({cause}); the new service was removed")
+            raise _Failed(
+                f"not running within {seconds} ({cause}); the new service was removed",
+                retryable=retryable,
+            )
         self.emit("reverting", "progress deadline passed: rolling back", 0, 0)
         self.cluster.rollback(self.service_id)
         self._wait_rollback()
         raise _Failed(
             f"not running within {seconds} ({cause}); rolled back to the previous version",
+            retryable=retryable,
             reverted=True,
         )
 
@@ -136,13 +145,28 @@ def task_reasons(tasks: tuple[SwarmTask, ...], spec_hash: str) -> str:
     return "; ".join(dict.fromkeys(words))[:400] + more
 
 
-def _pending_reason(tasks: tuple[SwarmTask, ...], spec_hash: str) -> str:
+def _pending_reason(service: SwarmService, spec_hash: str) -> tuple[str, bool]:
+    """Why an update has not finished, and whether the version itself is the cause (its
+    tasks start but never turn healthy) rather than the Swarm (no node takes them, or old
+    tasks sit on a node that went away)."""
+    tasks = service.tasks
     new = [t for t in tasks if t.spec_hash == spec_hash and t.desired_state == "running"]
     waiting = [t for t in new if not t.is_running]
+    if waiting:
+        sample = waiting[0]
+        why = f"{len(waiting)} of {len(new)} new task(s) {sample.state}: {sample.error or sample.message}"
+        return why[:400], sample.state == "starting"  # started, never healthy
+    old = [t for t in tasks if t.desired_state == "running" and t.spec_hash != spec_hash]
+    if old:
+        state = service.update_state or "not started"
+        why = (
+            f"{len(old)} task(s) of the old version not replaced; Swarm's update {state}"
+            f"{': ' + service.update_message if service.update_message else ''} (a node down?)"
+        )
+        return why[:400], False
     if not new:
-        return "no task of the new version was scheduled"
-    sample = waiting[0] if waiting else new[0]
-    return f"{len(waiting)} task(s) {sample.state}: {sample.error or sample.message}"[:400]
+        return "no task of the new version was scheduled", False
+    return f"Swarm's update still {service.update_state}", False
 
 
 def apply_swarm_deployment(
