@@ -28,7 +28,7 @@ import docker
 
 from syncd.spec.models import SwarmClusterSpec
 from testkit.harness.base_image import BASE_IMAGE, base_image_tar
-from testkit.harness.processes import ping_unix, read_pid, stop_pid, tail, which
+from testkit.harness.processes import mounts_under, ping_unix, read_pid, stop_pid, tail, which
 
 #: what every engine that runs Swarm must have in its environment
 OFFLINE_ENV = {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
@@ -271,6 +271,8 @@ class SwarmHarness:
             pid = read_pid(engine.pid_file)
             if pid is not None:
                 stop_pid(pid)
+        for mount in mounts_under(self.root):  # dockerd leaves its data root bind-mounted
+            subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> SwarmHarness:
