@@ -1,131 +1,122 @@
-"""Rollout speed against Swarm: the same 20-replica update, one engine, in the same run.
+"""The overhead syncd adds when it drives a Swarm: the same 20-replica update, in one run,
+through syncd's pass and through plain ``docker service update``.
 
-The update bench/bench_rollout.py measures (20 replicas, maxSurge 4, maxUnavailable 0, image
-``syncd-test/busybox:latest``, the same command and a 1 s health check) done twice on one fresh
-harness-style engine (own socket and data root, ``--bridge=none --iptables=false``):
+One fresh 1-engine Swarm from ``testkit.swarm`` (started with
+``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1``, so Swarm never tries a registry; the engine log is
+checked for a pull attempt at the end and the bench fails on any; the ingress overlay is
+removed at once). The update bench/bench_rollout.py measures: 20 replicas of the test service
+(``syncd-test/busybox:latest``, 1 s health check), maxSurge 4, maxUnavailable 0, v1 -> v2.
 
-- Swarm: ``docker swarm init --advertise-addr 127.0.0.1``, a service of 20 replicas on the host
-  network (``--network host --endpoint-mode dnsrr``, no published port), then ``docker service
-  update --env-add VERSION=2 --update-parallelism 4 --update-order start-first --update-delay 0s
-  --update-monitor 0s``; timed until all 20 tasks of the new version run (Swarm reports a task
-  with a health check as running once it is healthy);
-- syncd: plan + ``apply_plan`` of v1 -> v2 of the same deployment on the same engine.
+- syncd: a repository whose node file is the Swarm (``kind: swarm``); v1 is created untimed,
+  then one ``Sync.run`` (load, observe, plan, update, watch) is timed until it returns OK;
+- plain: ``docker service create`` of the same service with the update config syncd writes
+  (start-first, parallelism 4, delay 0, monitor 3 s, failure action rollback), then ``docker
+  service update --env-add VERSION=2`` timed until Swarm says ``completed`` and all 20 tasks
+  of v2 run: the same end that syncd's watch waits for.
 
-Runs alternate (syncd, swarm, syncd, swarm, ...) so both see the same machine load; the figure is
-the ratio of the medians. The ingress overlay network that ``swarm init`` creates is removed at
-once (nothing is published, so nothing uses it); afterwards ``docker swarm leave --force``, the
-``docker_gwbridge`` network is removed if it appeared, and the engine is stopped.
+Runs alternate (syncd, plain, ...) so both see the same machine load; the figure is the ratio
+of the medians, and the overhead is that ratio minus one.
 
-    .venv/bin/python bench/bench_swarm.py [--dir /tmp/syncd-swarm] [--runs 3]
+    .venv/bin/python bench/bench_swarm.py [--dir /tmp/sw-bench] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import docker
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncd.nodes.pool import NodePool  # noqa: E402
-from syncd.spec.models import NodeSpec  # noqa: E402
-from syncd.state import LABEL_MANAGED  # noqa: E402
-from testkit.bench import (  # noqa: E402
-    ROLLOUT_REPLICAS,
-    ROLLOUT_SURGE,
-    median_ratio,
-    timed_rolling_update,
-)
-from testkit.harness import BASE_IMAGE, Harness  # noqa: E402
-from testkit.repo import TestRepo  # noqa: E402
-from testkit.services import SERVICE_SCRIPT  # noqa: E402
-from tests.apply.applykit import apply_repo  # noqa: E402  (the pass the apply tests run)
+from syncd.apply.report import ApplyOptions  # noqa: E402
+from syncd.plan.swarm_services import UPDATE_MONITOR_S  # noqa: E402
+from syncd.sync.revisions import Revision  # noqa: E402
+from syncd.sync.syncing import Sync  # noqa: E402
+from testkit.bench import ROLLOUT_REPLICAS, ROLLOUT_STRATEGY, ROLLOUT_SURGE, median_ratio  # noqa: E402
+from testkit.harness import BASE_IMAGE  # noqa: E402
+from testkit.services import SERVICE_SCRIPT, deployment, service_definition  # noqa: E402
+from testkit.swarm import SwarmEngine, SwarmHarness  # noqa: E402
 
 REPLICAS, SURGE = ROLLOUT_REPLICAS, ROLLOUT_SURGE
-SERVICE = "syncd-bench-swarm"
+PLAIN = "plain-bench"
 POLL_S = 0.05
-NODE_ID = "node-a"
 
 
-def docker_cli(socket: Path, *args: str) -> str:
-    docker_bin = shutil.which("docker") or "/usr/bin/docker"
-    done = subprocess.run(
-        [docker_bin, "-H", f"unix://{socket}", *args], capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+def write_repo(root: Path, swarm: SwarmHarness, version: str) -> None:
+    for folder in ("deployments", "definitions", "nodes"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "nodes" / "swarm.yaml").write_text(yaml.safe_dump(swarm.node_document()))
+    (root / "definitions" / "def.yaml").write_text(yaml.safe_dump(service_definition()))
+    doc = deployment("syncd-bench", REPLICAS, version=version, strategy=ROLLOUT_STRATEGY)
+    doc["targetRegions"] = [{"cluster": swarm.cluster}]
+    (root / "deployments" / "bench.yaml").write_text(yaml.safe_dump(doc))
 
 
-def remove_managed(client: docker.DockerClient) -> None:
-    for summary in client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"}):
-        client.api.remove_container(summary["Id"], force=True)
-
-
-def syncd_rollout(node: NodeSpec, client: docker.DockerClient, work: Path, run: int) -> float:
-    """Seconds for syncd to plan and roll v1 -> v2 on the one engine (v1 set up untimed)."""
-    repo = TestRepo(work / f"repo-{run}", [node])
-    with NodePool([node]) as pool:
-        elapsed = timed_rolling_update(repo, pool, apply_repo)
-    remove_managed(client)
+def syncd_rollout(swarm: SwarmHarness, work: Path, run: int) -> float:
+    """Seconds of one syncd pass rolling v1 -> v2 on the Swarm (v1 set up untimed)."""
+    root = work / f"repo-{run}"
+    options = ApplyOptions(progress_deadline_s=300)
+    with Sync(options=options) as sync:
+        write_repo(root, swarm, "1")
+        first = sync.run(Revision(root))
+        assert first.report is not None and first.report.ok, first.report
+        write_repo(root, swarm, "2")
+        began = time.perf_counter()
+        second = sync.run(Revision(root))
+        elapsed = time.perf_counter() - began
+        assert second.report is not None and second.report.ok, second.report
+    swarm.remove_services()
     return elapsed
 
 
-def new_tasks_running(client: docker.DockerClient, version: str) -> int:
-    """Tasks of the service at ``version`` that Swarm reports running (healthy)."""
-    count = 0
-    for task in client.api.tasks(filters={"service": SERVICE, "desired-state": "running"}):
-        env = task["Spec"]["ContainerSpec"].get("Env") or []
-        if f"VERSION={version}" in env and task["Status"]["State"] == "running":
-            count += 1
-    return count
+def plain_done(manager: SwarmEngine, version: str) -> bool:
+    """Swarm says the update completed and every task of ``version`` runs (healthy)."""
+    with manager.client() as client:
+        service = client.api.inspect_service(PLAIN)
+        state = (service.get("UpdateStatus") or {}).get("State", "completed")
+        running = 0
+        for task in client.api.tasks(filters={"service": PLAIN, "desired-state": "running"}):
+            env = task["Spec"]["ContainerSpec"].get("Env") or []
+            if f"VERSION={version}" in env and task["Status"]["State"] == "running":
+                running += 1
+    return state == "completed" and running == REPLICAS
 
 
-def wait_tasks(client: docker.DockerClient, version: str, timeout_s: float = 300) -> None:
+def wait_plain(manager: SwarmEngine, version: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
-    while new_tasks_running(client, version) < REPLICAS:
+    while not plain_done(manager, version):
         if time.monotonic() > deadline:
             raise RuntimeError(f"swarm did not run {REPLICAS} tasks of VERSION={version}")
         time.sleep(POLL_S)
 
 
-def swarm_rollout(socket: Path, client: docker.DockerClient) -> float:
-    """Seconds for Swarm to update the service v1 -> v2 (v1 set up untimed)."""
-    docker_cli(
-        socket, "service", "create", "--detach", "--quiet", "--no-resolve-image",
-        "--name", SERVICE, "--replicas", str(REPLICAS),
-        "--network", "host", "--endpoint-mode", "dnsrr",
+def plain_rollout(swarm: SwarmHarness) -> float:
+    """Seconds for plain ``docker service update`` v1 -> v2 with syncd's update config."""
+    manager = swarm.manager
+    monitor = f"{UPDATE_MONITOR_S:g}s"
+    manager.cli(
+        "service", "create", "--detach", "--quiet", "--no-resolve-image",
+        "--name", PLAIN, "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr",
         "--env", "VERSION=1", "--env", "MODE=ok",
         "--health-cmd", "cat /tmp/ready", "--health-interval", "1s",
-        "--health-timeout", "1s", "--health-retries", "1",
-        "--stop-grace-period", "10s",
+        "--health-timeout", "3s", "--health-retries", "2",
+        "--update-parallelism", str(SURGE), "--update-order", "start-first",
+        "--update-delay", "0s", "--update-monitor", monitor,
+        "--update-failure-action", "rollback", "--update-max-failure-ratio", "0",
         BASE_IMAGE, "sh", "-c", SERVICE_SCRIPT,
     )  # fmt: skip
-    wait_tasks(client, "1")
+    wait_plain(manager, "1")
     began = time.perf_counter()
-    docker_cli(
-        socket, "service", "update", "--detach", "--quiet", "--no-resolve-image",
-        "--env-add", "VERSION=2",
-        "--update-parallelism", str(SURGE), "--update-order", "start-first",
-        "--update-delay", "0s", "--update-monitor", "0s",
-        SERVICE,
-    )  # fmt: skip
-    wait_tasks(client, "2")
+    manager.cli("service", "update", "--detach", "--quiet", "--no-resolve-image",
+                "--env-add", "VERSION=2", PLAIN)  # fmt: skip
+    wait_plain(manager, "2")
     elapsed = time.perf_counter() - began
-    docker_cli(socket, "service", "rm", SERVICE)
-    deadline = time.monotonic() + 120
-    gone = {"label": f"com.docker.swarm.service.name={SERVICE}"}
-    while client.api.containers(all=True, filters=gone):  # list alone: no inspect race
-        if time.monotonic() > deadline:
-            raise RuntimeError("the service's containers did not go away")
-        time.sleep(0.2)
+    swarm.remove_services()
     return elapsed
 
 
@@ -133,49 +124,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dir", default="/tmp/syncd-swarm", help="engine directory (short path)")
+    parser.add_argument("--dir", default="/tmp/sw-bench", help="engine directory (short path)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    engine = Harness(args.dir)
-    engine.root.mkdir(parents=True, exist_ok=True)
-    engine.start_engine(NODE_ID)  # no TLS port: harness.json does not exist here
-    socket = engine.engine(NODE_ID).socket
-    node = NodeSpec(id=NODE_ID, url=f"unix://{socket}", cluster="test", zone="z1")
-    client = docker.DockerClient(base_url=f"unix://{socket}", timeout=60)
+    swarm = SwarmHarness(args.dir, size=1, first_address=71, data_path_port=4820)
     syncd_times: list[float] = []
-    swarm_times: list[float] = []
+    plain_times: list[float] = []
+    swarm.up()
     try:
-        docker_cli(socket, "swarm", "init", "--advertise-addr", "127.0.0.1")
-        # Nothing is published, so the ingress overlay (a private range) has no use: remove it.
-        for network in client.networks.list(names=["ingress"]):
-            network.remove()
         with tempfile.TemporaryDirectory() as work:
             for run in range(args.runs):
-                syncd_times.append(syncd_rollout(node, client, Path(work), run))
-                swarm_times.append(swarm_rollout(socket, client))
+                syncd_times.append(syncd_rollout(swarm, Path(work), run))
+                plain_times.append(plain_rollout(swarm))
                 print(
-                    f"run {run + 1}: syncd {syncd_times[-1]:.2f}s  swarm {swarm_times[-1]:.2f}s",
+                    f"run {run + 1}: syncd {syncd_times[-1]:.2f}s  plain {plain_times[-1]:.2f}s",
                     flush=True,
                 )
-        networks = sorted(n.name for n in client.networks.list())
-        print(f"networks on the engine after the runs: {', '.join(networks)}")
+        pulls = swarm.pull_attempts()
     finally:
-        try:
-            subprocess.run(
-                [shutil.which("docker") or "docker", "-H", f"unix://{socket}", "swarm", "leave",
-                 "--force"],
-                capture_output=True, timeout=120,
-            )  # fmt: skip
-            for network in client.networks.list(names=["docker_gwbridge"]):
-                network.remove()
-        finally:
-            client.close()
-            engine.down()
-    syncd_median, swarm_median, ratio = median_ratio(syncd_times, swarm_times)
+        swarm.down()
+    if pulls:
+        raise SystemExit("the engine tried to pull an image:\n" + "\n".join(pulls[:5]))
+    syncd_median, plain_median, ratio = median_ratio(syncd_times, plain_times)
     print(
-        f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, one engine, median of "
-        f"{args.runs}: syncd {syncd_median:.2f}s, swarm {swarm_median:.2f}s, "
-        f"ratio syncd/swarm {ratio:.2f}"
+        f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, 1-engine Swarm, median of "
+        f"{args.runs}: syncd {syncd_median:.2f}s, plain docker service update "
+        f"{plain_median:.2f}s, overhead {100 * (ratio - 1):+.1f}% (no pull attempt in the log)"
     )
 
 

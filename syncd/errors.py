@@ -228,3 +228,21 @@ class LockHeld(SyncdError):
     """Another syncd daemon holds the state directory's lock."""
 
     exit_code = 3
+
+
+class SwarmError(NodeError):
+    """A Swarm manager refused a service operation; ``swarm_id`` names the cluster."""
+
+    def __init__(self, swarm_id: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"swarm {swarm_id}: {message}", hint=hint)
+        self.swarm_id = swarm_id
+
+
+class SwarmNotActive(SwarmError):
+    """The engine answered but is not a Swarm manager (not initialised, or a worker): fix the
+    node file's managers, or ``docker swarm init`` there."""
+
+
+class SwarmServiceForeign(SwarmError):
+    """A service of that name exists without syncd's managed label or with another owner: it
+    is never updated or removed; rename the deployment or remove the service by hand."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 LABEL_MANAGED = "io.syncd.managed"
 LABEL_DEPLOYMENT = "io.syncd.deployment"
@@ -97,6 +97,7 @@ class NodeFacts:
 class ObservedState:
     nodes: dict[str, NodeFacts] = field(default_factory=dict)
     instances: tuple[ObservedInstance, ...] = ()
+    swarms: dict[str, SwarmObservation] = field(default_factory=dict)  # by Swarm cluster id
 
     def of_deployment(self, deployment_id: str) -> tuple[ObservedInstance, ...]:
         return tuple(i for i in self.instances if i.deployment_id == deployment_id)
@@ -118,3 +119,84 @@ class HealthReport:
     last_probe_output: str = ""
     oom_killed: bool = False
     error: str = ""  # the engine's State.Error, e.g. an exec format error
+
+
+# --------------------------------------------------------------------------- Swarm clusters
+
+SwarmUpdateState = Literal[
+    "updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed"
+]
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    """One node of a Swarm as the manager's node list reports it."""
+
+    node_id: str
+    hostname: str
+    role: str  # "manager" | "worker"
+    availability: str  # "active" | "pause" | "drain"
+    state: str  # "ready" | "down" | "unknown" | "disconnected"
+    labels: tuple[tuple[str, str], ...] = ()
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+
+    def label(self, key: str) -> str | None:
+        return next((value for name, value in self.labels if name == key), None)
+
+
+@dataclass(frozen=True)
+class SwarmTask:
+    """One task of a service (read only when a rollout or a failure needs it)."""
+
+    task_id: str
+    node_id: str
+    spec_hash: str  # the io.syncd.spec-hash label of the version it runs
+    desired_state: str  # "running" | "shutdown" | ...
+    state: str  # "running", "starting", "failed", "rejected", "pending", ...
+    message: str = ""
+    error: str = ""
+    exit_code: int | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == "running" and self.desired_state == "running"
+
+
+@dataclass(frozen=True)
+class SwarmService:
+    """One service with syncd's managed label. ``spec`` is the engine's Spec as it stands
+    (the planner reads only the fields syncd owns from it); ``version`` is what an update must
+    quote (Swarm refuses a stale one: "update out of sequence")."""
+
+    service_id: str
+    name: str
+    version: int
+    deployment_id: str
+    spec_hash: str
+    commit: str
+    owner: str | None
+    spec: dict[str, Any] = field(compare=False, repr=False)
+    update_state: SwarmUpdateState | None = None
+    update_message: str = ""
+    update_started_at: datetime | None = None
+    running_tasks: int = 0  # ServiceStatus from the list call itself (no task list needed)
+    tasks: tuple[SwarmTask, ...] = ()
+
+    @property
+    def replicas(self) -> int:
+        return int(self.spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+
+
+@dataclass(frozen=True)
+class SwarmObservation:
+    """What one Swarm cluster runs, from a few calls to one manager (services, nodes)."""
+
+    swarm_id: str  # the SwarmClusterSpec id
+    cluster: str
+    reachable: bool
+    error: str | None = None
+    manager: str | None = None  # the endpoint that answered
+    nodes: tuple[SwarmNode, ...] = ()
+    services: tuple[SwarmService, ...] = ()
+    observed_at: datetime | None = None

@@ -27,6 +27,7 @@ from syncd.apply.recreate import recreate
 from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult, ProgressEvent
 from syncd.apply.rolling import rolling_update
 from syncd.apply.run import Cancelled, DeploymentRun, DriverSource, parallel
+from syncd.apply.swarm import apply_swarm_deployment
 from syncd.errors import (
     BuildError,
     ImageBuildFailed,
@@ -154,6 +155,17 @@ def apply_deployment(
             **extra,
         )
 
+    if deployment_plan.swarm is not None:  # Swarm rolls it out; apply/swarm.py watches
+        return apply_swarm_deployment(
+            deployment_plan,
+            pool,
+            secrets=secrets,
+            commit=commit,
+            options=options,
+            events=events,
+            cancel=run.cancel or threading.Event(),
+            redact=run.redact,
+        )
     if not deployment_plan.has_changes and not deployment_plan.unplaceable:
         return result("noop")
     try:

@@ -29,7 +29,7 @@ from syncd.plan.model import DeploymentPlan
 from syncd.source.gitrepo import display_url
 from syncd.source.notes import push_notes, write_note
 from syncd.spec.desired import DesiredDeployment, DesiredState
-from syncd.state import NodeFacts, ObservedState
+from syncd.state import NodeFacts, ObservedState, SwarmService
 from syncd.status import metrics
 from syncd.status.model import DeploymentStatus, InstanceStatus, NodeStatus, SyncStatus
 from syncd.status.notes_format import render_note
@@ -87,20 +87,38 @@ def _deployment_status(view: PassView, desired: DesiredDeployment) -> Deployment
     last_error = ""
     if state is not None and state.state in ("Error", "Failed"):
         last_error = state.details
+    ready = sum(1 for i in instances if i.spec_hash == target and i.is_serving)
+    updated = sum(1 for i in instances if i.spec_hash == target)
+    services = _swarm_services(view.observed, desired.id)
+    if services:  # on a Swarm: the service's own task counts (no container is ours to list)
+        ready = updated = sum(s.running_tasks for s in services if s.spec_hash == target)
+        if status == "OK":
+            details = f"{ready} of {desired.replicas} tasks running on Swarm."
     return DeploymentStatus(
         id=desired.id,
         definition_id=desired.deployment.definition_id,
         status=status,  # type: ignore[arg-type]
         details=details,
         desired_replicas=desired.replicas,
-        ready_replicas=sum(1 for i in instances if i.spec_hash == target and i.is_serving),
-        updated_replicas=sum(1 for i in instances if i.spec_hash == target),
+        ready_replicas=ready,
+        updated_replicas=updated,
         instances=tuple(InstanceStatus.from_observed(i) for i in instances),
         autoscaling=view.autoscale.get(desired.id),
         attempts=state.attempts if state else 0,
         last_error=last_error,
         updated_at=_when(view.last_pass_at),
     )
+
+
+def _swarm_services(observed: ObservedState | None, deployment_id: str) -> list[SwarmService]:
+    if observed is None:
+        return []
+    return [
+        service
+        for swarm in observed.swarms.values()
+        for service in swarm.services
+        if service.deployment_id == deployment_id
+    ]
 
 
 def build_status(view: PassView, last_seen: Mapping[str, datetime] | None = None) -> SyncStatus:

@@ -16,12 +16,14 @@ from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
 from syncd.nodes.containers import utc_now
 from syncd.nodes.docker_node import DockerNode
-from syncd.spec.models import NodeSpec
-from syncd.state import NodeFacts, ObservedInstance, ObservedState
+from syncd.nodes.swarm import SwarmCluster
+from syncd.spec.models import NodeSpec, SwarmClusterSpec
+from syncd.state import NodeFacts, ObservedInstance, ObservedState, SwarmObservation
 
 
 class NodePool:
-    """One DockerNode per NodeSpec, kept across passes; ``observe()`` reads them all at once."""
+    """One DockerNode per NodeSpec and one SwarmCluster per Swarm, kept across passes;
+    ``observe()`` reads them all at once."""
 
     def __init__(
         self,
@@ -30,8 +32,9 @@ class NodePool:
         connect_timeout: float = 3.0,
         call_timeout: float = 15.0,
         facts_ttl: float = 60.0,
+        swarms: Sequence[SwarmClusterSpec] = (),
     ) -> None:
-        ids = [n.id for n in nodes]
+        ids = [n.id for n in nodes] + [s.id for s in swarms]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise NodeError(f"node ids must be unique: {', '.join(duplicates)} appear twice")
@@ -44,8 +47,12 @@ class NodePool:
             )
             for n in nodes
         }
+        self._swarms = {
+            s.id: SwarmCluster(s, connect_timeout=connect_timeout, call_timeout=call_timeout)
+            for s in swarms
+        }
         self._executor = ThreadPoolExecutor(
-            max_workers=max(2, 2 * len(nodes)), thread_name_prefix="syncd-observe"
+            max_workers=max(2, 2 * (len(nodes) + len(swarms))), thread_name_prefix="syncd-observe"
         )
         self._pending: dict[str, Future[tuple[NodeFacts, list[ObservedInstance]]]] = {}
         self._lock = threading.Lock()
@@ -58,10 +65,20 @@ class NodePool:
             known = ", ".join(self._drivers) or "none"
             raise NodeError(f"unknown node {node_id!r} (known: {known})") from None
 
+    def swarm(self, swarm_id: str) -> SwarmCluster:
+        """The backend of one Swarm cluster; NodeError for an unknown id."""
+        try:
+            return self._swarms[swarm_id]
+        except KeyError:
+            known = ", ".join(self._swarms) or "none"
+            raise NodeError(f"unknown swarm {swarm_id!r} (known: {known})") from None
+
     @property
     def api_calls(self) -> int:
         """Engine API requests made through this pool so far, all nodes together."""
-        return sum(d.api_calls for d in self._drivers.values())
+        return sum(d.api_calls for d in self._drivers.values()) + sum(
+            s.api_calls for s in self._swarms.values()
+        )
 
     @property
     def deadline_s(self) -> float:
@@ -86,7 +103,12 @@ class NodePool:
                     continue
                 futures[node_id] = self._executor.submit(driver.observe)
                 self._pending[node_id] = futures[node_id]
-        wait(futures.values(), timeout=self.deadline_s)
+        swarm_futures = {
+            swarm_id: self._executor.submit(swarm.observe)
+            for swarm_id, swarm in self._swarms.items()
+        }
+        every: list[Future[object]] = [*futures.values(), *swarm_futures.values()]  # type: ignore[list-item]
+        wait(every, timeout=self.deadline_s)
         facts: dict[str, NodeFacts] = {}
         instances: list[ObservedInstance] = []
         for node in self.nodes:
@@ -106,12 +128,34 @@ class NodePool:
             facts[node.id] = node_facts
             instances.extend(node_instances)
         instances.sort(key=lambda i: (i.deployment_id, i.replica, i.node_id, i.name))
-        return ObservedState(nodes=facts, instances=tuple(instances))
+        return ObservedState(
+            nodes=facts, instances=tuple(instances), swarms=self._swarm_results(swarm_futures)
+        )
+
+    def _swarm_results(
+        self, futures: dict[str, Future[SwarmObservation]]
+    ) -> dict[str, SwarmObservation]:
+        results = {}
+        for swarm_id, future in futures.items():
+            if future.done():
+                results[swarm_id] = future.result()
+            else:
+                spec = self._swarms[swarm_id].spec
+                results[swarm_id] = SwarmObservation(
+                    swarm_id=swarm_id,
+                    cluster=spec.cluster,
+                    reachable=False,
+                    error=f"no answer within {self.deadline_s:.0f}s",
+                    observed_at=utc_now(),
+                )
+        return results
 
     def close(self) -> None:
         """Close every node's client and the worker threads (without waiting for stuck ones)."""
         for driver in self._drivers.values():
             driver.close()
+        for swarm in self._swarms.values():
+            swarm.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> NodePool:

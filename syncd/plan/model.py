@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedInstance
+
+if TYPE_CHECKING:  # swarm_model builds on this module's types
+    from syncd.plan.swarm_model import SwarmDeploymentPlan
 
 
 class ActionKind(StrEnum):
@@ -119,9 +123,12 @@ class DeploymentPlan:
     on_unreachable_nodes: tuple[ObservedInstance, ...] = ()  # not counted, nor removed
     autoscaled: bool = False
     offline: bool = False  # desired against desired: ``changes`` name every changed field
+    swarm: SwarmDeploymentPlan | None = None  # on a Swarm cluster: its services (plan/swarm.py)
 
     @property
     def has_changes(self) -> bool:
+        if self.swarm is not None and any(s.has_changes for s in self.swarm.services):
+            return True  # a Swarm service's labels or update policy change in place
         return any(a is not ActionKind.NOOP for a in self.actions)
 
     @property
@@ -132,6 +139,11 @@ class DeploymentPlan:
     def summary(self) -> str:
         """One line about this deployment (``create 3 replicas``, ``scale up from 1 to 3``)."""
         from syncd.plan import wording  # the words live with the renderers
+
+        if self.swarm is not None:
+            from syncd.plan.swarm import swarm_summary
+
+            return swarm_summary(self)
 
         return wording.deployment_summary(self)
 

@@ -27,7 +27,7 @@ instances are strays that scale-down removes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced
 from datetime import datetime
@@ -49,7 +49,9 @@ from syncd.plan.ownership import (
     hold_newer,
     partition,
 )
+from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
 from syncd.spec.desired import DesiredDeployment, DesiredState
+from syncd.spec.models import SwarmClusterSpec
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
 _EPOCH = datetime.min
@@ -88,6 +90,7 @@ def plan(
     replica_overrides: Mapping[str, int] | None = None,
     owner: str | None = None,
     newer_commits: Collection[str] = (),
+    swarms: Sequence[SwarmClusterSpec] = (),
 ) -> Plan:
     """Compute what must change for the nodes to run ``desired``. Pure and deterministic.
 
@@ -96,12 +99,14 @@ def plan(
     instances carry it. None: every managed instance is ours. A deployment with an instance
     written from one of ``newer_commits`` is left alone (held) and reported.
     Raises PlanError when the plan would prune more than half of all managed instances and
-    ``allow_mass_prune`` is false.
+    ``allow_mass_prune`` is false. Deployments on a Swarm cluster (``swarms``) are planned as
+    Swarm services (plan/swarm.py); their containers on Docker hosts, if any, are pruned.
     """
     overrides = replica_overrides or {}
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
-    desired_ids = {d.id for d in desired.deployments}
+    on_swarm = swarm_deployment_ids(desired.deployments, swarms)
+    desired_ids = {d.id for d in desired.deployments} - on_swarm
     ownership = hold_newer(partition(observed.instances, owner, desired_ids), newer_commits)
     held_ids = {instance.deployment_id for instance in ownership.held}
     by_deployment: dict[str, list[ObservedInstance]] = defaultdict(list)
@@ -112,7 +117,7 @@ def plan(
     allocator = Allocator(desired.nodes, facts, observed.instances)
     drafts = []
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
-        if wanted.id in held_ids:
+        if wanted.id in held_ids or wanted.id in on_swarm:
             continue
         replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
         drafts.append(
@@ -138,7 +143,10 @@ def plan(
     for draft in drafts:
         _place(draft, allocator, owner)
 
-    plans = [_finish(draft) for draft in drafts] + prunes
+    swarm_plans = plan_swarms(
+        desired.deployments, swarms, observed.swarms, owner=owner, allow_mass_prune=allow_mass_prune
+    )
+    plans = [_finish(draft) for draft in drafts] + prunes + list(swarm_plans.deployments)
     plans.sort(key=lambda p: p.deployment_id)
     foreign = foreign_by_node(ownership.foreign)
     return Plan(
@@ -148,6 +156,7 @@ def plan(
             *_warnings(desired, observed, facts, by_deployment, desired_ids),
             *foreign_warnings(foreign),
             *held_warnings(ownership.held, newer_commits),
+            *swarm_plans.warnings,
         ),
         owner=owner,
         foreign=foreign,

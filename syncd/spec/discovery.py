@@ -25,6 +25,7 @@ from syncd.spec.schemas import did_you_mean
 KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
 FOLDERS = {"deployments": "Deployment", "definitions": "Definition", "nodes": "Node"}
 YAML_SUFFIXES = (".yaml", ".yml")
+SWARM_KIND = "swarm"  # ``kind: swarm`` in nodes/: a Docker Swarm cluster (docs/swarm.md)
 _DECLARES_KIND = re.compile(rb"^kind:\s*[\"']?(Deployment|Definition|Node)[\"']?\s*(#.*)?$", re.M)
 
 # (kind, document) for each document of a file; kind None: a document syncd cannot read as any
@@ -179,6 +180,8 @@ def _kind_of(document: Document, folder_kind: str | None) -> tuple[str | None, l
                 )
             ]
         return folder_kind, []
+    if declared == SWARM_KIND and folder_kind == "Node":
+        return "Node", []  # a Swarm cluster: read with the Node schema, which tells them apart
     if declared not in KINDS:
         hint = did_you_mean(str(declared), KINDS) or "; syncd reads Deployment, Definition and Node"
         return None, [document.problem(("kind",), f"unknown kind {declared!r}{hint}")]

@@ -196,6 +196,34 @@ class NodeSpec:
         return parse_endpoint(self.url, tls=self.tls, ssh=self.ssh)
 
 
+DEFAULT_SWARM_CLUSTER_LABEL = "syncd.cluster"
+DEFAULT_SWARM_ZONE_LABEL = "syncd.zone"
+
+
+@dataclass(frozen=True)
+class SwarmClusterSpec:
+    """A Docker Swarm that is one cluster (``kind: swarm`` in ``nodes/``): syncd talks to its
+    managers (the first that answers), never to each host, and Swarm places the tasks.
+
+    ``cluster_label``/``zone_label``: the Swarm node labels that say which nodes belong to the
+    cluster and which zone each is in; services are constrained on them and spread on the zone.
+    """
+
+    id: str
+    cluster: str
+    managers: tuple[str, ...]  # urls as written, each parsed like a node's
+    cluster_label: str = DEFAULT_SWARM_CLUSTER_LABEL
+    zone_label: str = DEFAULT_SWARM_ZONE_LABEL
+    tls: TlsFiles | None = None
+    ssh: SshFiles | None = None
+    source: SourceLocation | None = field(default=None, compare=False)
+
+    @cached_property
+    def endpoints(self) -> tuple[NodeEndpoint, ...]:
+        """Every manager url parsed (the validator did it first, at the file and line)."""
+        return tuple(parse_endpoint(url, tls=self.tls, ssh=self.ssh) for url in self.managers)
+
+
 # --------------------------------------------------------------------------- the whole repo
 
 
@@ -208,6 +236,7 @@ class RepoSpec:
     definitions: tuple[Definition, ...] = ()
     nodes: tuple[NodeSpec, ...] = ()
     revision: str | None = None  # commit sha when loaded from Git
+    swarms: tuple[SwarmClusterSpec, ...] = ()  # Swarm clusters (``kind: swarm`` node files)
     # Not errors, but worth a look (e.g. a tcp:// node without TLS); `syncd validate` prints them.
     notes: tuple[SpecProblem, ...] = field(default=(), compare=False)
     shards: ShardMap | None = None  # shards.yaml (syncd/spec/shards.py); None: unsharded

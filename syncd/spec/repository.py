@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import validation
-from syncd.spec.discovery import KINDS, discover, file_documents
+from syncd.spec.discovery import KINDS, SWARM_KIND, discover, file_documents
 from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath
 from syncd.spec.models import (
     AutoScaling,
@@ -30,6 +30,7 @@ from syncd.spec.models import (
     SourceLocation,
     SshFiles,
     Strategy,
+    SwarmClusterSpec,
     TargetRegion,
     TlsFiles,
     VolumeMount,
@@ -197,8 +198,10 @@ def _definition(document: Document, problems: _Problems) -> Definition:
     )
 
 
-def _node(document: Document, problems: _Problems) -> NodeSpec:
+def _node(document: Document, problems: _Problems) -> NodeSpec | SwarmClusterSpec:
     data = document.data
+    if data.get("kind") == SWARM_KIND:
+        return _swarm(document)
     capacity_data = data.get("capacity")
     capacity = (
         Capacity(
@@ -229,6 +232,27 @@ def _node(document: Document, problems: _Problems) -> NodeSpec:
         capacity=capacity,
         gpus=tuple(gpus),
         labels=tuple((data.get("labels") or {}).items()),
+        tls=TlsFiles(
+            ca_cert=tls["caCert"], client_cert=tls["clientCert"], client_key=tls["clientKey"]
+        )
+        if tls
+        else None,
+        ssh=SshFiles(identity_file=ssh.get("identityFile"), known_hosts=ssh.get("knownHosts"))
+        if ssh is not None
+        else None,
+        source=_location(document),
+    )
+
+
+def _swarm(document: Document) -> SwarmClusterSpec:
+    data = document.data
+    tls, ssh = data.get("tls"), data.get("ssh")
+    return SwarmClusterSpec(
+        id=data["id"],
+        cluster=data.get("cluster", "default"),
+        managers=tuple(data["managers"]),
+        cluster_label=data.get("clusterLabel", SwarmClusterSpec.cluster_label),
+        zone_label=data.get("zoneLabel", SwarmClusterSpec.zone_label),
         tls=TlsFiles(
             ca_cert=tls["caCert"], client_cert=tls["clientCert"], client_key=tls["clientKey"]
         )
@@ -274,6 +298,8 @@ def _parse_one(data: Any, file: str, kind: str) -> Any:
             problems = validation.check_deployment(model, document)
         elif kind == "Definition":
             problems = validation.check_definition(model, document, root=None)
+        elif isinstance(model, SwarmClusterSpec):
+            problems = validation.check_swarm(model, document)
         else:
             problems = validation.check_node(model, document)[0]
     if problems:
@@ -298,8 +324,14 @@ def parse_definition(data: dict[str, Any], file: str = "<api>") -> Definition:
 
 def parse_node(data: dict[str, Any], file: str = "<api>") -> NodeSpec:
     """One Node from plain data (e.g. the daemon config's extra nodes); raises SpecError."""
-    result: NodeSpec = _parse_one(data, file, "Node")
-    return result
+    result = _parse_one(data, file, "Node")
+    if isinstance(result, SwarmClusterSpec):
+        document = Document(data=data, file=file)
+        raise SpecError(
+            [document.problem(("kind",), "a swarm cluster is declared in the repository's nodes/")]
+        )
+    node: NodeSpec = result
+    return node
 
 
 # --------------------------------------------------------------------------- the repository
@@ -384,10 +416,14 @@ def _load_repository(
         problems.extend(validation.check_deployment(item.model, item.document))
     for item in loaded["Definition"]:
         problems.extend(validation.check_definition(item.model, item.document, root))
+    swarms = [item for item in loaded["Node"] if isinstance(item.model, SwarmClusterSpec)]
+    loaded["Node"] = [item for item in loaded["Node"] if isinstance(item.model, NodeSpec)]
     for item in loaded["Node"]:
         node_problems, node_notes = validation.check_node(item.model, item.document)
         problems.extend(node_problems)
         notes.extend(node_notes)
+    for swarm in swarms:
+        problems.extend(validation.check_swarm(swarm.model, swarm.document))
     problems.extend(
         validation.check_references(
             loaded["Deployment"],
@@ -395,6 +431,7 @@ def _load_repository(
             loaded["Node"],
             extra_nodes=extra_nodes,
             rejected=rejected,
+            swarms=swarms,
         )
     )
     shard_map, shard_problems = load_shards(root)
@@ -418,6 +455,7 @@ def _load_repository(
         definitions=tuple(item.model for item in loaded["Definition"]),
         nodes=tuple(item.model for item in loaded["Node"]),
         revision=revision,
+        swarms=tuple(item.model for item in swarms),
         notes=tuple(sorted(notes, key=_order)),
         shards=shard_map,
     )

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 from syncd.errors import SpecProblem
 from syncd.spec import templating
-from syncd.spec.endpoints import InvalidEndpoint
+from syncd.spec.endpoints import InvalidEndpoint, parse_endpoint
 from syncd.spec.loading import Document, JsonPath
-from syncd.spec.models import Definition, Deployment, NodeSpec
+from syncd.spec.models import Definition, Deployment, NodeSpec, SwarmClusterSpec
 from syncd.spec.schemas import did_you_mean
 
-Model = TypeVar("Model", Deployment, Definition, NodeSpec)
+Model = TypeVar("Model", Deployment, Definition, NodeSpec, SwarmClusterSpec)
 
 # Docker container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; 63 keeps a name usable as a hostname.
 ID_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -308,6 +308,67 @@ def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], l
     return problems, notes
 
 
+def check_swarm(swarm: SwarmClusterSpec, document: Document) -> list[SpecProblem]:
+    """Meaning of one Swarm cluster: its id and every manager url (parsed here, as a node's)."""
+    problems = id_problems(document, swarm.id, "node")
+    for index, url in enumerate(swarm.managers):
+        try:
+            parse_endpoint(url, tls=swarm.tls, ssh=swarm.ssh)
+        except InvalidEndpoint as invalid:
+            for problem in invalid.problems:
+                path = ("managers", index) if problem.field == "url" else (problem.field,)
+                problems.append(document.problem(path, problem.message))
+    return problems
+
+
+def _swarm_problems(
+    swarms: Sequence[Loaded[SwarmClusterSpec]],
+    host_clusters: set[str],
+    deployments: Sequence[Loaded[Deployment]],
+) -> list[SpecProblem]:
+    """A Swarm is a whole cluster: no Docker host may claim its cluster, no two Swarms share
+    one, and a deployment goes to Swarm clusters or to hosts, not both (one strategy engine)."""
+    problems = []
+    owner: dict[str, str] = {}
+    for item in swarms:
+        cluster = item.model.cluster
+        if cluster in host_clusters:
+            problems.append(
+                item.document.problem(
+                    ("cluster",),
+                    f"cluster {cluster!r} already has Docker host nodes: a Swarm is a cluster "
+                    "of its own, give it another name",
+                )
+            )
+        elif cluster in owner:
+            problems.append(
+                item.document.problem(
+                    ("cluster",), f"cluster {cluster!r} is also the Swarm {owner[cluster]!r}"
+                )
+            )
+        owner.setdefault(cluster, item.model.id)
+    for deployment in deployments:
+        clusters = {region.cluster for region in deployment.model.target_regions}
+        if len(clusters & set(owner)) > 1:
+            problems.append(
+                deployment.document.problem(
+                    ("targetRegions",),
+                    f"targets several Swarm clusters ({', '.join(sorted(clusters))}): a "
+                    "deployment runs on one Swarm; split it into one deployment per Swarm",
+                )
+            )
+        if clusters & set(owner) and clusters - set(owner):
+            problems.append(
+                deployment.document.problem(
+                    ("targetRegions",),
+                    f"targets Swarm cluster(s) {', '.join(sorted(clusters & set(owner)))} and "
+                    f"Docker host cluster(s) {', '.join(sorted(clusters - set(owner)))}: split "
+                    "it into one deployment per kind",
+                )
+            )
+    return problems
+
+
 # --------------------------------------------------------------------------- across files
 
 
@@ -330,6 +391,25 @@ def _unique_ids(items: Sequence[Loaded[Model]], what: str) -> list[SpecProblem]:
     return problems
 
 
+def _unique_node_ids(
+    nodes: Sequence[Loaded[NodeSpec]], swarms: Sequence[Loaded[SwarmClusterSpec]]
+) -> list[SpecProblem]:
+    """Nodes and Swarms share one id space (``--node`` and onlyNodes name either)."""
+    problems = _unique_ids(nodes, "node") + _unique_ids(swarms, "node")
+    node_ids = {item.model.id: item for item in nodes}
+    for swarm in swarms:
+        if swarm.model.id in node_ids:
+            line, _ = node_ids[swarm.model.id].document.position(("id",))
+            problems.append(
+                swarm.document.problem(
+                    ("id",),
+                    f"duplicate node id {swarm.model.id!r}: also declared at "
+                    f"{node_ids[swarm.model.id].document.file}:{line}",
+                )
+            )
+    return problems
+
+
 def check_references(
     deployments: Sequence[Loaded[Deployment]],
     definitions: Sequence[Loaded[Definition]],
@@ -337,8 +417,10 @@ def check_references(
     *,
     extra_nodes: Sequence[NodeSpec] = (),
     rejected: Sequence[Rejected] = (),
+    swarms: Sequence[Loaded[SwarmClusterSpec]] = (),
 ) -> list[SpecProblem]:
-    """Unique ids per kind; every definitionId resolves; every target cluster/zone has a node.
+    """Unique ids per kind; every definitionId resolves; every target cluster/zone has a node
+    (a Swarm cluster's zones are its nodes' labels, known only when observed).
 
     ``rejected``: documents that failed their own checks; a definitionId naming one of them is
     reported as an invalid definition with the place of its error, not as a missing one.
@@ -346,7 +428,7 @@ def check_references(
     problems = [
         *_unique_ids(deployments, "deployment"),
         *_unique_ids(definitions, "definition"),
-        *_unique_ids(nodes, "node"),
+        *_unique_node_ids(nodes, swarms),
     ]
     node_ids = {item.model.id for item in nodes}
     for extra in extra_nodes:
@@ -364,6 +446,9 @@ def check_references(
         zones.setdefault(node.cluster, set())
         if node.zone:
             zones[node.cluster].add(node.zone)
+    problems.extend(_swarm_problems(swarms, set(zones), deployments))
+    swarm_clusters = {item.model.cluster for item in swarms}
+    zones.update((cluster, set()) for cluster in swarm_clusters if cluster not in zones)
     invalid_definitions = {r.id: r.problem for r in rejected if r.kind == "Definition"}
     for item in deployments:
         deployment, document = item.model, item.document
@@ -413,7 +498,11 @@ def check_references(
                         f"no node is in cluster {region.cluster!r}{hint}{known}",
                     )
                 )
-            elif region.zone is not None and region.zone not in zones[region.cluster]:
+            elif (
+                region.zone is not None
+                and region.cluster not in swarm_clusters
+                and region.zone not in zones[region.cluster]
+            ):
                 cluster_zones = sorted(zones[region.cluster])
                 hint = did_you_mean(region.zone, cluster_zones)
                 known = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from syncd.errors import SpecError
 from syncd.spec.cache import ParseCache
 from syncd.spec.desired import DesiredState
-from syncd.spec.models import RepoSpec
+from syncd.spec.models import RepoSpec, SwarmClusterSpec
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
 from syncd.spec.secrets import SecretProvider
@@ -28,6 +28,9 @@ class LoadedRevision:
     repo: RepoSpec
     desired: DesiredState
     secrets: SecretProvider | None
+    # The Swarm clusters this pass is about: the repository's, narrowed to a shard's clusters
+    # by shard_of like the nodes, so a daemon never observes or prunes another shard's Swarm.
+    swarms: tuple[SwarmClusterSpec, ...] = ()
 
 
 def load_revision(
@@ -68,4 +71,4 @@ def load_revision(
         raise
     if settings.extra_nodes:
         desired = dataclasses.replace(desired, nodes=(*desired.nodes, *settings.extra_nodes))
-    return LoadedRevision(revision, repo, desired, secrets)
+    return LoadedRevision(revision, repo, desired, secrets, tuple(repo.swarms))

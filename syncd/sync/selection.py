@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 
 from syncd.errors import UsageError
 from syncd.nodes.pool import NodePool
-from syncd.spec.models import NodeSpec
+from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.spec.shards import deployment_clusters, shard_not_defined
-from syncd.state import NodeFacts, ObservedState
+from syncd.state import NodeFacts, ObservedState, SwarmObservation
 from syncd.sync.loading import LoadedRevision
 
 NOT_NAMED = "not contacted (--node)"
@@ -28,6 +28,7 @@ class NodeSelection:
     nodes: tuple[NodeSpec, ...]
     node_ids: tuple[str, ...] = ()
     only_nodes: frozenset[str] | None = None
+    swarms: tuple[SwarmClusterSpec, ...] = ()  # selected by id like nodes
 
     @classmethod
     def of(
@@ -35,16 +36,17 @@ class NodeSelection:
         nodes: Sequence[NodeSpec],
         node_ids: Sequence[str] = (),
         only_nodes: frozenset[str] | None = None,
+        swarms: Sequence[SwarmClusterSpec] = (),
     ) -> NodeSelection:
-        """Raises UsageError naming any ``--node`` id that no node declares."""
-        known = {node.id for node in nodes}
+        """Raises UsageError naming any ``--node`` id that no node (or Swarm) declares."""
+        known = {node.id for node in nodes} | {swarm.id for swarm in swarms}
         unknown = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in known]
         if unknown:
             raise UsageError(
                 f"unknown node(s) {', '.join(unknown)}: declared are "
                 f"{', '.join(sorted(known)) or 'none'}"
             )
-        return cls(tuple(nodes), tuple(node_ids), only_nodes)
+        return cls(tuple(nodes), tuple(node_ids), only_nodes, tuple(swarms))
 
     def left_out(self, node_id: str) -> str | None:
         """Why ``node_id`` is not contacted, or None when it is."""
@@ -58,14 +60,25 @@ class NodeSelection:
     def contacted(self) -> tuple[NodeSpec, ...]:
         return tuple(node for node in self.nodes if self.left_out(node.id) is None)
 
+    @property
+    def contacted_swarms(self) -> tuple[SwarmClusterSpec, ...]:
+        return tuple(swarm for swarm in self.swarms if self.left_out(swarm.id) is None)
+
     def open_pool(self) -> NodePool:
-        """A pool of the contacted nodes; the caller closes it."""
-        return NodePool(list(self.contacted))
+        """A pool of the contacted nodes and Swarms; the caller closes it."""
+        return NodePool(list(self.contacted), swarms=self.contacted_swarms)
 
     def observe(self, pool: NodePool) -> ObservedState:
         """What ``pool`` sees, with every node left out marked unreachable and its instances
         unseen (a pool given from outside may reach more nodes than the selection)."""
         observed = pool.observe()
+        swarms_left_out = {
+            swarm.id: SwarmObservation(swarm.id, swarm.cluster, reachable=False, error=reason)
+            for swarm in self.swarms
+            if (reason := self.left_out(swarm.id)) is not None
+        }
+        if swarms_left_out:
+            observed = replace(observed, swarms={**observed.swarms, **swarms_left_out})
         reasons = {node.id: self.left_out(node.id) for node in self.nodes}
         skipped = {
             node_id: NodeFacts(node_id, reachable=False, error=reason)
@@ -106,4 +119,5 @@ def shard_of(loaded: LoadedRevision, shard: str | None) -> LoadedRevision:
             if deployment_clusters(wanted.deployment, every_node) <= clusters
         ),
     )
-    return replace(loaded, desired=kept)
+    swarms = tuple(swarm for swarm in loaded.swarms if swarm.cluster in clusters)
+    return replace(loaded, desired=kept, swarms=swarms)

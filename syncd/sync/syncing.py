@@ -21,7 +21,7 @@ from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
 from syncd.plan.planner import plan as make_plan
 from syncd.spec.cache import ParseCache
-from syncd.spec.models import NodeSpec
+from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.spec.secrets import SecretProvider
 from syncd.state import ObservedState
 from syncd.sync.handover import newer_commits_seen
@@ -77,7 +77,7 @@ class Sync:
         self.cache = cache
         self._given_pool = pool
         self._pool: NodePool | None = None
-        self._pool_nodes: tuple[NodeSpec, ...] | None = None
+        self._pool_nodes: tuple[tuple[NodeSpec, ...], tuple[SwarmClusterSpec, ...]] | None = None
         self._pool_in_use = pool_in_use or (lambda _pool: False)
         self._options = options
 
@@ -144,7 +144,9 @@ class Sync:
 
     def observe(self, loaded: LoadedRevision) -> tuple[ObservedState, NodePool]:
         """What the selected nodes run; the others are marked unreachable."""
-        selection = NodeSelection.of(loaded.desired.nodes, self.node_ids, self.settings.only_nodes)
+        selection = NodeSelection.of(
+            loaded.desired.nodes, self.node_ids, self.settings.only_nodes, loaded.swarms
+        )
         pool = self._pool_for(selection)
         return selection.observe(pool), pool
 
@@ -164,6 +166,7 @@ class Sync:
             replica_overrides=dict(replica_overrides or {}),
             owner=self.settings.owner,
             newer_commits=newer_commits_seen(self.settings, loaded, observed),
+            swarms=loaded.swarms,
         )
         if only is None:
             return the_plan
@@ -209,7 +212,7 @@ class Sync:
     def _pool_for(self, selection: NodeSelection) -> NodePool:
         if self._given_pool is not None:
             return self._given_pool
-        contacted = selection.contacted
+        contacted = (selection.contacted, selection.contacted_swarms)
         if self._pool is None or self._pool_nodes != contacted:
             old = self._pool
             self._pool = selection.open_pool()
