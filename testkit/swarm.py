@@ -28,7 +28,15 @@ import docker
 
 from syncd.spec.models import SwarmClusterSpec
 from testkit.harness.base_image import BASE_IMAGE, base_image_tar
-from testkit.harness.processes import mounts_under, ping_unix, read_pid, stop_pid, tail, which
+from testkit.harness.processes import (
+    engine_environment,
+    mounts_under,
+    ping_unix,
+    read_pid,
+    stop_pid,
+    tail,
+    which,
+)
 
 #: what every engine that runs Swarm must have in its environment
 OFFLINE_ENV = {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
@@ -173,7 +181,7 @@ class SwarmHarness:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
-                env={**os.environ, **OFFLINE_ENV},
+                env=engine_environment(**OFFLINE_ENV),
             )
 
     def _wait_and_import(self, engine: SwarmEngine) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from testkit.harness import Harness, HarnessHandle
+from testkit.harness.processes import reached_out
 
 ENGINE_FIXTURES = {"harness", "engines"}
 
@@ -51,8 +52,14 @@ def harness() -> Iterator[HarnessHandle]:
 @pytest.fixture
 def engines(harness: HarnessHandle) -> Iterator[HarnessHandle]:
     harness.cleanup()
+    logs = [Path(harness.dir) / node.id / "dockerd.log" for node in harness.nodes]
+    sizes = {log: log.stat().st_size if log.exists() else 0 for log in logs}
     yield harness
     harness.cleanup()
+    # No test may send traffic beyond loopback: an engine that resolved or dialled a registry
+    # (a pull of an image it lacks) fails the test that made it.
+    lines = [line for log, size in sizes.items() for line in reached_out(log, since=size)]
+    assert not lines, "an engine tried to reach beyond loopback:\n" + "\n".join(lines[:3])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

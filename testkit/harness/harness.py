@@ -36,6 +36,7 @@ from typing import Any
 from testkit.harness.base_image import BASE_IMAGE, base_image_tar
 from testkit.harness.credentials import write_ssh, write_tls
 from testkit.harness.processes import (
+    engine_environment,
     free_port,
     mounts_under,
     pid_is_ours,
@@ -189,7 +190,7 @@ class Harness:
                 f"--tlscert={tls / 'server-cert.pem'}",
                 f"--tlskey={tls / 'server-key.pem'}",
             ]
-        spawn(argv, paths.log)
+        spawn(argv, paths.log, env=engine_environment())
 
     def _wait_and_import(self, node_id: str) -> None:
         paths = self.engine(node_id)

@@ -131,10 +131,44 @@ def which(tool: str) -> str | None:
     return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
 
 
-def spawn(argv: list[str], log: Path) -> int:
+#: The environment of every engine a test, a bench or the demo starts. No registry is reachable
+#: here, and a pull must not even try: through this proxy (a closed loopback port) it fails at
+#: once, without the engine resolving a registry's name through the host's DNS server.
+OFFLINE_ENGINE_ENV = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+}
+#: what an engine logs when it went for the network anyway (a name lookup, a registry dial)
+REACHED_OUT = ("dial tcp: lookup ", 'registry-1.docker.io/v2/": dial tcp')
+
+
+def engine_environment(**extra: str) -> dict[str, str]:
+    """This process's environment with OFFLINE_ENGINE_ENV (and ``extra``) over it."""
+    return {**os.environ, **OFFLINE_ENGINE_ENV, **extra}
+
+
+def reached_out(log: Path, since: int = 0) -> list[str]:
+    """Lines of an engine's log, from byte ``since`` on, showing it tried to reach beyond
+    loopback (there should be none)."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if any(mark in line for mark in REACHED_OUT)]
+
+
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env=env,
         )
     return proc.pid
 
