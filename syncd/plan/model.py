@@ -27,13 +27,15 @@ class ActionKind(StrEnum):
 
 @dataclass(frozen=True)
 class Placement:
-    """A new instance: replica index, node, GPUs the allocator chose for its vram, and the
-    owner label it is created with (the plan's owner, carried here so apply needs no more)."""
+    """A new instance: replica index, node, GPUs the allocator chose for its vram, the owner
+    label it is created with (the plan's owner, carried here so apply needs no more), and the
+    private port of each routed port (in the definition's order; see syncd/plan/routes.py)."""
 
     replica: int
     node_id: str
     gpu_ids: tuple[str, ...] = ()
     owner: str | None = None
+    private_ports: tuple[int, ...] = ()
 
 
 class MisfitKind(StrEnum):

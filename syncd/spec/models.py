@@ -41,6 +41,7 @@ class Strategy:
     type: StrategyType = "RollingUpdate"
     max_surge: int | str = "25%"
     max_unavailable: int | str = "25%"
+    drain_timeout_s: float = 10.0  # routed deployments: time to finish open requests before stop
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class PortMapping:
     host: int
     host_ip: str = "127.0.0.1"
     protocol: Literal["tcp", "udp"] = "tcp"
+    # Served through the node's proxy: ``host`` is then the proxy's stable port, and every
+    # replica listens on a private port the allocator assigns (see syncd/plan/routes.py).
+    # Left out of the spec hash while False, so existing deployments keep their hash.
+    routed: bool = field(default=False, metadata={"hash_omit_default": True})
 
 
 @dataclass(frozen=True)

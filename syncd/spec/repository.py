@@ -78,10 +78,14 @@ def _location(document: Document) -> SourceLocation:
 def _deployment(document: Document, problems: _Problems) -> Deployment:
     data = document.data
     strategy_data = data.get("strategy") or {}
+    drain_timeout = problems.quantity(
+        document, ("strategy", "drainTimeout"), parse_duration, strategy_data.get("drainTimeout")
+    )
     strategy = Strategy(
         type=strategy_data.get("type", "RollingUpdate"),
         max_surge=strategy_data.get("maxSurge", "25%"),
         max_unavailable=strategy_data.get("maxUnavailable", "25%"),
+        drain_timeout_s=10.0 if drain_timeout is None else drain_timeout,
     )
     res = data.get("resources") or {}
     resources = Resources(
@@ -177,6 +181,7 @@ def _definition(document: Document, problems: _Problems) -> Definition:
                 host=port["host"],
                 host_ip=port.get("hostIp", "127.0.0.1"),
                 protocol=port.get("protocol", "tcp"),
+                routed=bool(port.get("routed", False)),
             )
             for port in data.get("ports") or ()
         ),
