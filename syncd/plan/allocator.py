@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncd.plan.model import Misfit, MisfitKind, Placement, PlacementFailure
-from syncd.plan.routes import instance_ports, routed_ports
+from syncd.plan.routes import instance_ports, proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec, TargetRegion
 from syncd.state import NodeFacts, ObservedInstance
@@ -307,7 +307,11 @@ class Allocator:
         private_ports = self._claim(room, deployment, gpu_ids)
         self._reindex(room, before)
         return Placement(
-            replica=replica, node_id=room.id, gpu_ids=gpu_ids, private_ports=private_ports
+            replica=replica,
+            node_id=room.id,
+            gpu_ids=gpu_ids,
+            private_ports=private_ports,
+            listen_address=proxy_address(room.spec) if private_ports else None,
         )
 
     def _misfit(

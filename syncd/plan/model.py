@@ -36,6 +36,7 @@ class Placement:
     gpu_ids: tuple[str, ...] = ()
     owner: str | None = None
     private_ports: tuple[int, ...] = ()
+    listen_address: str | None = None  # routed: the node's proxy address the replica listens on
 
 
 class MisfitKind(StrEnum):

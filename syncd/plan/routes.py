@@ -84,7 +84,9 @@ def backends_of(
     """Backends for the ``port_position``-th routed port from ``(server name, private ports)``."""
     address = proxy_address(node)
     return tuple(
-        Backend(server=proxy_safe_name(name), address=f"{address}:{ports[port_position]}", weight=weight)
+        Backend(
+            server=proxy_safe_name(name), address=f"{address}:{ports[port_position]}", weight=weight
+        )
         for name, ports in sorted(instances)
     )
 
@@ -124,7 +126,9 @@ def node_routes(
                     ),
                 )
             )
-    return {node_id: tuple(sorted(items, key=lambda r: r.name)) for node_id, items in routes.items()}
+    return {
+        node_id: tuple(sorted(items, key=lambda r: r.name)) for node_id, items in routes.items()
+    }
 
 
 def merge_routes(
