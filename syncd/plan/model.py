@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from syncd.plan.routes import ProxyChange
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedInstance
 
@@ -160,10 +161,12 @@ class Plan:
     offline: bool = False  # desired vs desired (plan_offline): no node was contacted
     owner: str | None = None  # whose containers it plans (None: every managed one)
     foreign: tuple[ForeignInstances, ...] = ()  # per node, what it leaves alone
+    # node proxies that do not serve what runs: filled in by the pass, which observes them
+    proxy_changes: tuple[ProxyChange, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return any(d.has_changes for d in self.deployments)
+        return any(d.has_changes for d in self.deployments) or bool(self.proxy_changes)
 
     def for_deployment(self, deployment_id: str) -> DeploymentPlan | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.spec.desired import DesiredDeployment
@@ -142,3 +143,53 @@ def merge_routes(
         kept = served_by_name.get(route.name) if held.get(route.name) else None
         merged.append(kept or route)
     return tuple(sorted(merged, key=lambda r: r.name))
+
+
+@dataclass(frozen=True)
+class ProxyChange:
+    """One node's proxy that does not serve what it should: the routes to apply, and what it
+    serves now (``running`` False: lost or never started; ``error``: why it cannot be read)."""
+
+    node_id: str
+    routes: tuple[Route, ...]
+    served: tuple[Route, ...] = ()
+    running: bool = True
+    error: str | None = None
+
+    def describe(self) -> tuple[str, ...]:
+        """Lines for ``syncd plan``: ``proxy on node-a: start (3 routes)`` or one line per
+        route that changes (``~ depl_web-18090: backends web-0-ab12cd34, web-1-...``)."""
+        if not self.running:
+            why = f" ({self.error})" if self.error else ""
+            return (f"proxy on {self.node_id}: start with {len(self.routes)} route(s){why}",)
+        served = {route.name: route for route in self.served}
+        lines = [f"proxy on {self.node_id}:"]
+        for route in self.routes:
+            before = served.pop(route.name, None)
+            if before == route:
+                continue
+            sign = "+" if before is None else "~"
+            backends = ", ".join(f"{b.server}@{b.weight}" for b in route.backends) or "none"
+            lines.append(f"    {sign} {route.name} {route.bind}: {backends}")
+        lines += [f"    - {name}" for name in sorted(served)]
+        if len(lines) == 1:  # same routes, but a config it cannot vouch for: rewrite it
+            lines[0] += f" rewrite its configuration ({self.error or 'changed by hand'})"
+        return tuple(lines)
+
+
+def proxy_change(
+    node_id: str,
+    derived: Sequence[Route],
+    served: Sequence[Route],
+    *,
+    running: bool,
+    error: str | None,
+    held: Iterable[str],
+) -> ProxyChange | None:
+    """What the node's proxy must be told (None: it serves exactly the derived routes).
+    ``held``: routes a rollout moves now (``merge_routes``)."""
+    wanted = merge_routes(derived, served, dict.fromkeys(held, True))
+    current = tuple(sorted(served, key=lambda r: r.name))
+    if running and error is None and current == wanted:
+        return None
+    return ProxyChange(node_id, wanted, current, running, error)
