@@ -177,6 +177,20 @@ class GpuSpec:
     name: str = ""
 
 
+#: the upstream image a node's proxy runs unless its YAML names another
+DEFAULT_PROXY_IMAGE = "haproxy:2.6"
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How a node runs its proxy: the image, the loopback or host address its stable ports and
+    its replicas' private ports listen on, and the range those private ports come from."""
+
+    image: str = DEFAULT_PROXY_IMAGE
+    address: str = "127.0.0.1"
+    instance_ports: tuple[int, int] = (20000, 20999)  # inclusive range for replicas' ports
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
@@ -188,6 +202,7 @@ class NodeSpec:
     labels: tuple[tuple[str, str], ...] = ()
     tls: TlsFiles | None = None
     ssh: SshFiles | None = None
+    proxy: ProxySettings = ProxySettings()
     source: SourceLocation | None = field(default=None, compare=False)
 
     @cached_property

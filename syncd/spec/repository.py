@@ -24,6 +24,7 @@ from syncd.spec.models import (
     ImageSource,
     NodeSpec,
     PortMapping,
+    ProxySettings,
     RepositorySource,
     RepoSpec,
     Resources,
@@ -241,7 +242,22 @@ def _node(document: Document, problems: _Problems) -> NodeSpec:
         ssh=SshFiles(identity_file=ssh.get("identityFile"), known_hosts=ssh.get("knownHosts"))
         if ssh is not None
         else None,
+        proxy=_proxy_settings(data.get("proxy") or {}),
         source=_location(document),
+    )
+
+
+def _proxy_settings(data: dict[str, Any]) -> ProxySettings:
+    """The node's ``proxy:`` block; the schema has checked its shape, ``check_node`` its meaning."""
+    defaults = ProxySettings()
+    ports = defaults.instance_ports
+    if "instancePorts" in data:
+        low, _, high = str(data["instancePorts"]).partition("-")
+        ports = (int(low), int(high or low))
+    return ProxySettings(
+        image=data.get("image", defaults.image),
+        address=data.get("address", defaults.address),
+        instance_ports=ports,
     )
 
 

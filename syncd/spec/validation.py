@@ -305,7 +305,31 @@ def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], l
                 )
             )
         seen.setdefault(gpu.id, index)
+    problems.extend(_proxy_problems(node, document))
     return problems, notes
+
+
+def _proxy_problems(node: NodeSpec, document: Document) -> list[SpecProblem]:
+    """The meaning of ``proxy:`` the schema's patterns cannot say: octets and ports in range."""
+    problems = []
+    settings = node.proxy
+    if any(int(octet) > 255 for octet in settings.address.split(".")):
+        problems.append(
+            document.problem(
+                ("proxy", "address"),
+                f"{settings.address!r} is not an IPv4 address: each of its four numbers is 0-255",
+            )
+        )
+    low, high = settings.instance_ports
+    if not 1 <= low <= high <= 65535:
+        problems.append(
+            document.problem(
+                ("proxy", "instancePorts"),
+                f"{low}-{high} is not a port range: write LOW-HIGH with 1 <= LOW <= HIGH <= 65535, "
+                'e.g. "20000-20999"',
+            )
+        )
+    return problems
 
 
 # --------------------------------------------------------------------------- across files

@@ -31,7 +31,9 @@ class Backend:
 
     server: str  # stable, proxy-safe name (the instance's container name)
     address: str  # "127.0.0.2:20001": where the replica listens
-    weight: int = DEFAULT_WEIGHT  # 1..256 serves; 0 = draining: no new connections, in-flight finish
+    weight: int = (
+        DEFAULT_WEIGHT  # 1..256 serves; 0 = draining: no new connections, in-flight finish
+    )
 
     @property
     def draining(self) -> bool:
