@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from syncd.apply.routes import route_bind, route_name
 from syncd.nodes.proxy import NodeProxy
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
-from syncd.plan.routes import proxy_address, route_bind, route_name, routed_ports
+from syncd.plan.routes import proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec
 

@@ -353,13 +353,13 @@ class Allocator:
         resources = deployment.spec.resources
         room.cpu_used += resources.cpu_millis or 0
         room.memory_used += resources.memory_bytes or 0
-        for port in host_ports_of(deployment):
-            room.host_ports[port] += 1
+        for key in host_ports_of(deployment):
+            room.host_ports[key] += 1
         private_ports = free_private_ports(room, deployment) or ()
-        for number, (_, port) in zip(private_ports, routed_ports(deployment), strict=True):
-            room.host_ports[f"{number}/{port.protocol}"] += 1
-        for port in stable_ports_of(deployment):
-            room.stable_ports[port] = deployment.id
+        for number, (_, routed) in zip(private_ports, routed_ports(deployment), strict=True):
+            room.host_ports[f"{number}/{routed.protocol}"] += 1
+        for key in stable_ports_of(deployment):
+            room.stable_ports[key] = deployment.id
         if resources.vram_bytes:
             chosen = [gpu for gpu in room.gpus if gpu.id in gpu_ids]
             if chosen:

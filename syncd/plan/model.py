@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from syncd.plan.routes import ProxyChange
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedInstance
 
@@ -161,8 +160,9 @@ class Plan:
     offline: bool = False  # desired vs desired (plan_offline): no node was contacted
     owner: str | None = None  # whose containers it plans (None: every managed one)
     foreign: tuple[ForeignInstances, ...] = ()  # per node, what it leaves alone
-    # node proxies that do not serve what runs: filled in by the pass, which observes them
-    proxy_changes: tuple[ProxyChange, ...] = ()
+    # node proxies that do not serve what runs, as ``syncd plan`` shows them: filled in by the
+    # pass, which observes them (syncd.apply.routes.ProxyChange.describe)
+    proxy_changes: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:

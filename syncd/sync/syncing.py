@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
+from syncd.apply.routes import ProxyChange, node_routes, proxy_change, route_name
 from syncd.errors import NodeError, PlanError, UsageError
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
 from syncd.plan.planner import plan as make_plan
-from syncd.plan.routes import ProxyChange, is_routed, node_routes, proxy_change, route_name
+from syncd.plan.routes import is_routed
 from syncd.spec.cache import ParseCache
 from syncd.spec.models import NodeSpec
 from syncd.spec.secrets import SecretProvider
@@ -58,7 +59,8 @@ class SyncResult:
     plan_error: PlanError | None = None
     replica_overrides: Mapping[str, int] = field(default_factory=dict)
     report: ApplyReport | None = None
-    # the route phase: nodes whose proxy could not be told its routes, and why
+    # the route phase: the proxies that differ from what runs, and those that refused
+    proxy_changes: tuple[ProxyChange, ...] = ()
     proxy_errors: Mapping[str, NodeError] = field(default_factory=dict)
 
 
@@ -125,10 +127,19 @@ class Sync:
             if raise_plan_error:
                 raise
             return SyncResult(loaded, observed, pool, None, error, overrides)
+        proxy_changes = self.proxy_changes(loaded, observed, pool, the_plan)
         the_plan = dataclasses.replace(
-            the_plan, proxy_changes=self.proxy_changes(loaded, observed, pool, the_plan)
+            the_plan,
+            proxy_changes=tuple(line for change in proxy_changes for line in change.describe()),
         )
-        result = SyncResult(loaded, observed, pool, the_plan, replica_overrides=overrides)
+        result = SyncResult(
+            loaded,
+            observed,
+            pool,
+            the_plan,
+            replica_overrides=overrides,
+            proxy_changes=proxy_changes,
+        )
         if dry_run or (review is not None and not review(result)):
             return result
         result = dataclasses.replace(result, proxy_errors=self.route(result))
@@ -221,9 +232,8 @@ class Sync:
         """The route phase's act: tell each proxy of the plan's ``proxy_changes`` its routes.
         A proxy that refuses (its image missing, its port held by something else) is an error
         of that node; nothing that runs is touched, and the rest of the pass goes on."""
-        assert result.plan is not None
         errors: dict[str, NodeError] = {}
-        for change in result.plan.proxy_changes:
+        for change in result.proxy_changes:
             try:
                 result.pool.proxy(change.node_id).apply(change.routes)
             except NodeError as exc:
