@@ -92,11 +92,16 @@ def merge_routes(
     derived: Sequence[Route], served: Sequence[Route], held: Mapping[str, bool]
 ) -> tuple[Route, ...]:
     """``derived`` routes, except those ``held`` (a rollout moves their traffic now): for those
-    the proxy's own version stays, so a pass never undoes a drain in progress."""
+    the proxy's own weights stay, so a pass never undoes a drain in progress, less the backends
+    that do not serve (failed, stopped, gone): taking those out never hurts."""
     served_by_name = {route.name: route for route in served}
     merged = []
     for route in derived:
         kept = served_by_name.get(route.name) if held.get(route.name) else None
+        if kept is not None:
+            serving = {backend.server for backend in route.backends}
+            backends = tuple(b for b in kept.backends if b.server in serving)
+            kept = Route(name=route.name, bind=route.bind, mode=route.mode, backends=backends)
         merged.append(kept or route)
     return tuple(sorted(merged, key=lambda r: r.name))
 

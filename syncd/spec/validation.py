@@ -20,7 +20,7 @@ from syncd.errors import SpecProblem
 from syncd.spec import templating
 from syncd.spec.endpoints import InvalidEndpoint
 from syncd.spec.loading import Document, JsonPath
-from syncd.spec.models import Definition, Deployment, NodeSpec
+from syncd.spec.models import Definition, Deployment, NodeSpec, PortMapping
 from syncd.spec.schemas import did_you_mean
 
 Model = TypeVar("Model", Deployment, Definition, NodeSpec)
@@ -72,6 +72,40 @@ def id_problems(document: Document, value: str, what: str) -> list[SpecProblem]:
 def template_problems(document: Document, path: JsonPath, value: str) -> list[SpecProblem]:
     """Malformed ``{{env:NAME}}`` / ``{{secret:NAME}}`` references in one value."""
     return [document.problem(path, problem.message) for problem in templating.problems(value)]
+
+
+def _routed_port_problems(
+    document: Document, definition: Definition, index: int, port: PortMapping
+) -> list[SpecProblem]:
+    """A routed port goes through the node's proxy: TCP only, and the proxy owns its address."""
+    if not port.routed:
+        return []
+    problems = []
+    if port.protocol != "tcp":
+        problems.append(
+            document.problem(
+                ("ports", index, "protocol"),
+                "a routed port is served by the node's proxy, which speaks tcp (and http) only: "
+                "remove `routed: true` or use protocol tcp",
+            )
+        )
+    if port.host_ip != "127.0.0.1":
+        problems.append(
+            document.problem(
+                ("ports", index, "hostIp"),
+                "a routed port listens on the node's proxy.address, not on hostIp: set the "
+                "address in the node's `proxy:` block and remove hostIp here",
+            )
+        )
+    if definition.network in ("none",) or (definition.network or "").startswith("container:"):
+        problems.append(
+            document.problem(
+                ("ports", index, "routed"),
+                f"network {definition.network!r} cannot be reached by the node's proxy: use "
+                "host or a bridge network (or remove `routed: true`)",
+            )
+        )
+    return problems
 
 
 def is_zero(value: int | str) -> bool:
@@ -259,6 +293,7 @@ def check_definition(
                 )
             )
         host_ports.setdefault(claim, index)
+        problems.extend(_routed_port_problems(document, definition, index, port))
     targets: dict[str, int] = {}
     for index, volume in enumerate(definition.volumes):
         if volume.target in targets:

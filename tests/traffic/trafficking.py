@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
+
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport
 from syncd.nodes.proxy.model import Route
@@ -19,7 +21,7 @@ from syncd.state import ObservedState
 from testkit.memory_driver import MemoryCluster, MemoryNode
 from testkit.memory_proxy import MemoryProxy
 from testkit.repo import TestRepo
-from testkit.services import deployment, service_definition
+from testkit.services import deployment, node_document, service_definition
 
 DEPLOYMENT = "depl_web"
 STABLE_PORT = 18090
@@ -57,13 +59,44 @@ def render(
 ) -> DesiredState:
     """The routed test service at ``version``, rendered from real repository files; the nodes
     are ``nodes`` as given (with their proxy settings)."""
-    repo = TestRepo(root / f"{version}-{mode}-{replicas}-{network}", list(nodes))
+    folder = write_repo(
+        root / f"{version}-{mode}-{replicas}-{network}",
+        version=version,
+        replicas=replicas,
+        mode=mode,
+        nodes=nodes,
+        network=network,
+        strategy=strategy,
+    )
+    return render_desired(load_repository(folder), environ={})
+
+
+def write_repo(
+    folder: Path,
+    *,
+    version: str,
+    replicas: int,
+    mode: str = "ok",
+    nodes: Sequence[NodeSpec] = NODES,
+    network: str = "bridge",
+    strategy: dict[str, object] | None = None,
+) -> Path:
+    """The repository files of the routed test service, node files with their proxy settings."""
+    repo = TestRepo(folder, list(nodes))
     repo.write(
         [deployment(DEPLOYMENT, replicas, version=version, mode=mode, strategy=strategy)],
         [routed_definition(network)],
     )
-    desired = render_desired(load_repository(repo.root), environ={})
-    return replace(desired, nodes=tuple(nodes))
+    for node in nodes:
+        document = node_document(node)
+        low, high = node.proxy.instance_ports
+        document["proxy"] = {
+            "image": node.proxy.image,
+            "address": node.proxy.address,
+            "instancePorts": f"{low}-{high}",
+        }
+        (folder / "nodes" / f"{node.id}.yaml").write_text(yaml.safe_dump(document))
+    return folder
 
 
 def with_strategy(desired: DesiredState, strategy: Strategy) -> DesiredState:
