@@ -15,7 +15,7 @@ from typing import Literal
 from syncd.errors import SpecProblem
 from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoint
 
-StrategyType = Literal["RollingUpdate", "Recreate"]
+StrategyType = Literal["RollingUpdate", "Recreate", "BlueGreen", "Canary"]
 HealthKind = Literal["http", "tcp", "command"]
 
 
@@ -35,13 +35,25 @@ class SourceLocation:
 
 
 @dataclass(frozen=True)
+class CanaryStep:
+    """One step of a Canary: this percent of the traffic to the new version, for this long."""
+
+    weight: int  # 1..99
+    pause_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Strategy:
-    """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"."""
+    """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"
+    (RollingUpdate); ``keep_old_s`` (BlueGreen); ``steps``, ``max_5xx_percent`` (Canary)."""
 
     type: StrategyType = "RollingUpdate"
     max_surge: int | str = "25%"
     max_unavailable: int | str = "25%"
     drain_timeout_s: float = 10.0  # routed deployments: time to finish open requests before stop
+    keep_old_s: float = 30.0
+    steps: tuple[CanaryStep, ...] = ()
+    max_5xx_percent: float = 5.0
 
 
 @dataclass(frozen=True)

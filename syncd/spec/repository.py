@@ -16,6 +16,7 @@ from syncd.spec.discovery import KINDS, discover, file_documents
 from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath
 from syncd.spec.models import (
     AutoScaling,
+    CanaryStep,
     Capacity,
     Definition,
     Deployment,
@@ -60,6 +61,10 @@ class _Problems(list[SpecProblem]):
             return None
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _get(data: dict[str, Any], *keys: str, default: Any = None) -> Any:
     value: Any = data
     for key in keys:
@@ -82,11 +87,31 @@ def _deployment(document: Document, problems: _Problems) -> Deployment:
     drain_timeout = problems.quantity(
         document, ("strategy", "drainTimeout"), parse_duration, strategy_data.get("drainTimeout")
     )
+    keep_old = problems.quantity(
+        document, ("strategy", "keepOldFor"), parse_duration, strategy_data.get("keepOldFor")
+    )
     strategy = Strategy(
         type=strategy_data.get("type", "RollingUpdate"),
         max_surge=strategy_data.get("maxSurge", "25%"),
         max_unavailable=strategy_data.get("maxUnavailable", "25%"),
         drain_timeout_s=10.0 if drain_timeout is None else drain_timeout,
+        keep_old_s=_or(keep_old, 30.0),
+        steps=tuple(
+            CanaryStep(
+                weight=int(step["weight"]),
+                pause_s=_or(
+                    problems.quantity(
+                        document,
+                        ("strategy", "steps", index, "pause"),
+                        parse_duration,
+                        step.get("pause"),
+                    ),
+                    0.0,
+                ),
+            )
+            for index, step in enumerate(strategy_data.get("steps") or ())
+        ),
+        max_5xx_percent=float(strategy_data.get("max5xxPercent", 5.0)),
     )
     res = data.get("resources") or {}
     resources = Resources(

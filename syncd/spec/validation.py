@@ -20,8 +20,9 @@ from syncd.errors import SpecProblem
 from syncd.spec import templating
 from syncd.spec.endpoints import InvalidEndpoint
 from syncd.spec.loading import Document, JsonPath
-from syncd.spec.models import Definition, Deployment, NodeSpec, PortMapping
+from syncd.spec.models import Definition, Deployment, NodeSpec
 from syncd.spec.schemas import did_you_mean
+from syncd.spec.traffic_checks import routed_port_problems, strategy_problems
 
 Model = TypeVar("Model", Deployment, Definition, NodeSpec)
 
@@ -74,40 +75,6 @@ def template_problems(document: Document, path: JsonPath, value: str) -> list[Sp
     return [document.problem(path, problem.message) for problem in templating.problems(value)]
 
 
-def _routed_port_problems(
-    document: Document, definition: Definition, index: int, port: PortMapping
-) -> list[SpecProblem]:
-    """A routed port goes through the node's proxy: TCP only, and the proxy owns its address."""
-    if not port.routed:
-        return []
-    problems = []
-    if port.protocol != "tcp":
-        problems.append(
-            document.problem(
-                ("ports", index, "protocol"),
-                "a routed port is served by the node's proxy, which speaks tcp (and http) only: "
-                "remove `routed: true` or use protocol tcp",
-            )
-        )
-    if port.host_ip != "127.0.0.1":
-        problems.append(
-            document.problem(
-                ("ports", index, "hostIp"),
-                "a routed port listens on the node's proxy.address, not on hostIp: set the "
-                "address in the node's `proxy:` block and remove hostIp here",
-            )
-        )
-    if definition.network in ("none",) or (definition.network or "").startswith("container:"):
-        problems.append(
-            document.problem(
-                ("ports", index, "routed"),
-                f"network {definition.network!r} cannot be reached by the node's proxy: use "
-                "host or a bridge network (or remove `routed: true`)",
-            )
-        )
-    return problems
-
-
 def is_zero(value: int | str) -> bool:
     """0, "0%" and "00%" all mean none."""
     if isinstance(value, int):
@@ -137,6 +104,7 @@ def _inside(relative: str) -> str | None:
 def check_deployment(deployment: Deployment, document: Document) -> list[SpecProblem]:
     """Meaning of one deployment: replica bounds, strategy, templates."""
     problems = id_problems(document, deployment.id, "deployment")
+    problems.extend(strategy_problems(deployment, document))
     data = document.data
     scaling = deployment.auto_scaling
     if scaling is not None:
@@ -293,7 +261,7 @@ def check_definition(
                 )
             )
         host_ports.setdefault(claim, index)
-        problems.extend(_routed_port_problems(document, definition, index, port))
+        problems.extend(routed_port_problems(document, definition, index, port))
     targets: dict[str, int] = {}
     for index, volume in enumerate(definition.volumes):
         if volume.target in targets:
