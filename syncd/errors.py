@@ -264,3 +264,10 @@ class ProxyPortTaken(ProxyError):
             "another proxy.address",
         )
         self.bind = bind
+
+
+class CanaryFailed(InstanceFailed):
+    """A canary answered too many of its requests with 5xx (as the node proxies counted them):
+    the version is wrong, not unlucky, so it is not retried until the commit changes."""
+
+    retryable = False

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from syncd.apply.bluegreen import blue_green, canary
 from syncd.apply.instances import Redactor, SecretLookup
 from syncd.apply.recreate import recreate
 from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult, ProgressEvent
@@ -231,7 +232,12 @@ def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> 
         run.emit("removing", f"removing {len(plan.remove)} instance(s)")
         run.remove_observed(plan.remove)
     if ActionKind.ROLLING_UPDATE in actions and plan.desired is not None:
-        rolling_update(run)
+        if plan.desired.strategy.type == "BlueGreen":
+            blue_green(run)
+        elif plan.desired.strategy.type == "Canary":
+            canary(run)
+        else:
+            rolling_update(run)
     elif ActionKind.RECREATE in actions and plan.desired is not None:
         recreate(run)
     elif plan.start:

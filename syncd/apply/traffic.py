@@ -18,11 +18,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 from syncd.apply.routes import route_bind, route_name
 from syncd.nodes.proxy import NodeProxy
-from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
+from syncd.nodes.proxy.model import DEFAULT_WEIGHT, MAX_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec
@@ -98,14 +99,18 @@ class Traffic:
         self.desired = desired
         self.ports = routed_ports(desired) if desired is not None else ()
         self.drain_timeout_s = drain_timeout_s
+        # BlueGreen and Canary move traffic to the new set themselves: instances that become
+        # healthy then wait for the strategy's switch instead of joining at once
+        self.deferred = False
 
     @property
     def active(self) -> bool:
         return self.tables is not None and bool(self.ports)
 
-    def join(self, members: Sequence[Member]) -> None:
-        """Serving instances join their node's routes at full weight."""
-        if not self.active:
+    def join(self, members: Sequence[Member], *, now: bool = False) -> None:
+        """Serving instances join their node's routes at full weight (``deferred``: only when
+        the strategy says ``now``)."""
+        if not self.active or (self.deferred and not now):
             return
         self._per_node(
             [m for m in members if m.private_ports],
@@ -154,6 +159,46 @@ class Traffic:
                     name,
                     self.drain_timeout_s,
                 )
+
+    def shift(self, new: Sequence[Member], old: Sequence[Member], percent: int) -> None:
+        """Send ``percent`` of each node's requests to ``new`` and the rest to ``old``, in one
+        proxy apply per node (100: the switch; 0: all back to the old set)."""
+        if not self.active:
+            return
+        new_servers = {member.server for member in new}
+        counts: dict[str, tuple[int, int]] = {}
+        for member in (*new, *old):
+            n_new, n_old = counts.get(member.node_id, (0, 0))
+            is_new = member.server in new_servers
+            counts[member.node_id] = (n_new + is_new, n_old + (not is_new))
+
+        def change_for(member: Member, position: int) -> BackendChange:
+            n_new, n_old = counts[member.node_id]
+            weight_new, weight_old = share_weights(percent, n_new, n_old)
+            if member.server in new_servers:
+                if not member.private_ports:
+                    return _reweight(member.server, weight_new)
+                address = f"{self._address(member.node_id)}:{member.private_ports[position]}"
+                return _upsert(Backend(member.server, address, weight_new))
+            return _reweight(member.server, weight_old)
+
+        self._per_node([*new, *old], change_for)
+
+    def counters(self, members: Sequence[Member]) -> tuple[int, int]:
+        """``(requests, 5xx responses)`` the proxies counted for ``members`` so far."""
+        if not self.active:
+            return 0, 0
+        assert self.tables is not None
+        names = {route_name(self.desired_id, port) for _, port in self.ports}
+        requests = errors = 0
+        for node_id in sorted({member.node_id for member in members}):
+            servers = {member.server for member in members if member.node_id == node_id}
+            stats = self.tables.proxy(node_id).observe().stats
+            for (route, server), counted in stats.items():
+                if route in names and server in servers:
+                    requests += counted.requests_total
+                    errors += counted.responses_5xx
+        return requests, errors
 
     def leave(self, members: Sequence[Member]) -> None:
         """Stopped instances leave their routes."""
@@ -207,3 +252,26 @@ def _reweight(server: str, weight: int) -> BackendChange:
 
 def _without(server: str) -> BackendChange:
     return lambda backends: tuple(b for b in backends if b.server != server)
+
+
+def share_weights(percent: int, n_new: int, n_old: int) -> tuple[int, int]:
+    """Per-backend weights ``(new, old)`` that send ``percent`` of a node's requests to its
+    ``n_new`` new backends and the rest to its ``n_old`` old ones, as close as HAProxy's
+    weights (0..256) allow. A node with only one kind serves with that kind at full weight."""
+    if n_old == 0 or percent >= 100:
+        return DEFAULT_WEIGHT, 0
+    if n_new == 0 or percent <= 0:
+        return 0, DEFAULT_WEIGHT
+    want = Fraction(percent, 100)
+    best: tuple[Fraction, int, int] | None = None
+    for old_weight in range(1, MAX_WEIGHT + 1):
+        exact = want * n_old * old_weight / ((1 - want) * n_new)
+        new_weight = max(1, min(MAX_WEIGHT, round(exact)))
+        share = Fraction(n_new * new_weight, n_new * new_weight + n_old * old_weight)
+        error = abs(share - want)
+        if best is None or error < best[0]:
+            best = (error, new_weight, old_weight)
+        if error == 0:
+            break
+    assert best is not None
+    return best[1], best[2]

@@ -263,6 +263,8 @@ def _runs_beside_replacement(desired: DesiredDeployment) -> bool:
     with ``maxSurge`` 0, stop an old instance before its replacement starts."""
     if desired.strategy.type == "Recreate":
         return False
+    if desired.strategy.type in ("BlueGreen", "Canary"):
+        return True  # a whole new set beside the old
     # a surge of N% rounds up: any non-zero value lets at least one extra instance run
     return not is_zero(desired.strategy.max_surge)
 
