@@ -101,33 +101,55 @@ class HaproxyNode:
     def apply(self, routes: Sequence[Route]) -> None:
         """Serve exactly ``routes`` (see ``NodeProxy.apply``)."""
         wanted = render_config(routes, self.settings.address)
-        container_id = self._running_proxy()
-        current = self._read_config(container_id)
+        container_id, current = self._trusted_proxy()
         if current == wanted:
             return
-        served = {route.bind for route in read_config(current or "").routes}
-        self._refuse_taken_binds(container_id, [r.bind for r in routes if r.bind not in served])
+        reading = read_config(current)
+        # Only weights changed: set them through the runtime API, no reload, so the worker that
+        # holds a draining server's connections is the one whose counters wait_drained reads.
+        weights_only = _shape(reading.routes) == _shape(routes)
+        if not weights_only:
+            served = {route.bind for route in reading.routes}
+            self._refuse_taken_binds(container_id, [r.bind for r in routes if r.bind not in served])
         self._write_config(container_id, wanted)
-        self._call("reloading the proxy", lambda api: api.kill(container_id, signal="SIGUSR2"))
+        if weights_only:
+            self._set_weights(container_id, reading.routes, routes)
+        else:
+            self._call("reloading the proxy", lambda api: api.kill(container_id, signal="SIGUSR2"))
         self._await_serving(container_id, routes)
 
-    def _running_proxy(self) -> str:
-        """The id of a running proxy container of the right image: kept, or made anew (a lost,
-        exited or outdated one is replaced). A new one starts with no route."""
+    def _set_weights(
+        self, container_id: str, served: Sequence[Route], routes: Sequence[Route]
+    ) -> None:
+        old = {(r.name, b.server): b.weight for r in served for b in r.backends}
+        for route in routes:
+            for backend in route.backends:
+                if old.get((route.name, backend.server)) != backend.weight:
+                    self._ask(
+                        container_id,
+                        f"set server {route.name}/{backend.server} weight {backend.weight}",
+                    )
+
+    def _trusted_proxy(self) -> tuple[str, str]:
+        """The id and config of a running proxy container of the right image whose config is
+        syncd's as written: kept, or made anew. A lost, exited, outdated or hand-edited one is
+        replaced (what a hand-edited one serves cannot be known); a new one serves no route."""
         details = self._inspect()
         if details is not None:
             if (
                 details["State"].get("Running")
                 and details["Config"]["Image"] == self.settings.image
             ):
-                return str(details["Id"])
+                config = self._read_config(str(details["Id"])) or ""
+                if read_config(config).error is None:
+                    return str(details["Id"]), config
             self._call(
                 "removing the old proxy",
                 lambda api: api.remove_container(details["Id"], force=True),
             )
         return self._create()
 
-    def _create(self) -> str:
+    def _create(self) -> tuple[str, str]:
         self._ensure_image()
         labels = {LABEL_MANAGED: "true", LABEL_ROLE: ROLE_PROXY}
         if self.owner:
@@ -151,7 +173,8 @@ class HaproxyNode:
             container_id = self._call("creating the proxy container", create)
         except NodeError as error:
             raise ProxyError(self.node_id, error.message) from None
-        self._write_config(container_id, render_config((), self.settings.address))
+        empty = render_config((), self.settings.address)
+        self._write_config(container_id, empty)
         self._call("starting the proxy", lambda api: api.start(container_id))
         deadline = time.monotonic() + _START_TIMEOUT_S
         while self._stats(container_id) is None:
@@ -170,7 +193,7 @@ class HaproxyNode:
                     raise ProxyPortTaken(self.node_id, control, "the proxy's control port")
                 raise ProxyError(self.node_id, f"the proxy did not start: {logs}")
             time.sleep(_POLL_S)
-        return container_id
+        return container_id, empty
 
     def _ensure_image(self) -> None:
         image = self.settings.image
@@ -269,12 +292,16 @@ class HaproxyNode:
 
     def _stats(self, container_id: str) -> StatsReading | None:
         """One ``show stat``; None while the stats socket does not answer (starting, gone)."""
-        command = ["bash", "-c", _ASK, self.settings.address, str(CONTROL_PORT), "show stat"]
         try:
-            output = self._exec(container_id, command)
+            output = self._ask(container_id, "show stat")
         except ProxyError:
             return None
         return parse_show_stat(output) if output.startswith("# pxname") else None
+
+    def _ask(self, container_id: str, command: str) -> str:
+        """One command to HAProxy's runtime API on the control port, from inside the container."""
+        address, port = self.settings.address, str(CONTROL_PORT)
+        return self._exec(container_id, ["bash", "-c", _ASK, address, port, command])
 
     def _exec(self, container_id: str, command: list[str]) -> str:
         def run(api: docker.APIClient) -> str:
@@ -309,3 +336,10 @@ class HaproxyNode:
             )
 
         return self._call("reading the proxy's logs", read)  # type: ignore[no-any-return]
+
+
+def _shape(routes: Sequence[Route]) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
+    """Routes without their weights: what a reload is needed to change."""
+    return [
+        (r.name, r.bind, r.mode, tuple((b.server, b.address) for b in r.backends)) for r in routes
+    ]
