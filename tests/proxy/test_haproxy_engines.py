@@ -11,7 +11,7 @@ import pytest
 
 from syncd.errors import ProxyImageMissing, ProxyPortTaken
 from syncd.nodes.pool import NodePool
-from syncd.nodes.proxy.config import CONFIG_PATH
+from syncd.nodes.proxy.config import CONFIG_PATH, CONTROL_PORT
 from syncd.nodes.proxy.haproxy import PROXY_CONTAINER
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.spec.models import NodeSpec
@@ -162,6 +162,20 @@ def test_a_port_held_by_something_else_is_a_typed_error_and_nothing_running_move
     assert get("http://127.0.0.2:18090/").strip() == b"20001"
     assert get("http://127.0.0.2:18091/").strip() == b"squatter"
     assert proxied.docker("node-a").containers.get(squatter).labels[TEST_LABEL] == "1"
+
+
+def test_a_control_port_held_by_something_else_is_named_when_the_proxy_cannot_start(
+    proxied: HarnessHandle, pool_of: PoolOf
+) -> None:
+    start_httpd(proxied, "node-a", CONTROL_PORT, page="squatter")
+    with pytest.raises(ProxyPortTaken) as raised:
+        pool_of(with_proxy(proxied.node("node-a"))).proxy("node-a").apply([])
+    assert raised.value.bind == f"127.0.0.2:{CONTROL_PORT}"
+    assert get(f"http://127.0.0.2:{CONTROL_PORT}/").strip() == b"squatter"
+    leftovers = proxied.docker("node-a").containers.list(
+        all=True, filters={"label": "io.syncd.role"}
+    )
+    assert leftovers == []
 
 
 @pytest.mark.parametrize("transport", ["ssh", "tls"])

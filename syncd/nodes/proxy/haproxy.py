@@ -14,21 +14,23 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 
 from syncd.errors import NodeError, ProxyError, ProxyImageMissing, ProxyPortTaken
 from syncd.nodes.connection import EngineConnection
-from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY
+from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY, ROLE_PROXY_HELPER
 from syncd.nodes.engine_errors import engine_message, is_status
 from syncd.nodes.proxy.config import CONFIG_PATH, CONTROL_PORT, read_config, render_config
 from syncd.nodes.proxy.model import ProxyState, Route
 from syncd.nodes.proxy.stats import StatsReading, parse_show_stat
 from syncd.spec.models import ProxySettings
 from syncd.state import LABEL_MANAGED, LABEL_OWNER
+
+T = TypeVar("T")
 
 PROXY_CONTAINER = "syncd-proxy"
 #: how long a reload may take before its new workers serve the new config
@@ -182,6 +184,7 @@ class HaproxyNode:
             if (
                 details is None
                 or not details["State"].get("Running")
+                or details["State"].get("Restarting")
                 or time.monotonic() > deadline
             ):
                 logs = self._logs(container_id)
@@ -225,12 +228,38 @@ class HaproxyNode:
             raise ProxyPortTaken(self.node_id, taken[0])
 
     def _listening(self, binds: list[str], container_id: str | None = None) -> list[str]:
+        """Which of ``binds`` something already listens on, seen from the node (from inside the
+        running proxy, or from a short-lived helper container of the proxy image)."""
         if not binds:
             return []
-        if container_id is None:
-            return []  # no proxy container to look from: nothing to add
-        output = self._exec(container_id, ["bash", "-c", _LISTENING, "_", *binds])
+        command = ["-c", _LISTENING, "_", *binds]
+        if container_id is not None:
+            output = self._exec(container_id, ["bash", *command])
+        else:
+            output = self._run_helper(command)
         return [line for line in output.split() if line in binds]
+
+    def _run_helper(self, command: list[str]) -> str:
+        """Run bash ``command`` in a throwaway container of the proxy image on the host network
+        and return its output: how the node is looked at when no proxy runs there."""
+
+        def run(api: docker.APIClient) -> str:
+            created = api.create_container(
+                image=self.settings.image,
+                entrypoint=["bash"],
+                command=command,
+                labels={LABEL_MANAGED: "true", LABEL_ROLE: ROLE_PROXY_HELPER},
+                host_config=api.create_host_config(network_mode="host"),
+            )
+            try:
+                api.start(created["Id"])
+                api.wait(created["Id"], timeout=_START_TIMEOUT_S)
+                output = api.logs(created["Id"], stdout=True, stderr=False)
+            finally:
+                api.remove_container(created["Id"], force=True)
+            return output.decode("utf-8", errors="replace") if isinstance(output, bytes) else ""
+
+        return self._call("looking at the node's ports", run)
 
     def _await_serving(self, container_id: str, routes: Sequence[Route]) -> None:
         """Until the proxy's workers serve exactly the routes' servers at their weights."""
@@ -250,7 +279,7 @@ class HaproxyNode:
 
     # ------------------------------------------------------------------ engine calls
 
-    def _call(self, action: str, call: Any) -> Any:
+    def _call(self, action: str, call: Callable[[docker.APIClient], T]) -> T:
         with self.connection.calling(f"{action} on the proxy") as api:
             return call(api)
 
@@ -262,7 +291,7 @@ class HaproxyNode:
                 return None
             return details
 
-        return self._call("inspecting the proxy", inspect)  # type: ignore[no-any-return]
+        return self._call("inspecting the proxy", inspect)
 
     def _read_config(self, container_id: str) -> str | None:
         def read(api: docker.APIClient) -> str | None:
@@ -275,7 +304,7 @@ class HaproxyNode:
                 handle = tar.extractfile(member) if member is not None else None
                 return handle.read().decode("utf-8", errors="replace") if handle else None
 
-        return self._call("reading the proxy's config", read)  # type: ignore[no-any-return]
+        return self._call("reading the proxy's config", read)
 
     def _write_config(self, container_id: str, text: str) -> None:
         data = text.encode()
@@ -321,7 +350,7 @@ class HaproxyNode:
                 else str(output)
             )
 
-        return self._call("reading the proxy", run)  # type: ignore[no-any-return]
+        return self._call("reading the proxy", run)
 
     def _logs(self, container_id: str) -> str:
         def read(api: docker.APIClient) -> str:
@@ -335,7 +364,7 @@ class HaproxyNode:
                 else str(raw)
             )
 
-        return self._call("reading the proxy's logs", read)  # type: ignore[no-any-return]
+        return self._call("reading the proxy's logs", read)
 
 
 def _shape(routes: Sequence[Route]) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
