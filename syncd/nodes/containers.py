@@ -56,6 +56,7 @@ def utc_now() -> datetime:
 #: what a managed container is for when it is not a deployment's instance (the node's proxy)
 LABEL_ROLE = "io.syncd.role"
 ROLE_PROXY = "proxy"
+ROLE_PROXY_HELPER = "proxy-helper"  # a throwaway container that looks at the node's ports
 
 
 def _is_managed(labels: Mapping[str, str]) -> bool:

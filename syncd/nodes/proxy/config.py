@@ -17,8 +17,10 @@ from syncd.nodes.proxy.model import Backend, Route
 
 #: where HAProxy reads its config in the upstream image (the test image uses the same path)
 CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
-#: the control port on the node's proxy address: HAProxy's stats socket, read-only ("level
-#: user"), reached from inside the proxy container by ``docker exec`` so it works over ssh too
+#: the control port on the node's proxy address: HAProxy's runtime API (stats, live weights),
+#: reached from inside the proxy container by ``docker exec`` so it works over ssh too. It is
+#: "level admin" on a loopback address: anyone with a shell on the node could already control
+#: its Docker engine.
 CONTROL_PORT = 8404
 #: how long an old worker may keep serving its in-flight connections after a reload
 HARD_STOP_AFTER_S = 30
@@ -73,7 +75,7 @@ def _body(routes: Sequence[Route], address: str) -> str:
         "global",
         "    master-worker",
         f"    hard-stop-after {HARD_STOP_AFTER_S}s",
-        f"    stats socket ipv4@{address}:{CONTROL_PORT} level user",
+        f"    stats socket ipv4@{address}:{CONTROL_PORT} level admin",
         "    maxconn 4000",
         "",
         "defaults",

@@ -14,21 +14,23 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 
 from syncd.errors import NodeError, ProxyError, ProxyImageMissing, ProxyPortTaken
 from syncd.nodes.connection import EngineConnection
-from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY
+from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY, ROLE_PROXY_HELPER
 from syncd.nodes.engine_errors import engine_message, is_status
 from syncd.nodes.proxy.config import CONFIG_PATH, CONTROL_PORT, read_config, render_config
 from syncd.nodes.proxy.model import ProxyState, Route
 from syncd.nodes.proxy.stats import StatsReading, parse_show_stat
 from syncd.spec.models import ProxySettings
 from syncd.state import LABEL_MANAGED, LABEL_OWNER
+
+T = TypeVar("T")
 
 PROXY_CONTAINER = "syncd-proxy"
 #: how long a reload may take before its new workers serve the new config
@@ -101,33 +103,55 @@ class HaproxyNode:
     def apply(self, routes: Sequence[Route]) -> None:
         """Serve exactly ``routes`` (see ``NodeProxy.apply``)."""
         wanted = render_config(routes, self.settings.address)
-        container_id = self._running_proxy()
-        current = self._read_config(container_id)
+        container_id, current = self._trusted_proxy()
         if current == wanted:
             return
-        served = {route.bind for route in read_config(current or "").routes}
-        self._refuse_taken_binds(container_id, [r.bind for r in routes if r.bind not in served])
+        reading = read_config(current)
+        # Only weights changed: set them through the runtime API, no reload, so the worker that
+        # holds a draining server's connections is the one whose counters wait_drained reads.
+        weights_only = _shape(reading.routes) == _shape(routes)
+        if not weights_only:
+            served = {route.bind for route in reading.routes}
+            self._refuse_taken_binds(container_id, [r.bind for r in routes if r.bind not in served])
         self._write_config(container_id, wanted)
-        self._call("reloading the proxy", lambda api: api.kill(container_id, signal="SIGUSR2"))
+        if weights_only:
+            self._set_weights(container_id, reading.routes, routes)
+        else:
+            self._call("reloading the proxy", lambda api: api.kill(container_id, signal="SIGUSR2"))
         self._await_serving(container_id, routes)
 
-    def _running_proxy(self) -> str:
-        """The id of a running proxy container of the right image: kept, or made anew (a lost,
-        exited or outdated one is replaced). A new one starts with no route."""
+    def _set_weights(
+        self, container_id: str, served: Sequence[Route], routes: Sequence[Route]
+    ) -> None:
+        old = {(r.name, b.server): b.weight for r in served for b in r.backends}
+        for route in routes:
+            for backend in route.backends:
+                if old.get((route.name, backend.server)) != backend.weight:
+                    self._ask(
+                        container_id,
+                        f"set server {route.name}/{backend.server} weight {backend.weight}",
+                    )
+
+    def _trusted_proxy(self) -> tuple[str, str]:
+        """The id and config of a running proxy container of the right image whose config is
+        syncd's as written: kept, or made anew. A lost, exited, outdated or hand-edited one is
+        replaced (what a hand-edited one serves cannot be known); a new one serves no route."""
         details = self._inspect()
         if details is not None:
             if (
                 details["State"].get("Running")
                 and details["Config"]["Image"] == self.settings.image
             ):
-                return str(details["Id"])
+                config = self._read_config(str(details["Id"])) or ""
+                if read_config(config).error is None:
+                    return str(details["Id"]), config
             self._call(
                 "removing the old proxy",
                 lambda api: api.remove_container(details["Id"], force=True),
             )
         return self._create()
 
-    def _create(self) -> str:
+    def _create(self) -> tuple[str, str]:
         self._ensure_image()
         labels = {LABEL_MANAGED: "true", LABEL_ROLE: ROLE_PROXY}
         if self.owner:
@@ -151,7 +175,8 @@ class HaproxyNode:
             container_id = self._call("creating the proxy container", create)
         except NodeError as error:
             raise ProxyError(self.node_id, error.message) from None
-        self._write_config(container_id, render_config((), self.settings.address))
+        empty = render_config((), self.settings.address)
+        self._write_config(container_id, empty)
         self._call("starting the proxy", lambda api: api.start(container_id))
         deadline = time.monotonic() + _START_TIMEOUT_S
         while self._stats(container_id) is None:
@@ -159,6 +184,7 @@ class HaproxyNode:
             if (
                 details is None
                 or not details["State"].get("Running")
+                or details["State"].get("Restarting")
                 or time.monotonic() > deadline
             ):
                 logs = self._logs(container_id)
@@ -170,7 +196,7 @@ class HaproxyNode:
                     raise ProxyPortTaken(self.node_id, control, "the proxy's control port")
                 raise ProxyError(self.node_id, f"the proxy did not start: {logs}")
             time.sleep(_POLL_S)
-        return container_id
+        return container_id, empty
 
     def _ensure_image(self) -> None:
         image = self.settings.image
@@ -202,12 +228,38 @@ class HaproxyNode:
             raise ProxyPortTaken(self.node_id, taken[0])
 
     def _listening(self, binds: list[str], container_id: str | None = None) -> list[str]:
+        """Which of ``binds`` something already listens on, seen from the node (from inside the
+        running proxy, or from a short-lived helper container of the proxy image)."""
         if not binds:
             return []
-        if container_id is None:
-            return []  # no proxy container to look from: nothing to add
-        output = self._exec(container_id, ["bash", "-c", _LISTENING, "_", *binds])
+        command = ["-c", _LISTENING, "_", *binds]
+        if container_id is not None:
+            output = self._exec(container_id, ["bash", *command])
+        else:
+            output = self._run_helper(command)
         return [line for line in output.split() if line in binds]
+
+    def _run_helper(self, command: list[str]) -> str:
+        """Run bash ``command`` in a throwaway container of the proxy image on the host network
+        and return its output: how the node is looked at when no proxy runs there."""
+
+        def run(api: docker.APIClient) -> str:
+            created = api.create_container(
+                image=self.settings.image,
+                entrypoint=["bash"],
+                command=command,
+                labels={LABEL_MANAGED: "true", LABEL_ROLE: ROLE_PROXY_HELPER},
+                host_config=api.create_host_config(network_mode="host"),
+            )
+            try:
+                api.start(created["Id"])
+                api.wait(created["Id"], timeout=_START_TIMEOUT_S)
+                output = api.logs(created["Id"], stdout=True, stderr=False)
+            finally:
+                api.remove_container(created["Id"], force=True)
+            return output.decode("utf-8", errors="replace") if isinstance(output, bytes) else ""
+
+        return self._call("looking at the node's ports", run)
 
     def _await_serving(self, container_id: str, routes: Sequence[Route]) -> None:
         """Until the proxy's workers serve exactly the routes' servers at their weights."""
@@ -227,7 +279,7 @@ class HaproxyNode:
 
     # ------------------------------------------------------------------ engine calls
 
-    def _call(self, action: str, call: Any) -> Any:
+    def _call(self, action: str, call: Callable[[docker.APIClient], T]) -> T:
         with self.connection.calling(f"{action} on the proxy") as api:
             return call(api)
 
@@ -239,7 +291,7 @@ class HaproxyNode:
                 return None
             return details
 
-        return self._call("inspecting the proxy", inspect)  # type: ignore[no-any-return]
+        return self._call("inspecting the proxy", inspect)
 
     def _read_config(self, container_id: str) -> str | None:
         def read(api: docker.APIClient) -> str | None:
@@ -252,7 +304,7 @@ class HaproxyNode:
                 handle = tar.extractfile(member) if member is not None else None
                 return handle.read().decode("utf-8", errors="replace") if handle else None
 
-        return self._call("reading the proxy's config", read)  # type: ignore[no-any-return]
+        return self._call("reading the proxy's config", read)
 
     def _write_config(self, container_id: str, text: str) -> None:
         data = text.encode()
@@ -269,12 +321,16 @@ class HaproxyNode:
 
     def _stats(self, container_id: str) -> StatsReading | None:
         """One ``show stat``; None while the stats socket does not answer (starting, gone)."""
-        command = ["bash", "-c", _ASK, self.settings.address, str(CONTROL_PORT), "show stat"]
         try:
-            output = self._exec(container_id, command)
+            output = self._ask(container_id, "show stat")
         except ProxyError:
             return None
         return parse_show_stat(output) if output.startswith("# pxname") else None
+
+    def _ask(self, container_id: str, command: str) -> str:
+        """One command to HAProxy's runtime API on the control port, from inside the container."""
+        address, port = self.settings.address, str(CONTROL_PORT)
+        return self._exec(container_id, ["bash", "-c", _ASK, address, port, command])
 
     def _exec(self, container_id: str, command: list[str]) -> str:
         def run(api: docker.APIClient) -> str:
@@ -294,7 +350,7 @@ class HaproxyNode:
                 else str(output)
             )
 
-        return self._call("reading the proxy", run)  # type: ignore[no-any-return]
+        return self._call("reading the proxy", run)
 
     def _logs(self, container_id: str) -> str:
         def read(api: docker.APIClient) -> str:
@@ -308,4 +364,11 @@ class HaproxyNode:
                 else str(raw)
             )
 
-        return self._call("reading the proxy's logs", read)  # type: ignore[no-any-return]
+        return self._call("reading the proxy's logs", read)
+
+
+def _shape(routes: Sequence[Route]) -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
+    """Routes without their weights: what a reload is needed to change."""
+    return [
+        (r.name, r.bind, r.mode, tuple((b.server, b.address) for b in r.backends)) for r in routes
+    ]
