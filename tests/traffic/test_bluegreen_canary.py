@@ -33,8 +33,10 @@ def test_share_weights_give_the_share_within_half_a_point(percent, n_new, n_old)
     ratio = Fraction(percent, 100 - percent) * n_old / n_new
     if not Fraction(1, 256) <= ratio <= 256:
         # beyond what weights 1..256 can say: the nearest end of the range
-        best = Fraction(n_new * 256, n_new * 256 + n_old) if ratio > 1 else Fraction(
-            n_new, n_new + n_old * 256
+        best = (
+            Fraction(n_new * 256, n_new * 256 + n_old)
+            if ratio > 1
+            else Fraction(n_new, n_new + n_old * 256)
         )
         assert share == best
     else:
