@@ -15,14 +15,19 @@ def strategy_problems(deployment: Deployment, document: Document) -> list[SpecPr
     strategy = deployment.strategy
     written = document.data.get("strategy") or {}
     problems = []
-    owners = {"steps": "Canary", "max5xxPercent": "Canary", "keepOldFor": "BlueGreen"}
-    for key, owner in owners.items():
-        if key in written and strategy.type != owner:
+    owners = {
+        "steps": ("Canary",),
+        "max5xxPercent": ("Canary",),
+        "keepOldFor": ("BlueGreen", "Canary"),
+    }
+    for key, types in owners.items():
+        if key in written and strategy.type not in types:
+            names = " or ".join(types)
             problems.append(
                 document.problem(
                     ("strategy", key),
-                    f"{key} applies to strategy type {owner}, not {strategy.type}: "
-                    f"set type: {owner} or remove {key}",
+                    f"{key} applies to strategy type {names}, not {strategy.type}: "
+                    f"set type: {types[0]} or remove {key}",
                 )
             )
     if strategy.type == "Canary":
