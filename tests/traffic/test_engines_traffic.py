@@ -128,3 +128,24 @@ def test_a_canary_at_10_percent_gets_10_percent_and_a_failing_one_is_reverted(
         assert outcome.outcome == "failed" and outcome.reverted, outcome
         assert loop.failures == []
         assert {get(URL_A) for _ in range(50)} == {"2"}
+
+
+def test_a_rolling_update_of_6_replicas_over_3_nodes_incl_ssh_fails_no_request(
+    proxied: HarnessHandle, tmp_path: Path
+) -> None:
+    # node-a over its unix socket, node-b over ssh://, node-c over tcp+TLS
+    engines = [proxied.node("node-a"), proxied.ssh_node, proxied.tls_node]
+    nodes = [proxied_node(node) for node in engines]
+    urls = [f"http://{ADDRESSES[node.id]}:{STABLE_PORT}/" for node in nodes]
+    with NodePool(nodes) as pool:
+        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=6, strategy=ROLLING)
+        _applied(pool, root)
+        assert {get(url) for url in urls} == {"1"}
+        with RequestLoop(urls) as loop:
+            write_web_repo(root, nodes, version="2", replicas=6, strategy=ROLLING)
+            _applied(pool, root)
+        assert loop.made >= 1000 and loop.failures == []
+        assert {get(url) for url in urls} == {"2"}
+        for node in nodes:
+            (route,) = pool.proxy(node.id).observe().routes
+            assert len(route.backends) == 2
