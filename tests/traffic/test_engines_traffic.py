@@ -149,3 +149,27 @@ def test_a_rolling_update_of_6_replicas_over_3_nodes_incl_ssh_fails_no_request(
         for node in nodes:
             (route,) = pool.proxy(node.id).observe().routes
             assert len(route.backends) == 2
+
+
+def test_a_killed_proxy_is_put_back_by_the_next_pass_from_labels(
+    proxied: HarnessHandle, tmp_path: Path
+) -> None:
+    from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY
+
+    nodes, pool = _node_a(proxied, tmp_path)
+    with pool:
+        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=2, strategy=ROLLING)
+        _applied(pool, root)
+        served = pool.proxy("node-a").observe().routes
+        client = proxied.docker("node-a")
+        (container,) = client.containers.list(filters={"label": f"{LABEL_ROLE}={ROLE_PROXY}"})
+        container.remove(force=True)
+    # a new pool, as a restarted daemon has: the routes come back from the instances' labels
+    with NodePool(nodes) as fresh:
+        result = _one_pass(fresh, root)
+        assert result.plan is not None
+        (line,) = result.plan.proxy_changes
+        assert line.startswith("proxy on node-a: start with 1 route(s)")
+        assert result.proxy_errors == {}
+        assert fresh.proxy("node-a").observe().routes == served
+        assert get(URL_A) == "1"
