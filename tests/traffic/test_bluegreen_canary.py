@@ -103,8 +103,12 @@ def test_canary_steps_through_its_weights_then_switches(tmp_path):
     cluster = ProxiedCluster.of(ONE_NODE)
     assert cluster.apply(old, "v1").ok
     first = len(cluster.log)
-    report = cluster.apply(new, "v2")
+    events = []
+    report = cluster.apply(new, "v2", events=events.append)
     assert report.ok, report.results
+    # what the status details, the note and `deployment list` show while it runs
+    steps = [(e.message, e.traffic_percent) for e in events if e.phase == "canary"]
+    assert steps == [("canary 10%, step 1 of 2", 10), ("canary 50%, step 2 of 2", 50)]
     new_names = set(cluster.served("node-a"))
     shares = [_new_share(routes, new_names) for _, _, routes in cluster.log[first:]]
     distinct = [s for i, s in enumerate(shares) if i == 0 or s != shares[i - 1]]

@@ -3,14 +3,14 @@ among the cluster's changes, so a test can tell what the proxy served when a con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from syncd.apply.executor import apply_plan
-from syncd.apply.report import ApplyOptions, ApplyReport
+from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
 from syncd.nodes.proxy.model import Route
 from syncd.plan.planner import plan
 from syncd.spec.desired import DesiredState
@@ -127,7 +127,12 @@ class ProxiedCluster:
     def served(self, node_id: str, route: str = ROUTE) -> dict[str, int]:
         return self.proxies[node_id].weights(route)
 
-    def apply(self, desired: DesiredState, commit: str) -> ApplyReport:
+    def apply(
+        self,
+        desired: DesiredState,
+        commit: str,
+        events: Callable[[ProgressEvent], None] | None = None,
+    ) -> ApplyReport:
         pool = self.pool()
         return apply_plan(
             plan(desired, pool.observe()),
@@ -138,6 +143,7 @@ class ProxiedCluster:
             options=OPTIONS,
             proxies=pool,
             nodes=desired.nodes,
+            events=events,
         )
 
 
