@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import is_routed, private_ports_of, proxy_address, routed_ports
@@ -116,6 +116,9 @@ class ProxyChange:
     served: tuple[Route, ...] = ()
     running: bool = True
     error: str | None = None
+    # what it was made from, to make it again from a fresher reading (RouteTables.heal)
+    derived: tuple[Route, ...] = field(default=(), compare=False)
+    held: tuple[str, ...] = field(default=(), compare=False)
 
     def describe(self) -> tuple[str, ...]:
         """Lines for ``syncd plan``: ``proxy on node-a: start (3 routes)`` or one line per
@@ -149,8 +152,9 @@ def proxy_change(
 ) -> ProxyChange | None:
     """What the node's proxy must be told (None: it serves exactly the derived routes).
     ``held``: routes a rollout moves now (``merge_routes``)."""
+    held = tuple(held)
     wanted = merge_routes(derived, served, dict.fromkeys(held, True))
     current = tuple(sorted(served, key=lambda r: r.name))
     if running and error is None and current == wanted:
         return None
-    return ProxyChange(node_id, wanted, current, running, error)
+    return ProxyChange(node_id, wanted, current, running, error, tuple(derived), held)

@@ -4,10 +4,11 @@ A new instance joins its node's proxy only once it serves (``join``); an instanc
 is drained first (``drain``: weight 0, so no new connection reaches it, and its open ones may
 finish for up to the strategy's ``drainTimeout``), and leaves the route once stopped (``leave``).
 
-The proxy's ``apply`` takes a node's whole set of routes, and several deployments may be applied
-on one node at once, so ``RouteTables`` keeps one table per node for the whole apply, seeded from
-what the proxy serves, and changes it under a per-node lock. Deployments without a routed port
-never touch a proxy.
+The proxy's ``apply`` takes a node's whole set of routes, and several deployments may move
+traffic on one node at once (in one apply, or in the daemon's concurrent rollout jobs and its
+route phase), so every change is a read-modify-write of what the proxy serves under one lock per
+node proxy, shared by everything in this process that holds the same proxy object
+(``RouteTables``). Deployments without a routed port never touch a proxy.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
 
-from syncd.apply.routes import route_bind, route_name
+from syncd.apply.routes import ProxyChange, proxy_change, route_bind, route_name
 from syncd.nodes.proxy import NodeProxy
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, MAX_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import proxy_address, routed_ports
@@ -53,39 +55,61 @@ class Member:
         return proxy_safe_name(self.name)
 
 
+_LOCKS: weakref.WeakKeyDictionary[object, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def proxy_lock(proxy: NodeProxy) -> threading.Lock:
+    """The one lock of a node proxy object (a pool keeps one per node across passes)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(proxy)
+        if lock is None:
+            lock = _LOCKS[proxy] = threading.Lock()
+        return lock
+
+
 class RouteTables:
-    """Every node's routes during one apply (see the module docstring)."""
+    """The nodes' routes as their proxies serve them (see the module docstring)."""
 
     def __init__(self, proxies: ProxySource, nodes: Iterable[NodeSpec]) -> None:
         self._proxies = proxies
         self.nodes: dict[str, NodeSpec] = {node.id: node for node in nodes}
-        self._tables: dict[str, dict[str, Route]] = {}
-        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._guard = threading.Lock()
 
     def proxy(self, node_id: str) -> NodeProxy:
         return self._proxies.proxy(node_id)
 
     def change(self, node_id: str, changes: Mapping[tuple[str, str], BackendChange]) -> None:
-        """Apply ``(route name, bind) -> change of its backends`` on one node, in one proxy
-        apply (none when nothing changed)."""
-        with self._guard:
-            lock = self._locks[node_id]
-        with lock:
-            table = self._tables.get(node_id)
-            if table is None:
-                state = self.proxy(node_id).observe()
-                table = {route.name: route for route in state.routes} if state.running else {}
-                self._tables[node_id] = table
+        """Apply ``(route name, bind) -> change of its backends`` to what the node's proxy
+        serves now, in one proxy apply (none when nothing changed)."""
+        proxy = self.proxy(node_id)
+        with proxy_lock(proxy):
+            state = proxy.observe()
+            table = {route.name: route for route in state.routes} if state.running else {}
             updated = dict(table)
             for (name, bind), change in changes.items():
                 current = updated.get(name) or Route(name=name, bind=bind)
                 backends = tuple(sorted(change(current.backends), key=lambda b: b.server))
                 updated[name] = dataclasses.replace(current, bind=bind, backends=backends)
-            if updated == table:
+            if state.running and state.error is None and updated == table:
                 return
-            self.proxy(node_id).apply(tuple(sorted(updated.values(), key=lambda r: r.name)))
-            self._tables[node_id] = updated
+            proxy.apply(tuple(sorted(updated.values(), key=lambda r: r.name)))
+
+    def heal(self, change: ProxyChange) -> None:
+        """The route phase's act on one node: merge the derived routes with what the proxy
+        serves *now* (a rollout may have moved traffic since the pass looked) and apply."""
+        proxy = self.proxy(change.node_id)
+        with proxy_lock(proxy):
+            state = proxy.observe()
+            current = proxy_change(
+                change.node_id,
+                change.derived,
+                state.routes if state.running else (),
+                running=state.running,
+                error=state.error,
+                held=change.held,
+            )
+            if current is not None:
+                proxy.apply(current.routes)
 
 
 class Traffic:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
 from syncd.apply.routes import ProxyChange, node_routes, proxy_change, route_name
+from syncd.apply.traffic import RouteTables
 from syncd.errors import NodeError, PlanError, UsageError
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
@@ -233,9 +234,10 @@ class Sync:
         A proxy that refuses (its image missing, its port held by something else) is an error
         of that node; nothing that runs is touched, and the rest of the pass goes on."""
         errors: dict[str, NodeError] = {}
+        tables = RouteTables(result.pool, result.loaded.desired.nodes)
         for change in result.proxy_changes:
             try:
-                result.pool.proxy(change.node_id).apply(change.routes)
+                tables.heal(change)
             except NodeError as exc:
                 log.error("proxy on %s: %s", change.node_id, exc.message)
                 errors[change.node_id] = exc
