@@ -24,6 +24,14 @@ class MemoryProxy:
         self.fail_next: Exception | None = None
         self._lock = threading.Lock()
 
+    def copy(self) -> MemoryProxy:
+        """An independent proxy in the same state (for ``MemoryCluster.copy``)."""
+        with self._lock:
+            twin = MemoryProxy(self.node_id)
+            twin.running, twin.routes = self.running, self.routes
+            twin.applied, twin.stats = list(self.applied), dict(self.stats)
+        return twin
+
     def observe(self) -> ProxyState:
         with self._lock:
             return ProxyState(running=self.running, routes=self.routes, stats=dict(self.stats))

@@ -5,12 +5,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from syncd.nodes.proxy.config import CONTROL_PORT, read_config, render_config
+from syncd.errors import ProxyError
+from syncd.nodes.connection import EngineConnection
+from syncd.nodes.proxy.config import CONTROL_PORT, read_config, render_config, route_problems
+from syncd.nodes.proxy.haproxy import HaproxyNode
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.nodes.proxy.stats import parse_show_stat
+from syncd.spec.models import ProxySettings
 
 WEB = Route(
     "depl_web-8080",
@@ -82,3 +87,34 @@ def test_show_stat_gives_counters_and_weights_per_server() -> None:
     assert (web0.sessions_current, web0.requests_total, web0.responses_5xx) == (1, 5, 1)
     assert reading.weights == {("depl_web-8080", "web-0"): 100, ("depl_web-8080", "web-1"): 0}
     assert parse_show_stat("").stats == {}
+
+
+def test_routes_that_would_make_a_bad_config_are_named() -> None:
+    assert route_problems([WEB, DB], "127.0.0.2") == []
+    bad = [
+        Route("web 1", "127.0.0.2:18090"),
+        Route("dup", "127.0.0.2:18091", backends=(Backend("a", "x:1", 300), Backend("a", "x:2"))),
+        Route("dup", f"127.0.0.2:{CONTROL_PORT}"),
+        Route("noport", "127.0.0.2"),
+        Route("again", "127.0.0.2:18090", backends=(Backend("b/c", "x:3"),)),
+    ]
+    problems = route_problems(bad, "127.0.0.2")
+    assert problems == [
+        "route name 'web 1' may hold only letters, digits, _ . : -",
+        "route dup: server a has weight 300, not 0..256",
+        "route dup: server a is listed twice",
+        f"route dup: 127.0.0.2:{CONTROL_PORT} is the proxy's control port",
+        "route dup is listed twice",
+        "route noport: bind '127.0.0.2' is not HOST:PORT",
+        "route again: 127.0.0.2:18090 is bound by another route too",
+        "route again: server name 'b/c' may hold only letters, digits, _ . : -",
+    ]
+
+
+def test_apply_refuses_bad_routes_before_any_engine_call() -> None:
+    no_engine = cast(EngineConnection, object())  # any call on it would raise AttributeError
+    proxy = HaproxyNode("node-a", no_engine, ProxySettings())
+    with pytest.raises(ProxyError) as raised:
+        proxy.apply([Route("web 1", "127.0.0.1:18090")])
+    assert raised.value.node_id == "node-a"
+    assert "route name 'web 1'" in raised.value.reason

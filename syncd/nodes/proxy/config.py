@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from syncd.nodes.proxy.model import Backend, Route
+from syncd.nodes.proxy.model import MAX_WEIGHT, Backend, Route, proxy_safe_name
 
 #: where HAProxy reads its config in the upstream image (the test image uses the same path)
 CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
@@ -35,6 +35,44 @@ class ConfigReading:
 
     routes: tuple[Route, ...]
     error: str | None = None
+
+
+def route_problems(routes: Sequence[Route], address: str) -> list[str]:
+    """Why ``routes`` cannot be rendered (empty when they can): names HAProxy would refuse,
+    duplicates, weights out of range, binds that are not HOST:PORT or take the control port."""
+    problems: list[str] = []
+    names: set[str] = set()
+    binds: set[str] = set()
+    for route in routes:
+        host, _, port = route.bind.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            problems.append(f"route {route.name}: bind {route.bind!r} is not HOST:PORT")
+        elif route.bind == f"{address}:{CONTROL_PORT}":
+            problems.append(f"route {route.name}: {route.bind} is the proxy's control port")
+        if route.bind in binds:
+            problems.append(f"route {route.name}: {route.bind} is bound by another route too")
+        binds.add(route.bind)
+        if proxy_safe_name(route.name) != route.name or not route.name:
+            problems.append(f"route name {route.name!r} may hold only letters, digits, _ . : -")
+        if route.name in names:
+            problems.append(f"route {route.name} is listed twice")
+        names.add(route.name)
+        servers: set[str] = set()
+        for backend in route.backends:
+            if proxy_safe_name(backend.server) != backend.server or not backend.server:
+                problems.append(
+                    f"route {route.name}: server name {backend.server!r} may hold only "
+                    "letters, digits, _ . : -"
+                )
+            if backend.server in servers:
+                problems.append(f"route {route.name}: server {backend.server} is listed twice")
+            servers.add(backend.server)
+            if not 0 <= backend.weight <= MAX_WEIGHT:
+                problems.append(
+                    f"route {route.name}: server {backend.server} has weight {backend.weight}, "
+                    f"not 0..{MAX_WEIGHT}"
+                )
+    return problems
 
 
 def render_config(routes: Sequence[Route], address: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
@@ -24,7 +25,13 @@ from syncd.errors import NodeError, ProxyError, ProxyImageMissing, ProxyPortTake
 from syncd.nodes.connection import EngineConnection
 from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY, ROLE_PROXY_HELPER
 from syncd.nodes.engine_errors import engine_message, is_status
-from syncd.nodes.proxy.config import CONFIG_PATH, CONTROL_PORT, read_config, render_config
+from syncd.nodes.proxy.config import (
+    CONFIG_PATH,
+    CONTROL_PORT,
+    read_config,
+    render_config,
+    route_problems,
+)
 from syncd.nodes.proxy.model import ProxyState, Route
 from syncd.nodes.proxy.stats import StatsReading, parse_show_stat
 from syncd.spec.models import ProxySettings
@@ -63,6 +70,7 @@ class HaproxyNode:
         self.connection = connection
         self.settings = settings
         self.owner = owner
+        self._applying = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HaproxyNode({self.node_id!r}, {self.settings.address!r})"
@@ -101,7 +109,15 @@ class HaproxyNode:
     # ------------------------------------------------------------------ applying
 
     def apply(self, routes: Sequence[Route]) -> None:
-        """Serve exactly ``routes`` (see ``NodeProxy.apply``)."""
+        """Serve exactly ``routes`` (see ``NodeProxy.apply``). One apply at a time per node:
+        two rollouts on one node must not interleave their config writes and reloads."""
+        problems = route_problems(routes, self.settings.address)
+        if problems:
+            raise ProxyError(self.node_id, "; ".join(problems))
+        with self._applying:
+            self._apply(routes)
+
+    def _apply(self, routes: Sequence[Route]) -> None:
         wanted = render_config(routes, self.settings.address)
         container_id, current = self._trusted_proxy()
         if current == wanted:
