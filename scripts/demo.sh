@@ -6,7 +6,9 @@
 #     the offline base image syncd-test/busybox (no registry is reachable);
 #  2. makes a Git repo of example-repo and a daemon config around it;
 #  3. validates, previews the plan, runs one daemon pass, prints `syncd deployment list`;
-#  4. commits a change and shows the pull-request preview (offline plan, markdown), then syncs it.
+#  4. commits a change and shows the pull-request preview (offline plan, markdown), then syncs it;
+#  5. updates the routed user service (example-repo/definitions/def_user_api.yaml) while a bounded
+#     request loop goes through the node's proxy at 127.0.0.1:18090, and counts failed requests.
 #
 # Deployments that target clusters with no reachable node (us-east1, gpu-cluster-a100) or ask for
 # more than this machine has end in Error with the reason: that is the demo too.
@@ -54,6 +56,30 @@ if ! docker image inspect syncd-test/busybox:latest >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 
+if ! docker image inspect haproxy:2.6 >/dev/null 2>&1; then
+  # The node proxy's default image, made offline from Debian's haproxy (as the test harness does)
+  echo "== importing the offline proxy image as haproxy:2.6 (the nodes' default proxy.image)"
+  python -c 'import sys; from testkit.harness.proxy_image import proxy_image_tar
+sys.stdout.buffer.write(proxy_image_tar())' | docker import - haproxy:2.6 >/dev/null
+fi
+
+# A bounded request loop through the proxy: at least 1,000 requests, then until the file $1
+# exists, never more than 100,000; loopback only, 1 s timeout each.
+request_loop() {
+  python - "$1" <<'PY'
+import os, sys, urllib.request
+stop, made, failed = sys.argv[1], 0, 0
+while made < 100_000 and (made < 1000 or not os.path.exists(stop)):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:18090/", timeout=1) as response:
+            response.read()
+    except OSError:
+        failed += 1
+    made += 1
+print(f"request loop: {made} requests through the proxy at 127.0.0.1:18090, {failed} failed")
+PY
+}
+
 echo "== a Git repo of example-repo"
 rm -rf "$WORK" && mkdir -p "$WORK"
 cp -r example-repo "$WORK/deployments"
@@ -98,6 +124,24 @@ syncd plan --repo "$WORK/deployments" --base main~1 --head main --format markdow
 syncd daemon --config "$WORK/config.yaml" --once || true
 echo; echo "\$ syncd deployment list"
 syncd deployment list --status-file "$WORK/state/status.json"
+echo; echo "== the routed user service, served by the node's proxy at 127.0.0.1:18090"
+echo "\$ curl -s http://127.0.0.1:18090/ | head -3"
+curl -s --max-time 2 http://127.0.0.1:18090/ | head -3 || echo "(not served)"
+sed -i 's/DATABASE_NAME: "users"/DATABASE_NAME: "users_v2"/' \
+  "$WORK/deployments/deployments/depl_user_service.yaml"
+git -C "$WORK/deployments" -c user.name=demo -c user.email=demo@localhost commit -qam \
+  "user service: new database name"
+echo "\$ syncd plan --repo $WORK/deployments --node local"
+syncd plan --repo "$WORK/deployments" --node local || true
+rm -f "$WORK/loop.stop"
+request_loop "$WORK/loop.stop" &
+LOOP=$!
+echo "\$ syncd daemon --config $WORK/config.yaml --once   (a RollingUpdate, requests running)"
+syncd daemon --config "$WORK/config.yaml" --once || true
+touch "$WORK/loop.stop"
+wait "$LOOP"
+syncd deployment list --status-file "$WORK/state/status.json"
+
 echo; echo "\$ git notes --ref=syncd show HEAD   (status written back to the synced commit)"
 git -C "$WORK/state/checkout" notes --ref=refs/notes/syncd show HEAD 2>/dev/null | head -20 || true
 

@@ -246,3 +246,46 @@ class SwarmNotActive(SwarmError):
 class SwarmServiceForeign(SwarmError):
     """A service of that name exists without syncd's managed label or with another owner: it
     is never updated or removed; rename the deployment or remove the service by hand."""
+
+
+class ProxyError(NodeError):
+    """A node's proxy could not be made to serve its routes (any cause without its own type)."""
+
+    def __init__(self, node_id: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(f"node {node_id}: proxy: {reason}", hint=hint)
+        self.node_id = node_id
+        self.reason = reason
+
+
+class ProxyImageMissing(ProxyError):
+    """The node's proxy image is not on the node and could not be pulled."""
+
+    def __init__(self, node_id: str, image: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(
+            node_id,
+            f"image {image} is not present and could not be pulled{detail}",
+            hint=f"load or pull {image} on node {node_id}, or set proxy.image in the node's YAML",
+        )
+        self.image = image
+
+
+class ProxyPortTaken(ProxyError):
+    """A route's stable address is already held on the node by something that is not its proxy."""
+
+    def __init__(self, node_id: str, bind: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            node_id,
+            f"cannot listen on {bind}: the address is already in use{detail}",
+            hint=f"free {bind} on node {node_id}, or give the route another port or the node "
+            "another proxy.address",
+        )
+        self.bind = bind
+
+
+class CanaryFailed(InstanceFailed):
+    """A canary answered too many of its requests with 5xx (as the node proxies counted them):
+    the version is wrong, not unlucky, so it is not retried until the commit changes."""
+
+    retryable = False

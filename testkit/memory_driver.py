@@ -44,6 +44,7 @@ from syncd.state import (
     ObservedInstance,
     ObservedState,
 )
+from testkit.memory_proxy import MemoryProxy
 from testkit.memory_records import (
     CRASH_EXIT_CODE,
     LATE_CRASH_LOOKS,
@@ -78,6 +79,7 @@ class MemoryCluster:
         self.operations = 0  # node operations (create, stop, start, remove) so far
         self.creates = 0
         self.faulted: list[str] = []  # names of the containers a fault was given to
+        self.proxies: dict[str, MemoryProxy] = {}  # per node, made on first MemoryPool.proxy()
         self._faults: list[tuple[Fault, int]] = []  # with the counter value when injected
         self._last_id = 0
         self._lock = threading.RLock()
@@ -119,6 +121,7 @@ class MemoryCluster:
             twin.unreachable = set(self.unreachable)
             twin.faulted = list(self.faulted)
             twin._faults = list(self._faults)
+            twin.proxies = {node_id: proxy.copy() for node_id, proxy in self.proxies.items()}
             twin._lock = threading.RLock()
         return twin
 
@@ -377,6 +380,12 @@ class MemoryPool:
             raise NodeError(
                 f"unknown node {node_id!r} (known: {', '.join(self._drivers)})"
             ) from None
+
+    def proxy(self, node_id: str) -> MemoryProxy:
+        """The node's in-memory proxy, kept by the cluster so every pool sees the same one."""
+        self.driver(node_id)  # the same "unknown node" error as NodePool.proxy
+        with self.cluster._lock:
+            return self.cluster.proxies.setdefault(node_id, MemoryProxy(node_id))
 
     @property
     def api_calls(self) -> int:

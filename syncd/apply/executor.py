@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from syncd.apply.bluegreen import blue_green, canary
 from syncd.apply.instances import Redactor, SecretLookup
 from syncd.apply.recreate import recreate
 from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult, ProgressEvent
 from syncd.apply.rolling import rolling_update
 from syncd.apply.run import Cancelled, DeploymentRun, DriverSource, parallel
 from syncd.apply.swarm import apply_swarm_deployment
+from syncd.apply.traffic import ProxySource, RouteTables, Traffic
 from syncd.errors import (
     BuildError,
     ImageBuildFailed,
@@ -37,6 +39,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.plan.model import ActionKind, DeploymentPlan, Plan
+from syncd.spec.models import NodeSpec
 
 log = logging.getLogger("syncd.apply")
 
@@ -79,6 +82,8 @@ def apply_plan(
     options: ApplyOptions | None = None,
     events: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    proxies: ProxySource | None = None,
+    nodes: Sequence[NodeSpec] = (),
 ) -> ApplyReport:
     """Carry out ``plan`` on the nodes of ``pool``; never raises for a deployment's failure:
     each one's outcome, reason and counts are in the returned report.
@@ -86,9 +91,12 @@ def apply_plan(
     ``repo_root`` is the checkout that build contexts are relative to; ``secrets`` resolves
     ``{{secret:NAME}}`` when a container is created; ``commit`` is written into every new
     container's labels; ``events`` receives live progress; setting ``cancel`` stops the apply
-    between steps (results then say "cancelled").
+    between steps (results then say "cancelled"). ``proxies`` (the pool, usually) hands out the
+    nodes' proxies for the traffic steps of routed deployments, ``nodes`` their addresses;
+    without proxies routed deployments are applied without moving traffic.
     """
     options = options or ApplyOptions()
+    tables = RouteTables(proxies, nodes) if proxies is not None else None
     images = ImageCache()
     redact = Redactor()
     stop = cancel if cancel is not None else threading.Event()
@@ -105,6 +113,7 @@ def apply_plan(
             cancel=stop,
             images=images,
             redact=redact,
+            routes=tables,
         )
 
     with ThreadPoolExecutor(
@@ -131,6 +140,7 @@ def apply_deployment(
     cancel: threading.Event | None = None,
     images: ImageCache | None = None,
     redact: Redactor | None = None,
+    routes: RouteTables | None = None,
 ) -> DeploymentResult:
     """Apply one deployment's plan; the result says how it went (never raises for it)."""
     run = DeploymentRun(
@@ -142,6 +152,11 @@ def apply_deployment(
         redact=redact or Redactor(),
         emit_event=events,
         cancel=cancel,
+        traffic=Traffic(
+            routes,
+            deployment_plan.desired,
+            deployment_plan.desired.strategy.drain_timeout_s if deployment_plan.desired else 0.0,
+        ),
     )
     deployment_id = deployment_plan.deployment_id
 
@@ -229,7 +244,12 @@ def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> 
         run.emit("removing", f"removing {len(plan.remove)} instance(s)")
         run.remove_observed(plan.remove)
     if ActionKind.ROLLING_UPDATE in actions and plan.desired is not None:
-        rolling_update(run)
+        if plan.desired.strategy.type == "BlueGreen":
+            blue_green(run)
+        elif plan.desired.strategy.type == "Canary":
+            canary(run)
+        else:
+            rolling_update(run)
     elif ActionKind.RECREATE in actions and plan.desired is not None:
         recreate(run)
     elif plan.start:

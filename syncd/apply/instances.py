@@ -18,6 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from syncd.apply.listening import (
+    host_port_claims,
+    listening_env,
+    listening_health_check,
+    listening_ports,
+)
 from syncd.apply.report import ApplyOptions
 from syncd.errors import InstanceFailed, InstanceMisconfigured, NameConflict, NodeError, SecretError
 from syncd.nodes.base import ContainerRequest, NodeDriver
@@ -109,7 +115,7 @@ def instance_labels(
     if placement.owner is not None:  # the plan's owner; never part of the spec hash
         ours[LABEL_OWNER] = placement.owner
     if spec.ports:
-        ours[LABEL_HOST_PORTS] = ",".join(f"{p.host}/{p.protocol}" for p in spec.ports)
+        ours[LABEL_HOST_PORTS] = ",".join(host_port_claims(desired, placement))
     theirs = [(k, v) for k, v in spec.labels if not k.startswith(_RESERVED_LABEL_PREFIX)]
     return tuple(theirs) + tuple(sorted(ours.items()))
 
@@ -156,15 +162,15 @@ def build_request(
         name=container_name(desired.id, placement.replica, desired.spec_hash, suffix),
         image=spec.image,
         labels=instance_labels(desired, placement, commit),
-        env=env,
+        env=listening_env(desired, placement) + env,
         command=spec.command,
         cpu_millis=spec.resources.cpu_millis,
         memory_bytes=spec.resources.memory_bytes,
         gpu_ids=placement.gpu_ids,
         network=spec.network,
-        ports=spec.ports,
+        ports=listening_ports(desired, placement),
         volumes=spec.volumes,
-        health_check=spec.health_check,
+        health_check=listening_health_check(desired, placement),
     )
 
 
@@ -211,6 +217,7 @@ class Tracked:
     available: bool = False
     restart_base: int = 0  # restarts it already had when we began watching it
     crashed_at: float | None = None  # when a restart was first seen without its exit code
+    private_ports: tuple[int, ...] = ()  # routed instances: where it listens (plan/routes.py)
 
 
 Clock = Callable[[], float]

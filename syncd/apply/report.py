@@ -45,6 +45,7 @@ class ProgressEvent:
     healthy: int = 0
     total: int = 0
     desired: int = 0
+    traffic_percent: int | None = None  # Canary/BlueGreen: the new version's share now
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,11 @@ from syncd.apply.instances import (
     stop_and_remove,
 )
 from syncd.apply.report import ApplyOptions, ProgressEvent
+from syncd.apply.traffic import Member, Traffic
 from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
 from syncd.plan.model import DeploymentPlan, Placement
+from syncd.plan.routes import private_ports_of
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedInstance
 
@@ -79,6 +81,7 @@ class DeploymentRun:
     redact: Redactor
     emit_event: Callable[[ProgressEvent], None] | None = None
     cancel: threading.Event | None = None
+    traffic: Traffic = field(default_factory=lambda: Traffic(None, None, 0.0))
     started: int = 0
     removed: int = 0
     # new instances this apply created (still existing), and old ones it parked
@@ -146,7 +149,13 @@ class DeploymentRun:
             container_id, name = create_instance(
                 driver, self.desired, placement, commit=self.commit, env=env, redact=self.redact
             )
-            tracked = Tracked(placement.node_id, container_id, name, placement.replica)
+            tracked = Tracked(
+                placement.node_id,
+                container_id,
+                name,
+                placement.replica,
+                private_ports=placement.private_ports,
+            )
             with self._lock:
                 self.new_instances.append(tracked)
                 self.started += 1
@@ -164,6 +173,7 @@ class DeploymentRun:
                 instance.container_id,
                 instance.name,
                 instance.replica,
+                private_ports=self._private_ports(instance),
             )
             item.available = instance.health == "healthy" and instance.is_running
             if instance.health == "none" and instance.is_running and instance.started_at:
@@ -175,7 +185,13 @@ class DeploymentRun:
                 driver = self.driver(instance.node_id)
                 item.restart_base = driver.health(instance.container_id).restart_count
             tracked.append(item)
+        self.traffic.join([_member(item) for item in tracked if item.available])
         return tracked
+
+    def _private_ports(self, instance: ObservedInstance) -> tuple[int, ...]:
+        if self.plan.desired is None:
+            return ()
+        return private_ports_of(instance, self.plan.desired) or ()
 
     def poll(self, pending: Sequence[Tracked]) -> list[Tracked]:
         """One look at every pending instance; returns those now available. Raises
@@ -185,7 +201,10 @@ class DeploymentRun:
             return check_available(self.driver(item.node_id), item, self.options, self.redact)
 
         ready = parallel(list(pending), look)
-        return [item for item, is_ready in zip(pending, ready, strict=True) if is_ready]
+        now_ready = [item for item, is_ready in zip(pending, ready, strict=True) if is_ready]
+        # traffic follows health: an instance joins its proxy the moment it serves
+        self.traffic.join([_member(item) for item in now_ready])
+        return now_ready
 
     def wait_available(
         self, instances: Sequence[Tracked], phase: str = "waiting", *, serving_besides: int = 0
@@ -210,7 +229,9 @@ class DeploymentRun:
                 self.sleep(self.options.poll_interval_s)
 
     def remove_observed(self, instances: Sequence[ObservedInstance]) -> None:
-        """Stop (with grace) and remove instances for good."""
+        """Drain (routed), stop (with grace) and remove instances for good."""
+        members = [_observed_member(instance) for instance in instances]
+        self.traffic.drain(members)
 
         def drop(instance: ObservedInstance) -> None:
             stop_and_remove(
@@ -221,9 +242,13 @@ class DeploymentRun:
             log.info("removed %s on %s", instance.name, instance.node_id)
 
         parallel(list(instances), drop)
+        self.traffic.leave(members)
 
     def remove_tracked(self, instances: Sequence[Tracked]) -> None:
-        """Remove instances this apply created (a failed or reverted new version)."""
+        """Remove instances this apply created (a failed or reverted new version); those
+        that serve are drained first."""
+        members = [_member(item) for item in instances]
+        self.traffic.drain([_member(item) for item in instances if item.available])
 
         def drop(item: Tracked) -> None:
             stop_and_remove(self.driver(item.node_id), item.container_id, self.options.stop_grace_s)
@@ -234,9 +259,13 @@ class DeploymentRun:
             log.info("removed %s on %s", item.name, item.node_id)
 
         parallel(list(instances), drop)
+        self.traffic.leave(members)
 
     def park(self, instances: Sequence[ObservedInstance]) -> None:
-        """Stop old instances without removing them (see the module docstring)."""
+        """Drain (routed) and stop old instances without removing them (see the module
+        docstring)."""
+        members = [_observed_member(instance) for instance in instances]
+        self.traffic.drain(members)
 
         def stop(instance: ObservedInstance) -> None:
             self.driver(instance.node_id).stop_instance(
@@ -247,6 +276,7 @@ class DeploymentRun:
             log.info("parked %s on %s", instance.name, instance.node_id)
 
         parallel(list(instances), stop)
+        self.traffic.leave(members)
 
     def remove_parked(self) -> None:
         parked, self.parked = list(self.parked), []
@@ -279,6 +309,7 @@ class DeploymentRun:
                 instance.container_id,
                 instance.name,
                 instance.replica,
+                private_ports=self._private_ports(instance),
                 restart_base=self.driver(instance.node_id)
                 .health(instance.container_id)
                 .restart_count,
@@ -294,6 +325,7 @@ class DeploymentRun:
                 try:
                     if check_available(self.driver(item.node_id), item, self.options, self.redact):
                         pending.remove(item)
+                        self.traffic.join([_member(item)])
                 except (InstanceFailed, NodeError) as exc:
                     failed.append(str(exc))
                     pending.remove(item)
@@ -301,3 +333,11 @@ class DeploymentRun:
                 time.sleep(self.options.poll_interval_s)
         back = len(restarted) - len(failed)
         return back, "; ".join(problems + failed)
+
+
+def _member(item: Tracked) -> Member:
+    return Member(item.node_id, item.name, item.private_ports)
+
+
+def _observed_member(instance: ObservedInstance) -> Member:
+    return Member(instance.node_id, instance.name)

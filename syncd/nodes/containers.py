@@ -53,8 +53,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: what a managed container is for when it is not a deployment's instance (the node's proxy)
+LABEL_ROLE = "io.syncd.role"
+ROLE_PROXY = "proxy"
+ROLE_PROXY_HELPER = "proxy-helper"  # a throwaway container that looks at the node's ports
+
+
 def _is_managed(labels: Mapping[str, str]) -> bool:
     return labels.get(LABEL_MANAGED) == "true"
+
+
+def _is_instance(labels: Mapping[str, str]) -> bool:
+    """Managed and a deployment's replica: syncd's own helpers (the proxy) carry a role."""
+    return _is_managed(labels) and LABEL_ROLE not in labels
 
 
 class ListedContainer:
@@ -79,6 +90,11 @@ class ListedContainer:
     @property
     def is_managed(self) -> bool:
         return _is_managed(self.labels)
+
+    @property
+    def is_instance(self) -> bool:
+        """A deployment's replica: managed, and not one of syncd's helpers such as the proxy."""
+        return _is_instance(self.labels)
 
     @property
     def state(self) -> ContainerState:

@@ -154,13 +154,14 @@ class DockerNode:
         )
 
     def list_instances(self) -> list[ObservedInstance]:
-        """Every managed container, from one label-filtered list call."""
+        """Every managed deployment instance (not the node's proxy), from one label-filtered list
+        call."""
         with self.connection.calling("listing containers") as api:
             entries = [
                 ListedContainer(raw) for raw in api.containers(all=True, filters=MANAGED_FILTER)
             ]
         now = utc_now()
-        return [entry.observed(self.node_id, now) for entry in entries if entry.is_managed]
+        return [entry.observed(self.node_id, now) for entry in entries if entry.is_instance]
 
     def observe(self) -> tuple[NodeFacts, list[ObservedInstance]]:
         """Facts (cached) and managed instances; an unreachable node is a fact, not an error."""

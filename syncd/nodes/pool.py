@@ -16,6 +16,8 @@ from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
 from syncd.nodes.containers import utc_now
 from syncd.nodes.docker_node import DockerNode
+from syncd.nodes.proxy.base import NodeProxy
+from syncd.nodes.proxy.haproxy import HaproxyNode
 from syncd.nodes.swarm import SwarmCluster
 from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.state import NodeFacts, ObservedInstance, ObservedState, SwarmObservation
@@ -33,6 +35,7 @@ class NodePool:
         call_timeout: float = 15.0,
         facts_ttl: float = 60.0,
         swarms: Sequence[SwarmClusterSpec] = (),
+        owner: str | None = None,
     ) -> None:
         ids = [n.id for n in nodes] + [s.id for s in swarms]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -54,6 +57,8 @@ class NodePool:
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, 2 * (len(nodes) + len(swarms))), thread_name_prefix="syncd-observe"
         )
+        self.owner = owner  # labelled on the containers the pool makes itself (the proxies)
+        self._proxies: dict[str, HaproxyNode] = {}
         self._pending: dict[str, Future[tuple[NodeFacts, list[ObservedInstance]]]] = {}
         self._lock = threading.Lock()
 
@@ -72,6 +77,20 @@ class NodePool:
         except KeyError:
             known = ", ".join(self._swarms) or "none"
             raise NodeError(f"unknown swarm {swarm_id!r} (known: {known})") from None
+
+    def proxy(self, node_id: str) -> NodeProxy:
+        """The node's proxy (HAProxy run by syncd over the node's own engine connection);
+        NodeError for an unknown id. One per node, kept across passes."""
+        driver = self._drivers.get(node_id)
+        if driver is None:
+            self.driver(node_id)  # raises the "unknown node" error
+        assert driver is not None
+        with self._lock:
+            if node_id not in self._proxies:
+                self._proxies[node_id] = HaproxyNode(
+                    node_id, driver.connection, driver.node.proxy, owner=self.owner
+                )
+            return self._proxies[node_id]
 
     @property
     def api_calls(self) -> int:

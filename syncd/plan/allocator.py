@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncd.plan.model import Misfit, MisfitKind, Placement, PlacementFailure
+from syncd.plan.routes import instance_ports, proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
 from syncd.spec.models import NodeSpec, TargetRegion
 from syncd.state import NodeFacts, ObservedInstance
@@ -54,6 +55,8 @@ class NodeRoom:
     vram_pool_total: int | None = None  # declared vram without a GPU list: one shared pool
     vram_pool_used: int = 0
     host_ports: Counter[str] = field(default_factory=Counter)
+    # stable ports of routed deployments placed here in this pass: "18090/tcp" -> deployment id
+    stable_ports: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -95,8 +98,30 @@ def in_target_regions(node: NodeSpec, regions: Sequence[TargetRegion]) -> bool:
 
 
 def host_ports_of(deployment: DesiredDeployment) -> tuple[str, ...]:
-    """The ``port/proto`` keys a deployment's instances bind on their node."""
-    return tuple(f"{port.host}/{port.protocol}" for port in deployment.spec.ports)
+    """The fixed ``port/proto`` keys a deployment's instances bind on their node (a routed
+    port's stable port belongs to the node's proxy; its replicas get private ports)."""
+    return tuple(
+        f"{port.host}/{port.protocol}" for port in deployment.spec.ports if not port.routed
+    )
+
+
+def stable_ports_of(deployment: DesiredDeployment) -> tuple[str, ...]:
+    return tuple(f"{port.host}/{port.protocol}" for _, port in routed_ports(deployment))
+
+
+def free_private_ports(room: NodeRoom, deployment: DesiredDeployment) -> tuple[int, ...] | None:
+    """The lowest free private port of the node's range for each routed port (None: too few)."""
+    wanted = routed_ports(deployment)
+    if not wanted:
+        return ()
+    chosen: list[int] = []
+    for number in instance_ports(room.spec):
+        protocol = wanted[len(chosen)][1].protocol
+        if room.host_ports[f"{number}/{protocol}"] <= 0:
+            chosen.append(number)
+            if len(chosen) == len(wanted):
+                return tuple(chosen)
+    return None
 
 
 class Allocator:
@@ -127,18 +152,20 @@ class Allocator:
 
     # ------------------------------------------------------------------ claims
 
-    def release(self, instance: ObservedInstance) -> None:
-        """Forget an instance's claims: the plan removes or replaces it."""
-        self._account(instance, sign=-1)
+    def release(self, instance: ObservedInstance, *, keep_ports: bool = False) -> None:
+        """Forget an instance's claims: the plan removes or replaces it. ``keep_ports``: it
+        keeps running beside its replacement for a while (a RollingUpdate surge), so the host
+        ports it binds stay taken: a new instance on the same node would fail to bind them."""
+        self._account(instance, sign=-1, ports=not keep_ports)
 
-    def _account(self, instance: ObservedInstance, sign: int) -> None:
+    def _account(self, instance: ObservedInstance, sign: int, *, ports: bool = True) -> None:
         room = self.rooms.get(instance.node_id)
         if room is None:
             return
         before = self._unindex(room)
         room.cpu_used += sign * instance.cpu_millis
         room.memory_used += sign * instance.memory_bytes
-        for port in instance.host_ports:
+        for port in instance.host_ports if ports else ():
             room.host_ports[port] += sign
             if room.host_ports[port] <= 0:
                 del room.host_ports[port]
@@ -277,9 +304,15 @@ class Allocator:
         gpu_ids: tuple[str, ...],
     ) -> Placement:
         before = self._unindex(room)
-        self._claim(room, deployment, gpu_ids)
+        private_ports = self._claim(room, deployment, gpu_ids)
         self._reindex(room, before)
-        return Placement(replica=replica, node_id=room.id, gpu_ids=gpu_ids)
+        return Placement(
+            replica=replica,
+            node_id=room.id,
+            gpu_ids=gpu_ids,
+            private_ports=private_ports,
+            listen_address=proxy_address(room.spec) if private_ports else None,
+        )
 
     def _misfit(
         self, room: NodeRoom, deployment: DesiredDeployment
@@ -290,8 +323,15 @@ class Allocator:
         if not room.reachable:
             return Misfit(MisfitKind.UNREACHABLE), ()
         for port in host_ports_of(deployment):
-            if room.host_ports[port] > 0:
+            if room.host_ports[port] > 0 or port in room.stable_ports:
                 return Misfit(MisfitKind.HOST_PORT, port=port), ()
+        for port in stable_ports_of(deployment):
+            holder = room.stable_ports.get(port, deployment.id)
+            if room.host_ports[port] > 0 or holder != deployment.id:
+                return Misfit(MisfitKind.HOST_PORT, port=port), ()
+        if free_private_ports(room, deployment) is None:
+            span = instance_ports(room.spec)
+            return Misfit(MisfitKind.HOST_PORT, port=f"{span.start}-{span.stop - 1}"), ()
         resources = deployment.spec.resources
         cpu_free, memory_free = room.cpu_free, room.memory_free
         if resources.cpu_millis and cpu_free is not None and resources.cpu_millis > cpu_free:
@@ -308,18 +348,25 @@ class Allocator:
 
     def _claim(
         self, room: NodeRoom, deployment: DesiredDeployment, gpu_ids: tuple[str, ...]
-    ) -> None:
+    ) -> tuple[int, ...]:
+        """Record the placement's claims; returns the private ports it got."""
         resources = deployment.spec.resources
         room.cpu_used += resources.cpu_millis or 0
         room.memory_used += resources.memory_bytes or 0
-        for port in host_ports_of(deployment):
-            room.host_ports[port] += 1
+        for key in host_ports_of(deployment):
+            room.host_ports[key] += 1
+        private_ports = free_private_ports(room, deployment) or ()
+        for number, (_, routed) in zip(private_ports, routed_ports(deployment), strict=True):
+            room.host_ports[f"{number}/{routed.protocol}"] += 1
+        for key in stable_ports_of(deployment):
+            room.stable_ports[key] = deployment.id
         if resources.vram_bytes:
             chosen = [gpu for gpu in room.gpus if gpu.id in gpu_ids]
             if chosen:
                 chosen[0].used += resources.vram_bytes
             else:
                 room.vram_pool_used += resources.vram_bytes
+        return private_ports
 
 
 def _groups_by(

@@ -31,13 +31,16 @@ class ActionKind(StrEnum):
 
 @dataclass(frozen=True)
 class Placement:
-    """A new instance: replica index, node, GPUs the allocator chose for its vram, and the
-    owner label it is created with (the plan's owner, carried here so apply needs no more)."""
+    """A new instance: replica index, node, GPUs the allocator chose for its vram, the owner
+    label it is created with (the plan's owner, carried here so apply needs no more), and the
+    private port of each routed port (in the definition's order; see syncd/plan/routes.py)."""
 
     replica: int
     node_id: str
     gpu_ids: tuple[str, ...] = ()
     owner: str | None = None
+    private_ports: tuple[int, ...] = ()
+    listen_address: str | None = None  # routed: the node's proxy address the replica listens on
 
 
 class MisfitKind(StrEnum):
@@ -169,10 +172,13 @@ class Plan:
     offline: bool = False  # desired vs desired (plan_offline): no node was contacted
     owner: str | None = None  # whose containers it plans (None: every managed one)
     foreign: tuple[ForeignInstances, ...] = ()  # per node, what it leaves alone
+    # node proxies that do not serve what runs, as ``syncd plan`` shows them: filled in by the
+    # pass, which observes them (syncd.apply.routes.ProxyChange.describe)
+    proxy_changes: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return any(d.has_changes for d in self.deployments)
+        return any(d.has_changes for d in self.deployments) or bool(self.proxy_changes)
 
     def for_deployment(self, deployment_id: str) -> DeploymentPlan | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)

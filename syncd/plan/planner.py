@@ -52,6 +52,7 @@ from syncd.plan.ownership import (
 from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.spec.models import SwarmClusterSpec
+from syncd.spec.validation import is_zero
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
 _EPOCH = datetime.min
@@ -135,8 +136,11 @@ def plan(
 
     # Everything removed or replaced frees its claims before anything new is placed.
     for draft in drafts:
-        for instance in (*draft.remove, *draft.replace):
+        for instance in draft.remove:
             allocator.release(instance)
+        surge = _runs_beside_replacement(draft.desired)
+        for instance in draft.replace:
+            allocator.release(instance, keep_ports=surge)
     for pruned in prunes:
         for instance in pruned.remove:
             allocator.release(instance)
@@ -272,6 +276,18 @@ def _in_sync(
             return False
         indexes.add(instance.replica)
     return True
+
+
+def _runs_beside_replacement(desired: DesiredDeployment) -> bool:
+    """Whether old instances keep running while new ones start (a RollingUpdate that may
+    surge): then their host ports stay taken for the new ones. Recreate, and a RollingUpdate
+    with ``maxSurge`` 0, stop an old instance before its replacement starts."""
+    if desired.strategy.type == "Recreate":
+        return False
+    if desired.strategy.type in ("BlueGreen", "Canary"):
+        return True  # a whole new set beside the old
+    # a surge of N% rounds up: any non-zero value lets at least one extra instance run
+    return not is_zero(desired.strategy.max_surge)
 
 
 def _place(draft: _Draft, allocator: Allocator, owner: str | None) -> None:

@@ -70,6 +70,7 @@ def text(plan: Plan, color: bool = False) -> str:
             lines.append(paint("-", f"    - {instance(found)}"))
         for failure in deployment.unplaceable:
             lines.append(paint("!", f"    ! {failure.describe()}"))
+    lines += [paint("~", f"~ {line}") for line in plan.proxy_changes]
     for warning in plan.warnings:
         lines.append(paint("!", f"! {warning}"))
     lines.append(summary_line(plan))

@@ -23,7 +23,8 @@ from syncd.plan.model import (
     PlacementFailure,
     Plan,
 )
-from syncd.spec.quantities import format_cpu, format_memory
+from syncd.spec.models import Strategy
+from syncd.spec.quantities import format_cpu, format_duration, format_memory
 from syncd.spec.templating import mask_secrets
 from syncd.state import ObservedInstance
 
@@ -154,7 +155,21 @@ def _rollout(plan: DeploymentPlan, kind: ActionKind) -> str:
     if kind is ActionKind.ROLLING_UPDATE and plan.desired is not None:
         strategy = plan.desired.strategy
         how = f"maxSurge {strategy.max_surge}, maxUnavailable {strategy.max_unavailable}"
+        if strategy.type in ("BlueGreen", "Canary"):
+            how = _traffic_steps(strategy)
     return f"{kind.value} {olds} -> {target}: replace {len(plan.replace)}, start {starting} ({how})"
+
+
+def _traffic_steps(strategy: Strategy) -> str:
+    """``blue-green: new set beside the old, switch at once, old parked 30s`` or ``canary: 10%
+    for 1m, 50% for 1m, then 100%; revert above 5% 5xx``."""
+    parked = f"old parked {format_duration(strategy.keep_old_s)}"
+    if strategy.type == "BlueGreen":
+        return f"blue-green: new set beside the old, switch at once, {parked}"
+    steps = ", ".join(
+        f"{step.weight}% for {format_duration(step.pause_s)}" for step in strategy.steps
+    )
+    return f"canary: {steps}, then 100%; revert above {strategy.max_5xx_percent:g}% 5xx; {parked}"
 
 
 def _prune_summary(plan: DeploymentPlan) -> str:

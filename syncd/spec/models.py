@@ -18,7 +18,7 @@ from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoin
 if TYPE_CHECKING:  # shards.py reads these models; the repository only carries its map
     from syncd.spec.shards import ShardMap
 
-StrategyType = Literal["RollingUpdate", "Recreate"]
+StrategyType = Literal["RollingUpdate", "Recreate", "BlueGreen", "Canary"]
 HealthKind = Literal["http", "tcp", "command"]
 
 
@@ -38,12 +38,25 @@ class SourceLocation:
 
 
 @dataclass(frozen=True)
+class CanaryStep:
+    """One step of a Canary: this percent of the traffic to the new version, for this long."""
+
+    weight: int  # 1..99
+    pause_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Strategy:
-    """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"."""
+    """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"
+    (RollingUpdate); ``keep_old_s`` (BlueGreen); ``steps``, ``max_5xx_percent`` (Canary)."""
 
     type: StrategyType = "RollingUpdate"
     max_surge: int | str = "25%"
     max_unavailable: int | str = "25%"
+    drain_timeout_s: float = 10.0  # routed deployments: time to finish open requests before stop
+    keep_old_s: float = 30.0
+    steps: tuple[CanaryStep, ...] = ()
+    max_5xx_percent: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,10 @@ class PortMapping:
     host: int
     host_ip: str = "127.0.0.1"
     protocol: Literal["tcp", "udp"] = "tcp"
+    # Served through the node's proxy: ``host`` is then the proxy's stable port, and every
+    # replica listens on a private port the allocator assigns (see syncd/plan/routes.py).
+    # Left out of the spec hash while False, so existing deployments keep their hash.
+    routed: bool = field(default=False, metadata={"hash_omit_default": True})
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,20 @@ class GpuSpec:
     name: str = ""
 
 
+#: the upstream image a node's proxy runs unless its YAML names another
+DEFAULT_PROXY_IMAGE = "haproxy:2.6"
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How a node runs its proxy: the image, the loopback or host address its stable ports and
+    its replicas' private ports listen on, and the range those private ports come from."""
+
+    image: str = DEFAULT_PROXY_IMAGE
+    address: str = "127.0.0.1"
+    instance_ports: tuple[int, int] = (20000, 20999)  # inclusive range for replicas' ports
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
@@ -186,6 +217,7 @@ class NodeSpec:
     labels: tuple[tuple[str, str], ...] = ()
     tls: TlsFiles | None = None
     ssh: SshFiles | None = None
+    proxy: ProxySettings = ProxySettings()
     source: SourceLocation | None = field(default=None, compare=False)
 
     @cached_property

@@ -191,13 +191,26 @@ def _plain(value: object) -> object:
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+        return {
+            name: _plain(getattr(value, name))
+            for name, default in _field_names(type(value))
+            if default is _MISSING or getattr(value, name) != default
+        }
     raise TypeError(f"cannot hash a {type(value).__name__}")  # a new field type: extend this
 
 
 @cache
-def _field_names(kind: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
+def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
+    """Each field's name, and its default when the field is left out of the hash at that value
+    (``metadata={"hash_omit_default": True}``: a field added later that must not change the
+    hash of every spec that does not use it); ``_MISSING`` for the others."""
+    return tuple(
+        (f.name, f.default if f.metadata.get("hash_omit_default") else _MISSING)
+        for f in fields(kind)
+    )
+
+
+_MISSING = object()
 
 
 def _merge_env(

@@ -16,6 +16,7 @@ from syncd.spec.discovery import KINDS, SWARM_KIND, discover, file_documents
 from syncd.spec.loading import MAX_FILE_BYTES, Document, JsonPath
 from syncd.spec.models import (
     AutoScaling,
+    CanaryStep,
     Capacity,
     Definition,
     Deployment,
@@ -24,6 +25,7 @@ from syncd.spec.models import (
     ImageSource,
     NodeSpec,
     PortMapping,
+    ProxySettings,
     RepositorySource,
     RepoSpec,
     Resources,
@@ -61,6 +63,10 @@ class _Problems(list[SpecProblem]):
             return None
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _get(data: dict[str, Any], *keys: str, default: Any = None) -> Any:
     value: Any = data
     for key in keys:
@@ -80,10 +86,34 @@ def _location(document: Document) -> SourceLocation:
 def _deployment(document: Document, problems: _Problems) -> Deployment:
     data = document.data
     strategy_data = data.get("strategy") or {}
+    drain_timeout = problems.quantity(
+        document, ("strategy", "drainTimeout"), parse_duration, strategy_data.get("drainTimeout")
+    )
+    keep_old = problems.quantity(
+        document, ("strategy", "keepOldFor"), parse_duration, strategy_data.get("keepOldFor")
+    )
     strategy = Strategy(
         type=strategy_data.get("type", "RollingUpdate"),
         max_surge=strategy_data.get("maxSurge", "25%"),
         max_unavailable=strategy_data.get("maxUnavailable", "25%"),
+        drain_timeout_s=10.0 if drain_timeout is None else drain_timeout,
+        keep_old_s=_or(keep_old, 30.0),
+        steps=tuple(
+            CanaryStep(
+                weight=int(step["weight"]),
+                pause_s=_or(
+                    problems.quantity(
+                        document,
+                        ("strategy", "steps", index, "pause"),
+                        parse_duration,
+                        step.get("pause"),
+                    ),
+                    0.0,
+                ),
+            )
+            for index, step in enumerate(strategy_data.get("steps") or ())
+        ),
+        max_5xx_percent=float(strategy_data.get("max5xxPercent", 5.0)),
     )
     res = data.get("resources") or {}
     resources = Resources(
@@ -179,6 +209,7 @@ def _definition(document: Document, problems: _Problems) -> Definition:
                 host=port["host"],
                 host_ip=port.get("hostIp", "127.0.0.1"),
                 protocol=port.get("protocol", "tcp"),
+                routed=bool(port.get("routed", False)),
             )
             for port in data.get("ports") or ()
         ),
@@ -240,6 +271,7 @@ def _node(document: Document, problems: _Problems) -> NodeSpec | SwarmClusterSpe
         ssh=SshFiles(identity_file=ssh.get("identityFile"), known_hosts=ssh.get("knownHosts"))
         if ssh is not None
         else None,
+        proxy=_proxy_settings(data.get("proxy") or {}),
         source=_location(document),
     )
 
@@ -262,6 +294,20 @@ def _swarm(document: Document) -> SwarmClusterSpec:
         if ssh is not None
         else None,
         source=_location(document),
+    )
+
+
+def _proxy_settings(data: dict[str, Any]) -> ProxySettings:
+    """The node's ``proxy:`` block; the schema has checked its shape, ``check_node`` its meaning."""
+    defaults = ProxySettings()
+    ports = defaults.instance_ports
+    if "instancePorts" in data:
+        low, _, high = str(data["instancePorts"]).partition("-")
+        ports = (int(low), int(high or low))
+    return ProxySettings(
+        image=data.get("image", defaults.image),
+        address=data.get("address", defaults.address),
+        instance_ports=ports,
     )
 
 

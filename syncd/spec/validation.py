@@ -22,6 +22,7 @@ from syncd.spec.endpoints import InvalidEndpoint, parse_endpoint
 from syncd.spec.loading import Document, JsonPath
 from syncd.spec.models import Definition, Deployment, NodeSpec, SwarmClusterSpec
 from syncd.spec.schemas import did_you_mean
+from syncd.spec.traffic_checks import routed_port_problems, strategy_problems
 
 Model = TypeVar("Model", Deployment, Definition, NodeSpec, SwarmClusterSpec)
 
@@ -103,6 +104,7 @@ def _inside(relative: str) -> str | None:
 def check_deployment(deployment: Deployment, document: Document) -> list[SpecProblem]:
     """Meaning of one deployment: replica bounds, strategy, templates."""
     problems = id_problems(document, deployment.id, "deployment")
+    problems.extend(strategy_problems(deployment, document))
     data = document.data
     scaling = deployment.auto_scaling
     if scaling is not None:
@@ -259,6 +261,7 @@ def check_definition(
                 )
             )
         host_ports.setdefault(claim, index)
+        problems.extend(routed_port_problems(document, definition, index, port))
     targets: dict[str, int] = {}
     for index, volume in enumerate(definition.volumes):
         if volume.target in targets:
@@ -305,6 +308,7 @@ def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], l
                 )
             )
         seen.setdefault(gpu.id, index)
+    problems.extend(_proxy_problems(node, document))
     return problems, notes
 
 
@@ -366,6 +370,29 @@ def _swarm_problems(
                     "it into one deployment per kind",
                 )
             )
+    return problems
+
+
+def _proxy_problems(node: NodeSpec, document: Document) -> list[SpecProblem]:
+    """The meaning of ``proxy:`` the schema's patterns cannot say: octets and ports in range."""
+    problems = []
+    settings = node.proxy
+    if any(int(octet) > 255 for octet in settings.address.split(".")):
+        problems.append(
+            document.problem(
+                ("proxy", "address"),
+                f"{settings.address!r} is not an IPv4 address: each of its four numbers is 0-255",
+            )
+        )
+    low, high = settings.instance_ports
+    if not 1 <= low <= high <= 65535:
+        problems.append(
+            document.problem(
+                ("proxy", "instancePorts"),
+                f"{low}-{high} is not a port range: write LOW-HIGH with 1 <= LOW <= HIGH <= 65535, "
+                'e.g. "20000-20999"',
+            )
+        )
     return problems
 
 

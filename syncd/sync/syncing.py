@@ -1,25 +1,35 @@
-"""One pass, composed in one place: load → observe → plan → apply (or stop before applying).
+"""One pass, composed in one place: load → observe → plan → route → apply (or stop before).
 
 Every caller goes through :meth:`Sync.run`: ``syncd plan`` stops it with ``dry_run``,
 ``syncd apply`` reviews the plan (shows it, asks) before it applies, the daemon hands the plan
 to its per-deployment rollout jobs through ``dispatch``, and the tests drive it as it is.
 Callers differ in where they stop and in the hooks they pass, never in how the phases compose
 (the shape of gitops-engine's ``pkg/engine/engine.go`` ``Sync``).
+
+The route phase is level-triggered like the rest: the routes each node's proxy should serve are
+derived from what runs (``syncd.plan.routes``), compared with what the proxy reports, and a
+proxy that differs (lost, hand-edited, stale after a restart) is told the derived routes before
+anything is applied. Routes of deployments the plan changes are left to their rollout, whose
+traffic steps move them (``syncd.apply.traffic``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
-from syncd.errors import PlanError, UsageError
+from syncd.apply.routes import ProxyChange, node_routes, proxy_change, route_name
+from syncd.apply.traffic import RouteTables
+from syncd.errors import NodeError, PlanError, UsageError
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
 from syncd.plan.planner import plan as make_plan
+from syncd.plan.routes import is_routed
 from syncd.spec.cache import ParseCache
 from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.spec.secrets import SecretProvider
@@ -36,6 +46,8 @@ Review = Callable[["SyncResult"], bool]  # show the plan, ask; False stops befor
 Dispatch = Callable[["SyncResult"], None]  # applies the plan its own way (the daemon's jobs)
 Events = Callable[[ProgressEvent], None]
 
+log = logging.getLogger("syncd.sync")
+
 
 @dataclass(frozen=True)
 class SyncResult:
@@ -49,6 +61,9 @@ class SyncResult:
     plan_error: PlanError | None = None
     replica_overrides: Mapping[str, int] = field(default_factory=dict)
     report: ApplyReport | None = None
+    # the route phase: the proxies that differ from what runs, and those that refused
+    proxy_changes: tuple[ProxyChange, ...] = ()
+    proxy_errors: Mapping[str, NodeError] = field(default_factory=dict)
 
 
 class Sync:
@@ -114,9 +129,22 @@ class Sync:
             if raise_plan_error:
                 raise
             return SyncResult(loaded, observed, pool, None, error, overrides)
-        result = SyncResult(loaded, observed, pool, the_plan, replica_overrides=overrides)
+        proxy_changes = self.proxy_changes(loaded, observed, pool, the_plan)
+        the_plan = dataclasses.replace(
+            the_plan,
+            proxy_changes=tuple(line for change in proxy_changes for line in change.describe()),
+        )
+        result = SyncResult(
+            loaded,
+            observed,
+            pool,
+            the_plan,
+            replica_overrides=overrides,
+            proxy_changes=proxy_changes,
+        )
         if dry_run or (review is not None and not review(result)):
             return result
+        result = dataclasses.replace(result, proxy_errors=self.route(result))
         if dispatch is not None:
             dispatch(result)
             return result
@@ -173,6 +201,54 @@ class Sync:
         kept = tuple(d for d in the_plan.deployments if d.deployment_id == only)
         return dataclasses.replace(the_plan, deployments=kept)
 
+    def proxy_changes(
+        self, loaded: LoadedRevision, observed: ObservedState, pool: NodePool, the_plan: Plan
+    ) -> tuple[ProxyChange, ...]:
+        """The route phase's look: every reachable node that runs a routed deployment's
+        instance, its proxy observed, and what it must be told (nodes already right: none)."""
+        desired = loaded.desired
+        derived = node_routes(desired.deployments, desired.nodes, observed.instances)
+        if not derived:
+            return ()
+        held = [
+            route_name(d.deployment_id, port)
+            for d in the_plan.deployments
+            if d.has_changes and d.desired is not None and is_routed(d.desired)
+            for port in d.desired.spec.ports
+            if port.routed
+        ]
+        reachable = observed.reachable_node_ids()
+        changes = []
+        for node_id, routes in sorted(derived.items()):
+            if node_id not in reachable:
+                continue
+            try:
+                state = pool.proxy(node_id).observe()
+            except NodeError as exc:  # the node went away since it was observed
+                log.warning("cannot read the proxy on %s: %s", node_id, exc.message)
+                continue
+            served = state.routes if state.running else ()
+            change = proxy_change(
+                node_id, routes, served, running=state.running, error=state.error, held=held
+            )
+            if change is not None:
+                changes.append(change)
+        return tuple(changes)
+
+    def route(self, result: SyncResult) -> dict[str, NodeError]:
+        """The route phase's act: tell each proxy of the plan's ``proxy_changes`` its routes.
+        A proxy that refuses (its image missing, its port held by something else) is an error
+        of that node; nothing that runs is touched, and the rest of the pass goes on."""
+        errors: dict[str, NodeError] = {}
+        tables = RouteTables(result.pool, result.loaded.desired.nodes)
+        for change in result.proxy_changes:
+            try:
+                tables.heal(change)
+            except NodeError as exc:
+                log.error("proxy on %s: %s", change.node_id, exc.message)
+                errors[change.node_id] = exc
+        return errors
+
     def apply(
         self,
         result: SyncResult,
@@ -205,6 +281,8 @@ class Sync:
             options=options,
             events=events,
             cancel=cancel,
+            proxies=result.pool,
+            nodes=result.loaded.desired.nodes,
         )
 
     # ------------------------------------------------------------------ the pool

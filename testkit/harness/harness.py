@@ -48,6 +48,7 @@ from testkit.harness.processes import (
     tail,
     which,
 )
+from testkit.harness.proxy_image import PROXY_IMAGE, proxy_image_tar
 
 NODE_IDS = ("node-a", "node-b", "node-c")
 ZONES = {"node-a": "z1", "node-b": "z2", "node-c": "z3"}
@@ -206,14 +207,15 @@ class Harness:
 
         client = docker.DockerClient(base_url=paths.url, timeout=60)
         try:
-            try:
-                client.images.get(BASE_IMAGE)
-                return
-            except docker.errors.ImageNotFound:
-                pass
-            repository, tag = BASE_IMAGE.rsplit(":", 1)
-            client.api.import_image_from_data(base_image_tar(), repository=repository, tag=tag)
-            client.images.get(BASE_IMAGE)  # proves the import landed
+            for image, make_tar in ((BASE_IMAGE, base_image_tar), (PROXY_IMAGE, proxy_image_tar)):
+                try:
+                    client.images.get(image)
+                    continue
+                except docker.errors.ImageNotFound:
+                    pass
+                repository, tag = image.rsplit(":", 1)
+                client.api.import_image_from_data(make_tar(), repository=repository, tag=tag)
+                client.images.get(image)  # proves the import landed
         finally:
             client.close()
 
@@ -287,6 +289,7 @@ class Harness:
         return {
             "dir": str(self.root),
             "base_image": BASE_IMAGE,
+            "proxy_image": PROXY_IMAGE,
             "up_seconds": up_seconds,
             "tcp_port": tcp_port,
             "sshd": {

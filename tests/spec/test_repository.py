@@ -80,11 +80,22 @@ def test_reference_example_is_read_exactly():
 
 def test_example_definitions_build_offline_from_the_repo():
     spec = load_repository(EXAMPLE_REPO)
+    routed = []
     for definition in spec.definitions:
         assert isinstance(definition.repository, RepositorySource)
-        assert definition.network == "none"
         (port,) = definition.internal_ports
-        assert definition.command == ("/bin/httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www")
+        if any(p.routed for p in definition.ports):
+            # served through the node's proxy: it listens where syncd says (docs/traffic.md)
+            routed.append(definition.id)
+            assert definition.network == "host"
+            assert definition.command == (
+                "/bin/sh", "-c", 'exec /bin/httpd -f -p "$HOST:$PORT" -h /www'
+            )
+        else:
+            assert definition.network == "none"
+            assert definition.command == (
+                "/bin/httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"
+            )
         assert definition.health_check == HealthCheck(
             kind="http",
             path="/",
@@ -96,6 +107,7 @@ def test_example_definitions_build_offline_from_the_repo():
         )
         dockerfile = EXAMPLE_REPO / definition.repository.url / "Dockerfile"
         assert dockerfile.read_text().startswith("FROM syncd-test/busybox:latest")
+    assert routed == ["def_user_api"]
 
 
 def test_example_gpu_node():

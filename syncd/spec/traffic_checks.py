@@ -1,0 +1,85 @@
+"""The traffic parts of validation: routed ports (definitions) and the strategies that move
+traffic (deployments). Called from ``syncd.spec.validation``, like its own checks."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from syncd.errors import SpecProblem
+from syncd.spec.loading import Document
+from syncd.spec.models import Definition, Deployment, PortMapping
+
+
+def strategy_problems(deployment: Deployment, document: Document) -> list[SpecProblem]:
+    """A strategy's fields belong to its type; a Canary's steps climb."""
+    strategy = deployment.strategy
+    written = document.data.get("strategy") or {}
+    problems = []
+    owners = {
+        "steps": ("Canary",),
+        "max5xxPercent": ("Canary",),
+        "keepOldFor": ("BlueGreen", "Canary"),
+    }
+    for key, types in owners.items():
+        if key in written and strategy.type not in types:
+            names = " or ".join(types)
+            problems.append(
+                document.problem(
+                    ("strategy", key),
+                    f"{key} applies to strategy type {names}, not {strategy.type}: "
+                    f"set type: {types[0]} or remove {key}",
+                )
+            )
+    if strategy.type == "Canary":
+        if not strategy.steps:
+            problems.append(
+                document.problem(
+                    ("strategy",),
+                    "a Canary needs steps, e.g. steps: [{weight: 10, pause: 1m}, "
+                    "{weight: 50, pause: 1m}]",
+                )
+            )
+        for index, (before, step) in enumerate(pairwise(strategy.steps), 1):
+            if step.weight <= before.weight:
+                problems.append(
+                    document.problem(
+                        ("strategy", "steps", index, "weight"),
+                        f"weight {step.weight} does not climb from the step before "
+                        f"({before.weight}): each step sends more traffic to the new version",
+                    )
+                )
+    return problems
+
+
+def routed_port_problems(
+    document: Document, definition: Definition, index: int, port: PortMapping
+) -> list[SpecProblem]:
+    """A routed port goes through the node's proxy: TCP only, and the proxy owns its address."""
+    if not port.routed:
+        return []
+    problems = []
+    if port.protocol != "tcp":
+        problems.append(
+            document.problem(
+                ("ports", index, "protocol"),
+                "a routed port is served by the node's proxy, which speaks tcp (and http) only: "
+                "remove `routed: true` or use protocol tcp",
+            )
+        )
+    if port.host_ip != "127.0.0.1":
+        problems.append(
+            document.problem(
+                ("ports", index, "hostIp"),
+                "a routed port listens on the node's proxy.address, not on hostIp: set the "
+                "address in the node's `proxy:` block and remove hostIp here",
+            )
+        )
+    if definition.network in ("none",) or (definition.network or "").startswith("container:"):
+        problems.append(
+            document.problem(
+                ("ports", index, "routed"),
+                f"network {definition.network!r} cannot be reached by the node's proxy: use "
+                "host or a bridge network (or remove `routed: true`)",
+            )
+        )
+    return problems
