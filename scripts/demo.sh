@@ -35,6 +35,9 @@ export PATH="$ROOT/.venv/bin:$PATH"
 if ! curl -sf --unix-socket "$DEMO/docker.sock" http://localhost/_ping >/dev/null 2>&1; then
   echo "== starting a Docker engine at $DEMO/docker.sock"
   mkdir -p "$DEMO"
+  # offline: a pull of an image the engine lacks fails at once on a closed loopback port
+  # instead of resolving a registry (as the test harness engines do)
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
   dockerd --bridge=none --iptables=false --ip-masq=false \
     -H "unix://$DEMO/docker.sock" --data-root /var/lib/syncd-demo/docker \
     --exec-root "$DEMO/exec" --pidfile "$DEMO/docker.pid" >"$DEMO/dockerd.log" 2>&1 &
