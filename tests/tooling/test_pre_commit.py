@@ -66,6 +66,12 @@ def deployments_repo(tmp_path, clean_env):
     return repo
 
 
+def stage(repo, env, files: dict[str, str]) -> None:
+    """Write ``files`` into the work tree and ``git add`` them, as before a ``git commit``."""
+    write_files(repo, files)
+    git(repo, "add", *files, env=env)
+
+
 def pre_commit(repo, env, *args):
     return run([str(VENV_BIN / "pre-commit"), "run", "--color", "never", *args], cwd=repo, env=env)
 
@@ -83,11 +89,11 @@ def test_valid_repo_passes(deployments_repo, clean_env):
 @pytest.mark.slow
 def test_invalid_file_fails_with_file_and_line(deployments_repo, clean_env):
     # a typo on line 3: `replica` for `replicas`
-    write_files(
+    stage(
         deployments_repo,
+        clean_env,
         {"deployments/web.yaml": "id: depl_web\ndefinitionId: def_web\nreplica: 2\n"},
     )
-    git(deployments_repo, "add", "deployments/web.yaml", env=clean_env)
 
     result = pre_commit(deployments_repo, clean_env, "--all-files")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -99,8 +105,7 @@ def test_invalid_file_fails_with_file_and_line(deployments_repo, clean_env):
 @needs_validate
 @pytest.mark.slow
 def test_hook_is_skipped_when_no_repo_format_file_changed(deployments_repo, clean_env):
-    write_files(deployments_repo, {"README.md": "docs only\n"})
-    git(deployments_repo, "add", "README.md", env=clean_env)
+    stage(deployments_repo, clean_env, {"README.md": "docs only\n"})
 
     result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,16 +116,17 @@ def test_hook_is_skipped_when_no_repo_format_file_changed(deployments_repo, clea
 @pytest.mark.slow
 def test_only_the_staged_files_problems_block_the_commit(deployments_repo, clean_env):
     """A problem already in another file does not block a commit of a good file."""
-    write_files(
+    stage(
         deployments_repo,
+        clean_env,
         {"deployments/old.yaml": "id: depl_old\ndefinitionId: def_web\nreplica: 2\n"},
     )
-    git(deployments_repo, "add", "deployments/old.yaml", env=clean_env)
     git(deployments_repo, "commit", "-q", "--no-verify", "-m", "a bad file", env=clean_env)
-    write_files(
-        deployments_repo, {"nodes/extra.yaml": "id: node-extra\nurl: unix:///run/docker.sock\n"}
+    stage(
+        deployments_repo,
+        clean_env,
+        {"nodes/extra.yaml": "id: node-extra\nurl: unix:///run/docker.sock\n"},
     )
-    git(deployments_repo, "add", "nodes/extra.yaml", env=clean_env)
 
     result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
     assert result.returncode == 0, result.stdout + result.stderr
@@ -131,8 +137,7 @@ def test_only_the_staged_files_problems_block_the_commit(deployments_repo, clean
 @pytest.mark.slow
 def test_git_commit_runs_the_hook_and_blocks_an_invalid_file(deployments_repo, clean_env):
     run([str(VENV_BIN / "pre-commit"), "install"], cwd=deployments_repo, env=clean_env, check=True)
-    write_files(deployments_repo, {"nodes/broken.yaml": "id: node-b\nurl: [not, a, string]\n"})
-    git(deployments_repo, "add", "nodes/broken.yaml", env=clean_env)
+    stage(deployments_repo, clean_env, {"nodes/broken.yaml": "id: node-b\nurl: [not, a, string]\n"})
 
     result = run(["git", "commit", "-m", "broken node"], cwd=deployments_repo, env=clean_env)
     assert result.returncode != 0
