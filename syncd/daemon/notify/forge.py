@@ -7,6 +7,7 @@ key it calls the context by), so a new forge is one short module.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from syncd.daemon.notify.changes import CommitState
 from syncd.daemon.notify.settings import CommitStatusTarget
@@ -29,3 +30,9 @@ def status_body(
     if target.target_url:
         body["target_url"] = target.target_url
     return body
+
+
+def owner_and_name(target: CommitStatusTarget) -> str:
+    """``OWNER/NAME`` of the target's repository, each part URL-quoted (GitHub and Gitea)."""
+    owner, _, name = target.repository.partition("/")
+    return f"{quote(owner)}/{quote(name)}"
