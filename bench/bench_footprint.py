@@ -19,7 +19,6 @@ engines, in a bare Git repository the daemon follows.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import re
@@ -39,10 +38,10 @@ from syncd.daemon.loop import Daemon as InProcessDaemon  # noqa: E402
 from syncd.daemon.triggers import Trigger  # noqa: E402
 from syncd.state import LABEL_MANAGED  # noqa: E402
 from testkit.bench import (  # noqa: E402
-    add_harness_arguments,
     bare_repository,
     bench_harness,
     git,
+    harness_bench_parser,
     rss_kib,
 )
 from testkit.daemon_process import DaemonProcess  # noqa: E402
@@ -202,10 +201,7 @@ def passes_in_process(handle: HarnessHandle, root: Path, bare: Path, passes: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_harness_arguments(parser)
+    parser = harness_bench_parser(__doc__)
     parser.add_argument("--idle", type=float, default=60.0, help="idle window, seconds")
     parser.add_argument("--passes", type=int, default=1000)
     args = parser.parse_args()

@@ -19,7 +19,6 @@ first interval (1 s): that is part of what a user waits for.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import http.client
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT  # noqa: E402
-from testkit.bench import add_harness_arguments, bare_repository, bench_harness, git  # noqa: E402
+from testkit.bench import bare_repository, bench_harness, git, harness_bench_parser  # noqa: E402
 from testkit.daemon_process import DaemonProcess  # noqa: E402
 from testkit.harness import HarnessHandle, free_port  # noqa: E402
 from testkit.service_yaml import SERVICE_DEFINITION, service_deployment  # noqa: E402
@@ -157,12 +156,7 @@ def measure(mode: str, handle: HarnessHandle, work_dir: Path, runs: int) -> list
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_harness_arguments(parser)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = harness_bench_parser(__doc__, runs=5).parse_args()
     results = {}
     with bench_harness(args.harness_dir, down=args.down) as handle:
         for mode in ("watched", "webhook"):

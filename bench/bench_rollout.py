@@ -13,7 +13,6 @@ The harness is started in --harness-dir when it is not running (and stopped with
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -29,8 +28,8 @@ from syncd.nodes.pool import NodePool  # noqa: E402
 from testkit.bench import (  # noqa: E402
     ROLLOUT_REPLICAS,
     ROLLOUT_SURGE,
-    add_harness_arguments,
     bench_harness,
+    harness_bench_parser,
     median_ratio,
     timed_rolling_update,
 )
@@ -123,12 +122,7 @@ def floor_rollout(handle: HarnessHandle, run: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_harness_arguments(parser)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = harness_bench_parser(__doc__, runs=3).parse_args()
     syncd_times: list[float] = []
     floor_times: list[float] = []
     with (

@@ -8,7 +8,7 @@ build): that is exactly the Error/Failed distinction of a deployment's status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 class SyncdError(Exception):
@@ -48,13 +48,7 @@ class SpecProblem:
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "path": self.path,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 class SpecError(SyncdError):

@@ -42,6 +42,18 @@ def add_harness_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--down", action="store_true", help="stop the harness afterwards")
 
 
+def harness_bench_parser(doc: str | None, *, runs: int | None = None) -> argparse.ArgumentParser:
+    """The command line of a bench on the harness: its docstring as the help, the harness
+    arguments, and ``--runs`` with that default when ``runs`` is given."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_harness_arguments(parser)
+    if runs is not None:
+        parser.add_argument("--runs", type=int, default=runs)
+    return parser
+
+
 @contextlib.contextmanager
 def bench_harness(
     directory: str | Path | None = None, *, down: bool = False

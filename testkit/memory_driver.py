@@ -23,7 +23,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from syncd.errors import (
     ContainerNotFound,
@@ -201,6 +200,13 @@ class MemoryNode:
             )
         return container
 
+    def _existing(self, container_id: str, action: str, *, gone: str) -> Container:
+        """The container, or ContainerNotFound (``gone`` says what could not be done)."""
+        container = self._container(container_id, action)
+        if container is None:
+            raise ContainerNotFound(self.node_id, container_id, gone)
+        return container
+
     def facts(self) -> NodeFacts:
         with self.cluster._lock:
             self.cluster.api_calls += 1
@@ -286,9 +292,7 @@ class MemoryNode:
     def start_instance(self, container_id: str) -> None:
         with self.cluster._lock:
             self.cluster.operation(self.node_id)
-            container = self._container(container_id, "start")
-            if container is None:
-                raise ContainerNotFound(self.node_id, container_id, "start it again")
+            container = self._existing(container_id, "start", gone="start it again")
             container.state, container.stopped, container.exit_code = "running", False, None
             container.health = "starting" if container.has_health_check else "none"
             container.looks = 0
@@ -307,9 +311,7 @@ class MemoryNode:
     def health(self, container_id: str) -> HealthReport:
         with self.cluster._lock:
             self.cluster.call(self.node_id)
-            container = self._container(container_id, "inspect")
-            if container is None:
-                raise ContainerNotFound(self.node_id, container_id, "inspect it")
+            container = self._existing(container_id, "inspect", gone="inspect it")
             if container.state == "running":
                 self._look(container)
             return HealthReport(
@@ -340,9 +342,7 @@ class MemoryNode:
     def tail_logs(self, container_id: str, lines: int = 20) -> str:
         with self.cluster._lock:
             self.cluster.call(self.node_id)
-            container = self._container(container_id, "read logs of")
-            if container is None:
-                raise ContainerNotFound(self.node_id, container_id, "read its logs")
+            container = self._existing(container_id, "read logs of", gone="read its logs")
             if container.behaviour in ("crash", "crash_later"):
                 return f"boom: bad config for version {container.env.get('VERSION', '?')}\n"
             return "warming up forever\n" if container.behaviour == "sick" else ""
@@ -409,10 +409,5 @@ class MemoryPool:
     def __enter__(self) -> MemoryPool:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -1,5 +1,6 @@
-"""What ``syncd plan`` and ``syncd apply`` share: their common options and the pass settings
-built from them over the daemon config they can borrow from.
+"""What ``syncd plan`` and ``syncd apply`` share (and ``syncd validate`` its ``--format``):
+their common options and the pass settings built from them over the daemon config they can
+borrow from.
 
 The pass itself (loading, the nodes one run contacts, planning, applying) is the sync layer's
 (``syncd.sync``), the same one the daemon drives, so a plan never shows a rollout that apply
@@ -55,6 +56,18 @@ def node_option() -> Callable[[F], F]:
         multiple=True,
         metavar="ID",
         help="Contact only these nodes (repeatable); the others count as unreachable.",
+    )
+
+
+def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
+    """``--format`` (the first choice by default), passed as ``output_format``."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help_text,
     )
 
 

@@ -63,13 +63,9 @@ class _KeepEnvReferences(Mapping[str, str]):
     help="Offline: the commit to plan (default HEAD when --base is given).",
 )
 @common.node_option()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for terminals, json (schemas/plan.schema.json), markdown for PR comments.",
+@common.format_option(
+    ["text", "json", "markdown"],
+    "text for terminals, json (schemas/plan.schema.json), markdown for PR comments.",
 )
 @click.option(
     "--output-dir",

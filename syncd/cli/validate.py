@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from syncd.cli import common
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec.discovery import FOLDERS
 
@@ -52,13 +53,8 @@ class _Outcome:
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one FILE:LINE:COL: PATH: message line per problem; json: one object.",
+@common.format_option(
+    ["text", "json"], "text: one FILE:LINE:COL: PATH: message line per problem; json: one object."
 )
 def command(paths: tuple[Path, ...], output_format: str) -> None:
     """Check the repository at PATH, or the files given (default: the current directory).

@@ -11,7 +11,6 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 from syncd.errors import LockHeld, UsageError
 
@@ -69,12 +68,7 @@ class StateDirLock:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release()
 
 

@@ -185,11 +185,7 @@ def _push_with_rebase(
             _drop_local_commit(checkout_dir, branch)
             raise source_error(f"cannot push to {branch}", push_error) from push_error
         try:
-            run_git(
-                checkout_dir,
-                ["rebase", "--quiet", "--autostash", f"refs/remotes/origin/{branch}"],
-                env=env,
-            )
+            run_git(checkout_dir, ["rebase", "--quiet", "--autostash", tracking], env=env)
         except git.GitCommandError as exc:
             reason = git_message(exc)
             if _rebasing(checkout_dir):

@@ -38,6 +38,15 @@ _USES_ERROR_MESSAGE = {
     "minimum",
     "maximum",
 }
+# Keywords whose message needs only the schema's value (``limit``) and the instance's.
+_LIMIT_MESSAGES: dict[str, Callable[[Any, Any], str]] = {
+    "const": lambda limit, value: f"must be {limit!r}; got {describe_value(value)}",
+    "minimum": lambda limit, value: f"must be at least {limit}; got {value}",
+    "maximum": lambda limit, value: f"must be at most {limit}; got {value}",
+    "maxLength": lambda limit, value: f"must be at most {limit} characters; got {len(value)}",
+    "minItems": lambda limit, _value: f"must list at least {limit} item(s)",
+    "pattern": lambda limit, value: f"{describe_value(value)} does not match the pattern {limit}",
+}
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -385,20 +394,10 @@ def _translate(document: Document, error: ValidationError) -> list[SpecProblem]:
             else ""
         )
         message = f"must be one of {options}; got {describe_value(value)}{hint}"
-    elif keyword == "const":
-        message = f"must be {error.validator_value!r}; got {describe_value(value)}"
-    elif keyword == "minimum":
-        message = f"must be at least {error.validator_value}; got {value}"
-    elif keyword == "maximum":
-        message = f"must be at most {error.validator_value}; got {value}"
-    elif keyword == "minLength":
-        message = "must not be empty" if error.validator_value == 1 else error.message
-    elif keyword == "maxLength":
-        message = f"must be at most {error.validator_value} characters; got {len(value)}"
-    elif keyword == "minItems":
-        message = f"must list at least {error.validator_value} item(s)"
-    elif keyword == "pattern":
-        message = f"{describe_value(value)} does not match the pattern {error.validator_value}"
+    elif keyword in _LIMIT_MESSAGES:
+        message = _LIMIT_MESSAGES[keyword](error.validator_value, value)
+    elif keyword == "minLength" and error.validator_value == 1:
+        message = "must not be empty"
     else:
         message = error.message
     return [document.problem(path, message)]

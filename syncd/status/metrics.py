@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 
 from prometheus_client import (
     CollectorRegistry,
@@ -42,56 +43,49 @@ class SyncdMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
+        # Every metric goes into this registry, never the process-global one.
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
         self.pass_duration = Histogram(
             "syncd_pass_duration_seconds",
             "Duration of a pass (fetch, validate, plan, apply or reconcile).",
             ["kind"],
             buckets=_PASS_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.passes = Counter(
-            "syncd_passes", "Passes run, by result (ok or error).", ["result"], registry=registry
-        )
-        self.last_success = Gauge(
+        self.passes = counter("syncd_passes", "Passes run, by result (ok or error).", ["result"])
+        self.last_success = gauge(
             "syncd_last_successful_pass_timestamp_seconds",
             "Unix time when a pass last finished without error.",
-            registry=registry,
         )
-        self.deployments = Gauge(
+        self.deployments = gauge(
             "syncd_deployments",
             "Deployments by status (Pending, Deploying, OK, Error, Failed).",
             ["status"],
-            registry=registry,
         )
-        self.rollouts = Counter(
+        self.rollouts = counter(
             "syncd_rollouts",
             "Rollouts started, by deployment and outcome.",
             ["deployment", "outcome"],
-            registry=registry,
         )
-        self.reverts = Counter(
+        self.reverts = counter(
             "syncd_reverts",
             "Rollouts reverted to the previous version, by deployment.",
             ["deployment"],
-            registry=registry,
         )
-        self.heals = Counter(
+        self.heals = counter(
             "syncd_drift_healed",
             "Instances brought back after drift (died, stopped or removed by hand).",
             ["deployment"],
-            registry=registry,
         )
-        self.node_reachable = Gauge(
+        self.node_reachable = gauge(
             "syncd_node_reachable",
             "1 when the node's engine answered the last observation, else 0.",
             ["node"],
-            registry=registry,
         )
-        self.source_stale = Gauge(
+        self.source_stale = gauge(
             "syncd_source_stale",
             "1 while fetching the Git repository fails (what runs may lag behind the branch).",
-            registry=registry,
         )
         for state in DEPLOYMENT_STATES:
             self.deployments.labels(status=state).set(0)

@@ -24,16 +24,26 @@ def syncd(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def clone(tmp_path: Path, remote: Path) -> Path:
+def written(path: Path, text: str) -> Path:
+    """``path``, with ``text`` written to it: a source file for ``save``."""
+    path.write_text(text)
+    return path
+
+
+# test_cli_deployment imports it too.
+@pytest.fixture(name="clone")
+def clone_fixture(tmp_path: Path, remote: Path) -> Path:
+    """A clone of ``remote`` on main, where the commands run."""
     work = tmp_path / "work"
     git(tmp_path, "clone", "-q", "-b", "main", str(remote), str(work))
     return work
 
 
 def test_save_commits_as_the_git_user_and_pushes(clone, remote, tmp_path):
-    source = tmp_path / "def_api.json"
-    source.write_text('{"id": "def_api", "image": {"name": "api:1", "internalPorts": [8080]}}')
+    source = written(
+        tmp_path / "def_api.json",
+        '{"id": "def_api", "image": {"name": "api:1", "internalPorts": [8080]}}',
+    )
     done = syncd(clone, "definition", "save", str(source))
     assert done.returncode == 0, done.stderr
     assert "saved definition def_api (definitions/def_api.yaml): commit" in done.stdout
@@ -48,8 +58,10 @@ def test_save_commits_as_the_git_user_and_pushes(clone, remote, tmp_path):
 
 
 def test_save_alias_over_an_existing_file_without_push(clone, remote, tmp_path):
-    source = tmp_path / "web.yaml"
-    source.write_text("id: def_web\nimage:\n  name: syncd-test/busybox:2\n  internalPorts: []\n")
+    source = written(
+        tmp_path / "web.yaml",
+        "id: def_web\nimage:\n  name: syncd-test/busybox:2\n  internalPorts: []\n",
+    )
     done = syncd(clone, "def", "s", str(source), "--no-push")
     assert done.returncode == 0, done.stderr
     assert "not pushed" in done.stdout
@@ -58,8 +70,9 @@ def test_save_alias_over_an_existing_file_without_push(clone, remote, tmp_path):
 
 
 def test_an_invalid_file_is_refused_with_its_line_and_no_commit(clone, remote, tmp_path):
-    source = tmp_path / "bad.yaml"
-    source.write_text("id: def_bad\nimage:\n  name: x\n  internalPorts: []\nenvar: []\n")
+    source = written(
+        tmp_path / "bad.yaml", "id: def_bad\nimage:\n  name: x\n  internalPorts: []\nenvar: []\n"
+    )
     done = syncd(clone, "definition", "save", str(source))
     assert done.returncode == 1
     assert f"{source}:5:1: $.envar:" in done.stderr
@@ -107,8 +120,7 @@ def test_remove_of_an_unknown_id_says_so(clone):
 
 def test_outside_a_git_checkout_is_a_usage_error(tmp_path):
     (tmp_path / "plain").mkdir()
-    source = tmp_path / "d.yaml"
-    source.write_text("id: def_x\nimage:\n  name: x\n  internalPorts: []\n")
+    source = written(tmp_path / "d.yaml", "id: def_x\nimage:\n  name: x\n  internalPorts: []\n")
     done = syncd(tmp_path / "plain", "definition", "save", str(source))
     assert done.returncode == 2
     assert "not inside a Git work tree" in done.stderr

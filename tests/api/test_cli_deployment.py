@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.api.conftest import ALICE_TOKEN, commits, git, show
-from tests.api.test_cli_definition import syncd
-
-
-@pytest.fixture
-def clone(tmp_path: Path, remote: Path) -> Path:
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", "-b", "main", str(remote), str(work))
-    return work
+from tests.api.test_cli_definition import (
+    clone_fixture,  # noqa: F401 (pytest finds it as the `clone` fixture)
+    syncd,
+    written,
+)
 
 
 def test_save_alias_s_from_yaml_commits_and_pushes(clone, remote, tmp_path):
-    source = tmp_path / "web.yaml"
-    source.write_text("id: depl_web\ndefinitionId: def_web\nreplicas: 2\n")
+    source = written(tmp_path / "web.yaml", "id: depl_web\ndefinitionId: def_web\nreplicas: 2\n")
     done = syncd(clone, "depl", "s", str(source))
     assert done.returncode == 0, done.stderr
     assert "saved deployment depl_web (deployments/depl_web.yaml)" in done.stdout
@@ -36,16 +30,16 @@ def test_save_from_json_into_a_repository_path_inside_the_checkout(tmp_path, rem
     git(work, "mv", "definitions", "ops/definitions")
     git(work, "commit", "-q", "-m", "move under ops/")
     git(work, "push", "-q", "origin", "main")
-    source = tmp_path / "web.json"
-    source.write_text(json.dumps({"id": "depl_web", "definitionId": "def_web"}))
+    source = written(
+        tmp_path / "web.json", json.dumps({"id": "depl_web", "definitionId": "def_web"})
+    )
     done = syncd(work, "deployments", "save", str(source), "--repo", "ops")
     assert done.returncode == 0, done.stderr
     assert show(remote, "ops/deployments/depl_web.yaml")
 
 
 def test_an_unknown_definition_is_refused_with_no_commit(clone, remote, tmp_path):
-    source = tmp_path / "bad.yaml"
-    source.write_text("id: depl_web\ndefinitionId: def_nope\n")
+    source = written(tmp_path / "bad.yaml", "id: depl_web\ndefinitionId: def_nope\n")
     done = syncd(clone, "deployment", "save", str(source))
     assert done.returncode == 1
     assert "deployments/depl_web.yaml:2:" in done.stderr and "def_nope" in done.stderr
@@ -55,8 +49,7 @@ def test_an_unknown_definition_is_refused_with_no_commit(clone, remote, tmp_path
 
 
 def test_remove_alias_rm(clone, remote, tmp_path):
-    source = tmp_path / "web.yaml"
-    source.write_text("id: depl_web\ndefinitionId: def_web\n")
+    source = written(tmp_path / "web.yaml", "id: depl_web\ndefinitionId: def_web\n")
     assert syncd(clone, "deployment", "save", str(source)).returncode == 0
     done = syncd(clone, "depl", "rm", "depl_web")
     assert done.returncode == 0, done.stderr
@@ -69,8 +62,7 @@ def test_remove_alias_rm(clone, remote, tmp_path):
 def test_save_list_and_remove_through_a_daemon_api(api, tmp_path):
     token_file = tmp_path / "my-token"
     token_file.write_text(f"{ALICE_TOKEN}\n")
-    source = tmp_path / "web.yaml"
-    source.write_text("id: depl_web\ndefinitionId: def_web\n")
+    source = written(tmp_path / "web.yaml", "id: depl_web\ndefinitionId: def_web\n")
     server = ["--server", api.url, "--token-file", str(token_file)]
     saved = syncd(tmp_path, "deployment", "save", str(source), *server)
     assert saved.returncode == 0, saved.stderr

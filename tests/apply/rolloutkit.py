@@ -75,6 +75,13 @@ def render_versions(root: Path) -> dict[str, DesiredState]:
     }
 
 
+# Imported by the arithmetic test modules as ``versions``: rendered once per module, since the
+# tests only change copies.
+@pytest.fixture(scope="module", name="versions")
+def versions_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DesiredState]:
+    return render_versions(tmp_path_factory.mktemp("versions"))
+
+
 def with_shape(desired: DesiredState, replicas: int, strategy: Strategy) -> DesiredState:
     """The same version with another replica count and strategy (neither is in the spec hash)."""
     (only,) = desired.deployments

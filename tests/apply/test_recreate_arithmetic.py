@@ -12,7 +12,6 @@ import pytest
 
 from syncd.apply.instances import Redactor, create_instance
 from syncd.plan.model import Placement
-from syncd.spec.desired import DesiredState
 from testkit.memory_driver import Fault, MemoryCluster
 from tests.apply.rolloutkit import (
     DEPLOYMENT,
@@ -24,16 +23,11 @@ from tests.apply.rolloutkit import (
     assert_one_version_at_a_time,
     assert_reverted_whole,
     one_pass,
-    render_versions,
     roll,
     update,
+    versions_fixture,  # noqa: F401 (pytest finds it as the `versions` fixture)
     with_shape,
 )
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DesiredState]:
-    return render_versions(tmp_path_factory.mktemp("versions"))
 
 
 @pytest.mark.parametrize("replicas", RECREATE_GRID)

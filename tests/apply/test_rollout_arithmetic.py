@@ -24,7 +24,6 @@ import pytest
 
 from syncd.apply.strategies import resolve_bounds
 from syncd.errors import SpecError
-from syncd.spec.desired import DesiredState
 from syncd.spec.repository import load_repository
 from testkit.memory_driver import Fault, MemoryCluster
 from testkit.repo import TestRepo
@@ -42,17 +41,12 @@ from tests.apply.rolloutkit import (
     assert_reverted_whole,
     assert_rolling_bounds,
     one_pass,
-    render_versions,
     roll,
     rolling,
     steps_of,
     update,
+    versions_fixture,  # noqa: F401 (pytest finds it as the `versions` fixture)
 )
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DesiredState]:
-    return render_versions(tmp_path_factory.mktemp("versions"))
 
 
 def test_both_bounds_zero_is_refused(tmp_path: Path) -> None:

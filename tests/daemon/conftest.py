@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.source.gitrepos import use_empty_git_config
+
 from .helpers import DeploymentsRepo, free_port
 
 
 @pytest.fixture(autouse=True)
 def isolated_git_config(tmp_path_factory, monkeypatch):
     """An empty global git config: the daemon's git calls never read the machine's."""
-    home = tmp_path_factory.mktemp("gitconfig")
-    config = home / "gitconfig"
-    config.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    use_empty_git_config(monkeypatch, tmp_path_factory.mktemp("gitconfig"))
 
 
 @pytest.fixture

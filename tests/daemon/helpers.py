@@ -97,6 +97,14 @@ def start_daemon(
     )
 
 
+def stop(daemon: subprocess.Popen) -> str:
+    """Kill the daemon process if it still runs; its output."""
+    if daemon.poll() is None:
+        daemon.kill()
+    out, _ = daemon.communicate(timeout=30)
+    return out
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "condition"):
     """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``
     (a safety net against hanging, not a timing assertion)."""

@@ -15,6 +15,7 @@ from .helpers import (
     managed_containers,
     read_json,
     start_daemon,
+    stop,
     syncd,
     wait_for,
 )
@@ -39,13 +40,6 @@ def converged_at(engines, sha: str, replicas: int) -> bool:
     return len(containers) == replicas and all(
         c.status == "running" and c.labels[LABEL_COMMIT] == sha for c in containers
     )
-
-
-def stop(daemon) -> str:
-    if daemon.poll() is None:
-        daemon.kill()
-    out, _ = daemon.communicate(timeout=30)
-    return out
 
 
 def test_sigkill_mid_rollout_then_restart_converges_without_duplicates(
@@ -144,9 +138,8 @@ def test_a_newer_commit_cancels_a_rollout_stuck_on_health(repo, make_config, eng
     assert "cancelling its rollout" in out, out
 
 
-def test_a_version_that_exits_is_reported_and_a_new_commit_starts_over(
-    repo, make_config, engines, tmp_path
-):
+def commit_a_version_that_exits(repo) -> None:
+    """One replica of a definition whose command prints "boom" and exits 3 at once."""
     crashing = DEFINITION.replace(
         "trap 'exit 0' TERM; while true; do sleep 1; done", "echo boom; exit 3"
     )
@@ -154,6 +147,12 @@ def test_a_version_that_exits_is_reported_and_a_new_commit_starts_over(
         {"definitions/def_sleeper.yaml": crashing, "deployments/depl_sleeper.yaml": deployment(1)},
         "crashing",
     )
+
+
+def test_a_version_that_exits_is_reported_and_a_new_commit_starts_over(
+    repo, make_config, engines, tmp_path
+):
+    commit_a_version_that_exits(repo)
     config = make_config()
     done = syncd("daemon", "--config", str(config), "--once")
     assert done.returncode == 1
@@ -173,13 +172,7 @@ def test_a_version_that_exits_is_reported_and_a_new_commit_starts_over(
 def test_retries_back_off_then_fail_and_a_new_commit_starts_over(
     repo, make_config, engines, tmp_path
 ):
-    crashing = DEFINITION.replace(
-        "trap 'exit 0' TERM; while true; do sleep 1; done", "echo boom; exit 3"
-    )
-    repo.commit(
-        {"definitions/def_sleeper.yaml": crashing, "deployments/depl_sleeper.yaml": deployment(1)},
-        "crashing",
-    )
+    commit_a_version_that_exits(repo)
     status_path = tmp_path / "state/status.json"
     daemon = start_daemon(make_config())  # retry: 2 attempts, backoff 200 ms .. 1 s
     try:

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -23,6 +22,7 @@ from .helpers import (
     managed_containers,
     read_json,
     start_daemon,
+    stop,
     syncd,
     wait_for,
 )
@@ -40,13 +40,6 @@ def converged(status_path: Path, sha: str, replicas: int):
     if entry and entry["status"] == "OK" and entry["readyReplicas"] == replicas:
         return status
     return None
-
-
-def stop(daemon: subprocess.Popen) -> str:
-    if daemon.poll() is None:
-        daemon.kill()
-    out, _ = daemon.communicate(timeout=30)
-    return out
 
 
 def test_the_daemon_follows_the_branch_heals_and_stops_cleanly(

@@ -81,23 +81,19 @@ def _git(*args, cwd):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+def _commit_and_push(work, bare, message):
+    """An empty commit on main in ``work``, pushed to ``bare``."""
+    identity = ("-c", "user.name=t", "-c", "user.email=t@t")
+    _git(*identity, "commit", "--allow-empty", "-m", message, cwd=work)
+    _git("push", str(bare), "main", cwd=work)
+
+
 def test_a_push_to_a_watched_bare_repo_triggers_a_fetch(tmp_path):
     bare = tmp_path / "repo.git"
     work = tmp_path / "work"
     _git("init", "--bare", "-b", "main", str(bare), cwd=tmp_path)
     _git("init", "-b", "main", str(work), cwd=tmp_path)
-    _git(
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "--allow-empty",
-        "-m",
-        "one",
-        cwd=work,
-    )
-    _git("push", str(bare), "main", cwd=work)
+    _commit_and_push(work, bare, "one")
 
     queue = TriggerQueue()
     watcher = RepoWatcher(bare, "main", queue, debounce_s=0.05)
@@ -106,18 +102,7 @@ def test_a_push_to_a_watched_bare_repo_triggers_a_fetch(tmp_path):
         # A push to another branch is not ours.
         _git("push", str(bare), "main:other", cwd=work)
         assert queue.wait(timeout=0.5) is None
-        _git(
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "--allow-empty",
-            "-m",
-            "two",
-            cwd=work,
-        )
-        _git("push", str(bare), "main", cwd=work)
+        _commit_and_push(work, bare, "two")
         trigger = queue.wait(timeout=5)
         assert trigger is not None
         assert trigger.fetch and trigger.reasons == ("watch",)

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pytest
 
 from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REPLICA
 from testkit.harness import Harness
+from testkit.tmpfs import tiny_tmpfs_at
 from tests.apply.applykit import Sampler, sockets_of
 from tests.daemon.helpers import read_json, wait_for
 from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, service_deployment
@@ -63,6 +63,17 @@ def converged(engines, deployment_id: str, sha: str, replicas: int) -> bool:
         len(containers) == replicas
         and all(c["State"] == "running" and c["Labels"][LABEL_COMMIT] == sha for c in containers)
         and sorted(int(c["Labels"][LABEL_REPLICA]) for c in containers) == list(range(replicas))
+    )
+
+
+def commit_depl_a_v1(repo, replicas: int) -> str:
+    """Version "1" of depl_a, of the test service's definition; the commit's sha."""
+    return repo.commit(
+        {
+            DEFINITION_FILE: SERVICE_DEFINITION,
+            deployment_file("depl_a"): service_deployment("depl_a", replicas, "1"),
+        },
+        "v1",
     )
 
 
@@ -274,13 +285,7 @@ def test_an_unreachable_remote_keeps_the_running_state_and_recovers(
 ):
     config = make_config()
     status_path = tmp_path / "state" / "status.json"
-    v1 = repo.commit(
-        {
-            DEFINITION_FILE: SERVICE_DEFINITION,
-            deployment_file("depl_a"): service_deployment("depl_a", 2, "1"),
-        },
-        "v1",
-    )
+    v1 = commit_depl_a_v1(repo, replicas=2)
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         wait_for(lambda: converged(engines, "depl_a", v1, 2), 90, "v1")
@@ -311,13 +316,7 @@ def test_an_unreachable_remote_keeps_the_running_state_and_recovers(
 @pytest.mark.parametrize("damage", ["deleted index", "stale lock file"])
 def test_a_damaged_checkout_is_cloned_again(repo, make_config, engines, tmp_path, damage):
     config = make_config()
-    v1 = repo.commit(
-        {
-            DEFINITION_FILE: SERVICE_DEFINITION,
-            deployment_file("depl_a"): service_deployment("depl_a", 1, "1"),
-        },
-        "v1",
-    )
+    v1 = commit_depl_a_v1(repo, replicas=1)
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         wait_for(lambda: converged(engines, "depl_a", v1, 1), 90, "v1")
@@ -339,19 +338,8 @@ def test_a_damaged_checkout_is_cloned_again(repo, make_config, engines, tmp_path
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path):
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "syncd-faults", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tiny_tmpfs_at(tmp_path / "tiny", "256k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
 def fill(directory: Path) -> Path:
@@ -372,13 +360,7 @@ def test_a_full_filesystem_never_truncates_the_status_file(
 ):
     status_path = tiny_tmpfs / "status.json"
     config = make_config(statusFile=str(status_path))
-    v1 = repo.commit(
-        {
-            DEFINITION_FILE: SERVICE_DEFINITION,
-            deployment_file("depl_a"): service_deployment("depl_a", 1, "1"),
-        },
-        "v1",
-    )
+    v1 = commit_depl_a_v1(repo, replicas=1)
     daemon = Daemon(config, tmp_path / "daemon.log").start()
     try:
         wait_for(lambda: converged(engines, "depl_a", v1, 1), 90, "v1")

@@ -32,6 +32,11 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
     return int(exited.value.code or 0), captured.out, captured.err
 
 
+def offline_plan(folder: Path, base: str, head: str, *options: str, capsys) -> tuple[int, str, str]:
+    """``syncd plan --repo FOLDER --base BASE --head HEAD OPTIONS``: exit code, stdout, stderr."""
+    return run(["plan", "--repo", str(folder), "--base", base, "--head", head, *options], capsys)
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
@@ -109,10 +114,7 @@ def repo(tmp_path: Path) -> dict[str, object]:
 
 def test_offline_plan_between_two_commits(repo, capsys):
     folder, first, second = repo["folder"], repo["first"], repo["second"]
-    code, out, _ = run(
-        ["plan", "--repo", str(folder), "--base", first, "--head", second, "--detailed-exitcode"],
-        capsys,
-    )
+    code, out, _ = offline_plan(folder, first, second, "--detailed-exitcode", capsys=capsys)
     assert code == 2
     lines = out.splitlines()
     assert lines[0] == f"syncd plan: {first[:12]} -> {second[:12]} (offline, no nodes contacted)"
@@ -123,19 +125,13 @@ def test_offline_plan_between_two_commits(repo, capsys):
     assert "    + env.WHERE: {{env:REGION}}" in lines  # offline keeps env references as written
     assert "    ~ replicas: 2 -> 3" in lines
 
-    code, out, _ = run(
-        ["plan", "--repo", str(folder), "--base", second, "--head", second, "--detailed-exitcode"],
-        capsys,
-    )
+    code, out, _ = offline_plan(folder, second, second, "--detailed-exitcode", capsys=capsys)
     assert code == 0 and "No changes" in out
 
 
 def test_offline_json_and_markdown_files(repo, capsys, tmp_path):
     folder, first, second = repo["folder"], repo["first"], repo["second"]
-    code, out, _ = run(
-        ["plan", "--repo", str(folder), "--base", first, "--head", second, "--format", "json"],
-        capsys,
-    )
+    code, out, _ = offline_plan(folder, first, second, "--format", "json", capsys=capsys)
     assert code == 0
     document = json.loads(out)
     jsonschema.validate(document, SCHEMA)
@@ -166,10 +162,7 @@ def test_offline_json_and_markdown_files(repo, capsys, tmp_path):
 
 def test_invalid_revision_plans_nothing_and_prints_the_problems(repo, capsys):
     folder, second, third = repo["folder"], repo["second"], repo["third"]
-    code, out, err = run(
-        ["plan", "--repo", str(folder), "--base", second, "--head", third, "--detailed-exitcode"],
-        capsys,
-    )
+    code, out, err = offline_plan(folder, second, third, "--detailed-exitcode", capsys=capsys)
     assert code == 1
     assert out == ""
     assert "deployments/web.yaml:4:1" in err and "replica" in err

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 # Identity and config isolated from whatever the machine has: tests never read ~/.gitconfig.
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -34,3 +36,23 @@ def commit_file(work: Path, rel: str, content: str, message: str | None = None) 
     git(work, "add", rel)
     git(work, "commit", "-q", "-m", message or f"change {rel}")
     return git(work, "rev-parse", "HEAD")
+
+
+def use_empty_git_config(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Point git at an empty global config in ``folder`` and no system one, so the git calls of
+    the code under test never read the machine's."""
+    config = folder / "gitconfig"
+    config.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+def bare_and_seed(tmp_path: Path, bare_name: str = "remote.git") -> tuple[Path, Path]:
+    """A bare repository with branch main, and a clone of it (``seed``) on main to make the
+    first commits in and push."""
+    bare = tmp_path / bare_name
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    seed = tmp_path / "seed"
+    git(tmp_path, "clone", "-q", str(bare), str(seed))
+    git(seed, "checkout", "-q", "-b", "main")
+    return bare, seed

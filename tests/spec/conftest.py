@@ -38,6 +38,24 @@ def problems_of(root: Path) -> list[SpecProblem]:
     return caught.value.problems
 
 
+def assert_one_problem_at(
+    root: Path, file: str, line: int, column: int, path: str, words: list[str]
+) -> None:
+    """``root`` has exactly one problem, at ``file:line:column`` and JSON ``path``, and its
+    message says every one of ``words``."""
+    problems = problems_of(root)
+    assert len(problems) == 1, [str(p) for p in problems]
+    (problem,) = problems
+    assert (problem.file, problem.line, problem.column, problem.path) == (
+        file,
+        line,
+        column,
+        path,
+    ), str(problem)
+    for word in words:
+        assert word in problem.message, problem.message
+
+
 @pytest.fixture()
 def repo(tmp_path) -> Callable[..., Path]:
     """``repo({path: text})``: a repository with one valid node, definition and deployment,

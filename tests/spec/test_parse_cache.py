@@ -14,7 +14,13 @@ import pytest
 
 from syncd.errors import SpecError
 from syncd.source.revisions import checkout_revision
-from syncd.spec.cache import ParseCache, blob_ids_of_revision, git_blob_id, work_tree_state
+from syncd.spec.cache import (
+    CacheStats,
+    ParseCache,
+    blob_ids_of_revision,
+    git_blob_id,
+    work_tree_state,
+)
 from syncd.spec.repository import load_repository
 from tests.source.gitrepos import GIT_ENV, git
 
@@ -33,6 +39,20 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "example")
     return root
+
+
+def warmed_cache(work: Path) -> tuple[ParseCache, CacheStats]:
+    """A cache that has loaded ``work`` once, and its counts after that load."""
+    cache = ParseCache()
+    load_repository(work, cache=cache)
+    return cache, cache.stats()
+
+
+def set_example_replicas(work: Path, replicas: int) -> Path:
+    """Edit depl_simple123's ``replicas: 1`` line in the work tree; the file's path."""
+    path = work / "deployments" / "depl_simple123.yaml"
+    path.write_text(path.read_text().replace("replicas: 1", f"replicas: {replicas}"))
+    return path
 
 
 def test_the_example_deployment_has_the_replicas_line_these_tests_edit() -> None:
@@ -60,11 +80,8 @@ def test_unchanged_clean_tree_is_answered_whole_and_equals_an_uncached_load(work
 
 
 def test_a_file_changed_in_the_work_tree_is_the_only_one_parsed_again(work: Path) -> None:
-    cache = ParseCache()
-    load_repository(work, cache=cache)
-    before = cache.stats()
-    path = work / "deployments" / "depl_simple123.yaml"
-    path.write_text(path.read_text().replace("replicas: 1", "replicas: 3"))
+    cache, before = warmed_cache(work)
+    set_example_replicas(work, 3)
     repo = load_repository(work, cache=cache)
     after = cache.stats()
     assert after.misses - before.misses == 1
@@ -74,11 +91,8 @@ def test_a_file_changed_in_the_work_tree_is_the_only_one_parsed_again(work: Path
 
 
 def test_a_new_commit_reparses_only_the_files_it_changed(work: Path) -> None:
-    cache = ParseCache()
-    load_repository(work, cache=cache)
-    before = cache.stats()
-    path = work / "deployments" / "depl_simple123.yaml"
-    path.write_text(path.read_text().replace("replicas: 1", "replicas: 4"))
+    cache, before = warmed_cache(work)
+    path = set_example_replicas(work, 4)
     (work / "deployments" / "depl_copy.yaml").write_text(
         path.read_text().replace("depl_simple123", "depl_copy")
     )

@@ -17,7 +17,7 @@ from syncd.spec.models import (
 )
 from syncd.spec.repository import load_repository, parse_definition, parse_deployment, parse_node
 
-from .conftest import EXAMPLE_REPO, problems_of, write_repo
+from .conftest import EXAMPLE_REPO, assert_one_problem_at, problems_of, write_repo
 
 REFERENCE_DEPLOYMENTS = {
     "depl_myservice123",
@@ -242,17 +242,7 @@ def test_a_file_elsewhere_that_declares_our_kind_is_checked(repo):
     ],
 )
 def test_bad_files(repo, files, file, line, column, path, words):
-    problems = problems_of(repo(files))
-    assert len(problems) == 1, [str(p) for p in problems]
-    (problem,) = problems
-    assert (problem.file, problem.line, problem.column, problem.path) == (
-        file,
-        line,
-        column,
-        path,
-    ), str(problem)
-    for word in words:
-        assert word in problem.message
+    assert_one_problem_at(repo(files), file, line, column, path, words)
 
 
 def test_a_huge_file_is_refused_without_reading_it_whole(repo):

@@ -6,7 +6,7 @@ import pytest
 
 from syncd.spec.repository import load_repository
 
-from .conftest import problems_of
+from .conftest import assert_one_problem_at, problems_of
 
 RECREATE = "id: depl_web\ndefinitionId: def_web\nstrategy: {type: Recreate, maxSurge: 0, maxUnavailable: 0}\n"
 
@@ -389,17 +389,7 @@ CASES = [
 
 @pytest.mark.parametrize(("files", "file", "line", "column", "path", "words"), CASES)
 def test_problem_is_found_and_located(repo, files, file, line, column, path, words):
-    problems = problems_of(repo(files))
-    assert len(problems) == 1, [str(p) for p in problems]
-    (problem,) = problems
-    assert (problem.file, problem.line, problem.column, problem.path) == (
-        file,
-        line,
-        column,
-        path,
-    ), str(problem)
-    for word in words:
-        assert word in problem.message, problem.message
+    assert_one_problem_at(repo(files), file, line, column, path, words)
 
 
 def test_recreate_ignores_surge_and_unavailable(repo):

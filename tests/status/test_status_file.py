@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import replace
 
 import pytest
@@ -12,6 +11,7 @@ from samples import sample_status
 from syncd.errors import SyncdError
 from syncd.status.model import StatusFormatError, SyncStatus
 from syncd.status.statusfile import read_status, status_schema_problems, write_status
+from testkit.tmpfs import tiny_tmpfs_at
 
 
 def test_written_file_validates_against_the_schema_and_reads_back(tmp_path):
@@ -59,18 +59,8 @@ def test_damaged_or_foreign_files_are_explained(tmp_path, text, message):
 @pytest.fixture()
 def tiny_tmpfs(tmp_path):
     """A 16 KiB tmpfs (needs root); skipped where mounting is not allowed."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
+    with tiny_tmpfs_at(tmp_path / "tiny", "16k") as mount_point:
+        yield mount_point
 
 
 def test_full_filesystem_keeps_the_previous_file_whole(tiny_tmpfs):

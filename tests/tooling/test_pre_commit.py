@@ -7,6 +7,9 @@ the installed syncd. The manifest test below keeps the two from drifting apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import yaml
 from pre_commit.clientlib import load_manifest
@@ -66,74 +69,80 @@ def deployments_repo(tmp_path, clean_env):
     return repo
 
 
-def pre_commit(repo, env, *args):
-    return run([str(VENV_BIN / "pre-commit"), "run", "--color", "never", *args], cwd=repo, env=env)
+@pytest.fixture()
+def stage(deployments_repo, clean_env) -> Callable[[dict[str, str]], None]:
+    """``stage(files)``: write them into the sample repository and ``git add`` them, as before
+    a ``git commit``."""
+
+    def write_and_add(files: dict[str, str]) -> None:
+        write_files(deployments_repo, files)
+        git(deployments_repo, "add", *files, env=clean_env)
+
+    return write_and_add
+
+
+@pytest.fixture()
+def pre_commit(deployments_repo, clean_env) -> Callable[..., Any]:
+    """``pre_commit(*args)``: ``pre-commit run ARGS`` in the sample repository; its result."""
+
+    def run_hooks(*args: str) -> Any:
+        command = [str(VENV_BIN / "pre-commit"), "run", "--color", "never", *args]
+        return run(command, cwd=deployments_repo, env=clean_env)
+
+    return run_hooks
 
 
 @needs_validate
 @pytest.mark.slow
-def test_valid_repo_passes(deployments_repo, clean_env):
-    result = pre_commit(deployments_repo, clean_env, "--all-files")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "syncd validate" in result.stdout
-    assert "Passed" in result.stdout
+class TestTheHookRunsForReal:
+    """pre-commit runs our hook in a sample repository, as on a developer's machine."""
 
+    def test_valid_repo_passes(self, pre_commit):
+        result = pre_commit("--all-files")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "syncd validate" in result.stdout
+        assert "Passed" in result.stdout
 
-@needs_validate
-@pytest.mark.slow
-def test_invalid_file_fails_with_file_and_line(deployments_repo, clean_env):
-    # a typo on line 3: `replica` for `replicas`
-    write_files(
-        deployments_repo,
-        {"deployments/web.yaml": "id: depl_web\ndefinitionId: def_web\nreplica: 2\n"},
-    )
-    git(deployments_repo, "add", "deployments/web.yaml", env=clean_env)
+    def test_invalid_file_fails_with_file_and_line(self, pre_commit, stage):
+        # a typo on line 3: `replica` for `replicas`
+        stage({"deployments/web.yaml": "id: depl_web\ndefinitionId: def_web\nreplica: 2\n"})
 
-    result = pre_commit(deployments_repo, clean_env, "--all-files")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Failed" in result.stdout
-    assert "deployments/web.yaml:3:" in result.stdout
-    assert "replica" in result.stdout
+        result = pre_commit("--all-files")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Failed" in result.stdout
+        assert "deployments/web.yaml:3:" in result.stdout
+        assert "replica" in result.stdout
 
+    def test_hook_is_skipped_when_no_repo_format_file_changed(self, pre_commit, stage):
+        stage({"README.md": "docs only\n"})
 
-@needs_validate
-@pytest.mark.slow
-def test_hook_is_skipped_when_no_repo_format_file_changed(deployments_repo, clean_env):
-    write_files(deployments_repo, {"README.md": "docs only\n"})
-    git(deployments_repo, "add", "README.md", env=clean_env)
+        result = pre_commit()  # staged files only, as on `git commit`
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "(no files to check)Skipped" in result.stdout
 
-    result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "(no files to check)Skipped" in result.stdout
+    def test_only_the_staged_files_problems_block_the_commit(
+        self, deployments_repo, clean_env, pre_commit, stage
+    ):
+        """A problem already in another file does not block a commit of a good file."""
+        stage({"deployments/old.yaml": "id: depl_old\ndefinitionId: def_web\nreplica: 2\n"})
+        git(deployments_repo, "commit", "-q", "--no-verify", "-m", "a bad file", env=clean_env)
+        stage({"nodes/extra.yaml": "id: node-extra\nurl: unix:///run/docker.sock\n"})
 
+        result = pre_commit()  # staged files only, as on `git commit`
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Passed" in result.stdout
 
-@needs_validate
-@pytest.mark.slow
-def test_only_the_staged_files_problems_block_the_commit(deployments_repo, clean_env):
-    """A problem already in another file does not block a commit of a good file."""
-    write_files(
-        deployments_repo,
-        {"deployments/old.yaml": "id: depl_old\ndefinitionId: def_web\nreplica: 2\n"},
-    )
-    git(deployments_repo, "add", "deployments/old.yaml", env=clean_env)
-    git(deployments_repo, "commit", "-q", "--no-verify", "-m", "a bad file", env=clean_env)
-    write_files(
-        deployments_repo, {"nodes/extra.yaml": "id: node-extra\nurl: unix:///run/docker.sock\n"}
-    )
-    git(deployments_repo, "add", "nodes/extra.yaml", env=clean_env)
+    def test_git_commit_runs_the_hook_and_blocks_an_invalid_file(
+        self, deployments_repo, clean_env, stage
+    ):
+        run(
+            [str(VENV_BIN / "pre-commit"), "install"],
+            cwd=deployments_repo,
+            env=clean_env,
+            check=True,
+        )
+        stage({"nodes/broken.yaml": "id: node-b\nurl: [not, a, string]\n"})
 
-    result = pre_commit(deployments_repo, clean_env)  # staged files only, as on `git commit`
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Passed" in result.stdout
-
-
-@needs_validate
-@pytest.mark.slow
-def test_git_commit_runs_the_hook_and_blocks_an_invalid_file(deployments_repo, clean_env):
-    run([str(VENV_BIN / "pre-commit"), "install"], cwd=deployments_repo, env=clean_env, check=True)
-    write_files(deployments_repo, {"nodes/broken.yaml": "id: node-b\nurl: [not, a, string]\n"})
-    git(deployments_repo, "add", "nodes/broken.yaml", env=clean_env)
-
-    result = run(["git", "commit", "-m", "broken node"], cwd=deployments_repo, env=clean_env)
-    assert result.returncode != 0
-    assert "nodes/broken.yaml:2:" in result.stdout + result.stderr
+        result = run(["git", "commit", "-m", "broken node"], cwd=deployments_repo, env=clean_env)
+        assert result.returncode != 0
+        assert "nodes/broken.yaml:2:" in result.stdout + result.stderr

@@ -8,7 +8,7 @@ sees only records the states (a restart is not a change).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from syncd.status.model import SyncStatus, format_time
@@ -17,6 +17,10 @@ SETTLED = ("OK", "Error", "Failed")
 DESCRIPTION_LIMIT = 140  # GitHub's limit on a status description; the strictest of the three
 DETAILS_LIMIT = 1000  # of an alert's details: keeps each queued entry, and the queue, small
 StatusState = Literal["pending", "success", "failure"]
+
+
+# An alert's fields under the names its JSON uses (queue file, webhook bodies), in field order.
+_ALERT_JSON_KEYS = ("event", "deployment", "previous", "state", "details", "commit", "at")
 
 
 @dataclass(frozen=True)
@@ -44,16 +48,8 @@ class AlertEvent:
         return _one_line(f"syncd: {self.deployment_id} {what}{commit}{change}: {self.details}")
 
     def to_json_dict(self) -> dict[str, object]:
-        return {
-            "event": self.kind,
-            "deployment": self.deployment_id,
-            "previous": self.previous,
-            "state": self.state,
-            "details": self.details,
-            "commit": self.commit,
-            "at": self.at,
-            "summary": self.summary,
-        }
+        values = (getattr(self, f.name) for f in fields(self))
+        return {**dict(zip(_ALERT_JSON_KEYS, values, strict=True)), "summary": self.summary}
 
     @classmethod
     def from_json_dict(cls, data: Mapping[str, object]) -> AlertEvent:
@@ -61,15 +57,8 @@ class AlertEvent:
             value = data.get(key)
             return value if isinstance(value, str) else ""
 
-        return cls(
-            text("event"),
-            text("deployment"),
-            text("previous"),
-            text("state"),
-            text("details"),
-            text("commit") or None,
-            text("at") or None,
-        )
+        kind, deployment_id, previous, state, details, commit, at = map(text, _ALERT_JSON_KEYS)
+        return cls(kind, deployment_id, previous, state, details, commit or None, at or None)
 
 
 @dataclass(frozen=True)

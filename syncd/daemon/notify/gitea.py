@@ -7,26 +7,17 @@ repository write access, sent as ``Authorization: token TOKEN``.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from syncd.daemon.notify.changes import CommitState
 from syncd.daemon.notify.delivery import HttpRequest
+from syncd.daemon.notify.forge import owner_and_name, status_body
 from syncd.daemon.notify.settings import CommitStatusTarget
 
 STATES = {"pending": "pending", "success": "success", "failure": "failure"}
 
 
 def status_request(target: CommitStatusTarget, state: CommitState, token: str) -> HttpRequest:
-    owner, _, name = target.repository.partition("/")
-    body: dict[str, object] = {
-        "state": STATES[state.state],
-        "context": state.context,
-        "description": state.description,
-    }
-    if target.target_url:
-        body["target_url"] = target.target_url
     return HttpRequest(
-        url=f"{target.base_url}/api/v1/repos/{quote(owner)}/{quote(name)}/statuses/{state.sha}",
-        body=body,
+        url=f"{target.base_url}/api/v1/repos/{owner_and_name(target)}/statuses/{state.sha}",
+        body=status_body(target, state, STATES),
         headers={"Authorization": f"token {token}"},
     )

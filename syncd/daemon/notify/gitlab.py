@@ -12,22 +12,16 @@ from urllib.parse import quote
 
 from syncd.daemon.notify.changes import CommitState
 from syncd.daemon.notify.delivery import HttpRequest
+from syncd.daemon.notify.forge import status_body
 from syncd.daemon.notify.settings import CommitStatusTarget
 
 STATES = {"pending": "running", "success": "success", "failure": "failed"}
 
 
 def status_request(target: CommitStatusTarget, state: CommitState, token: str) -> HttpRequest:
-    body: dict[str, object] = {
-        "state": STATES[state.state],
-        "name": state.context,
-        "description": state.description,
-    }
-    if target.target_url:
-        body["target_url"] = target.target_url
     project = quote(target.repository, safe="")
     return HttpRequest(
         url=f"{target.base_url}/api/v4/projects/{project}/statuses/{state.sha}",
-        body=body,
+        body=status_body(target, state, STATES, context_key="name"),
         headers={"PRIVATE-TOKEN": token},
     )

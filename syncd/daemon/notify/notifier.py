@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from syncd.daemon.notify import gitea, github, gitlab, slack, webhook
@@ -100,7 +100,7 @@ class Notifier:
                     if self._sent.get(key) == (state.state, state.description):
                         continue
                     self._sent[key] = (state.state, state.description)
-                    self._queue.add(Delivery(target.key, "status", _status_payload(state), now))
+                    self._queue.add(Delivery(target.key, "status", asdict(state), now))
                     added = True
             for event in events:
                 for alert in self._alerts.values():
@@ -229,15 +229,6 @@ def _check_credentials(settings: NotifySettings) -> None:
             read_credential(path, what)
         except DeliveryFailed as failed:
             log.error("notifications: %s", failed.reason)
-
-
-def _status_payload(state: CommitState) -> dict[str, object]:
-    return {
-        "sha": state.sha,
-        "context": state.context,
-        "state": state.state,
-        "description": state.description,
-    }
 
 
 def _status_request(target: CommitStatusTarget, delivery: Delivery) -> HttpRequest:

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +43,8 @@ class Delivery:
         return (self.target, str(self.payload.get("sha")), str(self.payload.get("context")))
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "kind": self.kind,
-            "payload": self.payload,
-            "createdAt": self.created_at,
-            "attempts": self.attempts,
-            "nextAt": self.next_at,
-            "lastError": self.last_error,
-        }
+        """The fields under their camelCase names, as the queue file keeps them."""
+        return {_camel_case(f.name): getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json_dict(cls, data: Any) -> Delivery | None:
@@ -67,6 +60,11 @@ class Delivery:
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 @dataclass
