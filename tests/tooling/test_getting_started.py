@@ -57,10 +57,19 @@ def shell_line(pattern: str) -> str:
     raise AssertionError(f"getting-started.md has no bash line matching {pattern!r}")
 
 
+@pytest.fixture
+def document_image(engines):
+    """The document's image name on the first engine, for this test only: a tag left behind
+    would change the image list that tests/nodes/test_harness.py checks on a reused harness."""
+    client = engines.docker(engines.nodes[0].id)
+    client.images.get("syncd-test/busybox:latest").tag(*IMAGE.split(":"))
+    yield IMAGE
+    client.images.remove(IMAGE, force=True, noprune=True)  # untag only: the image stays
+
+
 @pytest.mark.slow
-def test_getting_started_walkthrough(engines, tmp_path, clean_env):
+def test_getting_started_walkthrough(engines, document_image, tmp_path, clean_env):
     node = engines.nodes[0]
-    engines.docker(node.id).images.get("syncd-test/busybox:latest").tag(*IMAGE.split(":"))
     env = dict(clean_env)
     repo = tmp_path / "deployments-repo"
     repo.mkdir()
