@@ -20,10 +20,12 @@ from syncd.plan import render
 from syncd.plan.wording import summary_line
 from syncd.source.gitrepo import CommitInfo
 from syncd.source.notes import read_note
+from syncd.status.notes_format import SEPARATOR as NOTE_SEPARATOR
 
 if TYPE_CHECKING:
     from syncd.apply.report import ProgressEvent
     from syncd.daemon.loop import Daemon
+    from syncd.state import ObservedInstance
     from syncd.status.model import DeploymentStatus, SyncStatus
 
 # How each state reads without colour: a word and a symbol beside the colour.
@@ -99,6 +101,8 @@ class DaemonFacts:
         if status is None:
             return []
         rollouts = self._rollouts()
+        observed = self.daemon.reconciler.observed
+        seen = {i.container_id: i for i in observed.instances} if observed else {}
         plan = self.daemon.reconciler.last_plan
         strategies = {}
         if plan is not None:
@@ -106,7 +110,8 @@ class DaemonFacts:
                 if planned.desired is not None:
                     strategies[planned.deployment_id] = planned.desired.strategy.type
         return [
-            self._deployment_row(d, rollouts, strategies.get(d.id, "")) for d in status.deployments
+            self._deployment_row(d, rollouts, strategies.get(d.id, ""), seen)
+            for d in status.deployments
         ]
 
     def _deployment_row(
@@ -114,6 +119,7 @@ class DaemonFacts:
         deployment: DeploymentStatus,
         rollouts: Mapping[str, ProgressEvent | None],
         strategy: str,
+        seen: Mapping[str, ObservedInstance],
     ) -> dict[str, Any]:
         progress = rollouts.get(deployment.id)
         in_flight = deployment.id in rollouts
@@ -142,6 +148,8 @@ class DaemonFacts:
                     "health": i.health,
                     "status": i.reference_status,
                     "spec_hash": i.spec_hash[:12],
+                    "commit": seen[i.container_id].commit[:12] if i.container_id in seen else "",
+                    "age": _started(seen.get(i.container_id)),
                 }
                 for i in deployment.instances
             ],
@@ -169,18 +177,12 @@ class DaemonFacts:
         for deployment in status.deployments:
             for instance in deployment.instances:
                 per_node[instance.node_id] = per_node.get(instance.node_id, 0) + 1
-        plan = self.daemon.reconciler.last_plan
-        if plan is not None:
-            for planned in plan.deployments:
-                if planned.desired is None:
-                    continue
-                resources = planned.desired.spec.resources
-                for kept in planned.keep:
-                    node = kept.node_id
-                    requested_cpu[node] = requested_cpu.get(node, 0) + (resources.cpu_millis or 0)
-                    requested_memory[node] = requested_memory.get(node, 0) + (
-                        resources.memory_bytes or 0
-                    )
+        if observed is not None:
+            # what the instances claim (their limits), as the allocator counts it
+            for found in observed.instances:
+                node = found.node_id
+                requested_cpu[node] = requested_cpu.get(node, 0) + found.cpu_millis
+                requested_memory[node] = requested_memory.get(node, 0) + found.memory_bytes
         rows = []
         for node in status.nodes:
             fact = facts.get(node.id)
@@ -212,7 +214,11 @@ class DaemonFacts:
             return None
         shown = render.as_dict(plan)
         shown["summary"] = summary_line(plan)
-        shown["pending"] = [d for d in shown["deployments"] if d["actions"]]  # type: ignore[index]
+        changing = {d.deployment_id for d in plan.deployments if d.has_changes}
+        deployments: list[dict[str, Any]] = shown["deployments"]  # type: ignore[assignment]
+        for entry in deployments:
+            entry["has_changes"] = entry["id"] in changing
+        shown["pending"] = [d for d in deployments if d["has_changes"]]
         return shown
 
     def plan_error(self) -> str:
@@ -226,7 +232,7 @@ class DaemonFacts:
                 "subject": info.subject,
                 "author": info.author.split(" <", 1)[0],
                 "age": age(info.date),
-                "note": note,
+                "note": note.strip(),
             }
             for info, note in self._recent(limit)
         ]
@@ -258,7 +264,8 @@ class DaemonFacts:
             info = self._commit_info(sha)
             if info is not None:
                 try:
-                    note = read_note(checkout, sha, ref) or ""
+                    # the human part; the JSON after the separator is for machines
+                    note = (read_note(checkout, sha, ref) or "").split(NOTE_SEPARATOR, 1)[0]
                 except SyncdError:
                     note = ""
                 recent.append((info, note))
@@ -282,6 +289,11 @@ class DaemonFacts:
             "nodes": self.nodes(),
             "lastPass": self.last_pass(),
         }
+
+
+def _started(found: ObservedInstance | None) -> str:
+    when = (found.started_at or found.created_at) if found is not None else None
+    return age(when) if when is not None else ""
 
 
 def _rollout(progress: ProgressEvent | None) -> dict[str, Any]:
