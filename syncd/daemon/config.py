@@ -106,7 +106,7 @@ class HttpLimits:
     max_connections: int = 512  # open client connections; never more than the descriptors allow
     reserve_descriptors: int = 256  # kept free for the daemon's own files, sockets and pipes
     client_timeout_s: float = 10.0  # a client silent for this long is disconnected
-    backlog: int = 128  # the kernel's queue of connections not yet accepted
+    backlog: int = 1024  # the kernel's queue of connections not yet accepted (somaxconn caps it)
 
     def connection_cap(self) -> int:
         """``max_connections``, lowered so that open connections plus the reserve fit in the
