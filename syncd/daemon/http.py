@@ -296,6 +296,7 @@ class _BoundedServer(cheroot_wsgi.Server):
     cap on open connections (see the module's docstring)."""
 
     ConnectionClass = _Connection
+    _connections: Any  # cheroot's ConnectionManager, made by prepare()
 
     def __init__(self, *args: Any, connection_cap: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

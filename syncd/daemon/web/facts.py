@@ -180,9 +180,9 @@ class DaemonFacts:
         if observed is not None:
             # what the instances claim (their limits), as the allocator counts it
             for found in observed.instances:
-                node = found.node_id
-                requested_cpu[node] = requested_cpu.get(node, 0) + found.cpu_millis
-                requested_memory[node] = requested_memory.get(node, 0) + found.memory_bytes
+                node_id = found.node_id
+                requested_cpu[node_id] = requested_cpu.get(node_id, 0) + found.cpu_millis
+                requested_memory[node_id] = requested_memory.get(node_id, 0) + found.memory_bytes
         rows = []
         for node in status.nodes:
             fact = facts.get(node.id)
