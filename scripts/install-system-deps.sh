@@ -10,6 +10,7 @@ need=()
 for pkg in docker.io busybox-static haproxy openssh-server git ca-certificates zsh systemd python3-venv; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
+for pkg in chromium chromium-driver; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg"); done  # the web page's browser tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

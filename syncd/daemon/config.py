@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -90,12 +91,40 @@ class WebhookSettings:
     github_secret_file: Path | None = None
     gitea_secret_file: Path | None = None
     gitlab_token_file: Path | None = None
-    max_body_bytes: int = 25 * 1024 * 1024  # GitHub's own cap on a webhook payload
+    max_body_bytes: int = 5 * 1024 * 1024  # see syncd/daemon/webhooks.py for why
 
 
 @dataclass(frozen=True)
 class ApiSettings:
     tokens_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How much the listener lets clients take (config ``http:``)."""
+
+    threads: int = 16  # requests served at once; the rest wait in the queue
+    max_connections: int = 512  # open client connections; never more than the descriptors allow
+    reserve_descriptors: int = 256  # kept free for the daemon's own files, sockets and pipes
+    client_timeout_s: float = 10.0  # a client silent for this long is disconnected
+    backlog: int = 1024  # the kernel's queue of connections not yet accepted (somaxconn caps it)
+
+    def connection_cap(self) -> int:
+        """``max_connections``, lowered so that open connections plus the reserve fit in the
+        process's soft descriptor limit (systemd's default is 1024)."""
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return self.max_connections
+        return max(8, min(self.max_connections, soft - self.reserve_descriptors))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The read-only web page (syncd/daemon/web): who may see it."""
+
+    enabled: bool = True
+    tokens_file: Path | None = None  # read-only tokens; None: the API's tokens file
+    open_on_loopback: bool = False  # no token asked of clients on 127.0.0.0/8 or ::1
 
 
 @dataclass(frozen=True)
@@ -126,6 +155,8 @@ class DaemonSettings:
     log: LogSettings = field(default_factory=LogSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    http: HttpLimits = field(default_factory=HttpLimits)
     autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
     notifications: NotifySettings = field(default_factory=NotifySettings)
     # io.syncd.owner of what this daemon creates; None: derived from the repo (source/owner.py)
@@ -264,9 +295,15 @@ class _Reader:
                 github_secret_file=self._path(webhook_raw.get("githubSecretFile")),
                 gitea_secret_file=self._path(webhook_raw.get("giteaSecretFile")),
                 gitlab_token_file=self._path(webhook_raw.get("gitlabTokenFile")),
-                max_body_bytes=webhook_raw.get("maxBodyBytes", 25 * 1024 * 1024),
+                max_body_bytes=webhook_raw.get("maxBodyBytes", 5 * 1024 * 1024),
             ),
             api=ApiSettings(tokens_file=self._path(raw.get("api", {}).get("tokensFile"))),
+            web=WebSettings(
+                enabled=raw.get("web", {}).get("enabled", True),
+                tokens_file=self._path(raw.get("web", {}).get("tokensFile")),
+                open_on_loopback=raw.get("web", {}).get("openOnLoopback", False),
+            ),
+            http=self._http_limits(raw.get("http", {})),
             autoscaling=AutoscalingSettings(
                 scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0),
                 scale_up=ScaleUpPolicy(
@@ -293,6 +330,16 @@ class _Reader:
         if self.problems:
             raise ConfigError(self.problems, hint="fix the config file")
         return settings
+
+    def _http_limits(self, raw: dict[str, Any]) -> HttpLimits:
+        default = HttpLimits()
+        return HttpLimits(
+            threads=raw.get("threads", default.threads),
+            max_connections=raw.get("maxConnections", default.max_connections),
+            reserve_descriptors=raw.get("reserveDescriptors", default.reserve_descriptors),
+            client_timeout_s=self._duration(("http", "clientTimeout"), default.client_timeout_s),
+            backlog=raw.get("backlog", default.backlog),
+        )
 
     def _value(self, parts: tuple[str, ...]) -> Any:
         value: Any = self.document.data

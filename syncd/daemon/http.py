@@ -1,32 +1,60 @@
-"""The daemon's one HTTP listener: ``/healthz``, ``/metrics``, ``/webhook``, ``/api/status``.
+"""The daemon's one HTTP listener, on cheroot (CherryPy's threaded WSGI server) with werkzeug's
+router: ``/healthz``, ``/metrics``, ``/webhook``, ``/api/status``, the API and the web page.
 
-Routes live in a table (``HttpServer.route``) so other parts (the Deploy Svc API) add theirs
-without touching the server. Handlers get a ``Request`` whose body is read lazily with a size
-cap, and return a ``Response``; an exception in a handler is a 500 with a generic message (the
-details go to the log, never to the client).
+Why cheroot: every handler here is synchronous (Git commits, file reads), and cheroot runs
+WSGI on a bounded thread pool with a per-socket timeout, a listen backlog and a selector that
+parks idle keep-alive connections without a thread. What it lacks we add in ``_BoundedServer``:
+a brand-new connection waits in the selector too (a client that connects and sends nothing holds
+a descriptor, never a thread, and is closed after ``client_timeout_s``), and the number of open
+connections is capped below the process's descriptor limit (the oldest silent connection is
+closed to make room), so the daemon keeps descriptors for its own files and nodes.
 
-Webhooks only ever trigger a fetch: the payload is never trusted for content, so a forged or
-replayed body can at worst make the daemon look at its own remote again.
+Routes live in a table (``HttpServer.route``) so other parts (the Deploy Svc API, the page) add
+theirs without touching the server. Handlers get a ``Request`` whose body is read lazily with a
+size cap, and return a ``Response``; an exception in a handler is a 500 with a generic message
+(the details go to the log, never to the client).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import collections
+import contextlib
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
+from cheroot import server as cheroot_server
+from cheroot import wsgi as cheroot_wsgi
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from syncd.daemon.config import HttpLimits
+from syncd.daemon.webhooks import WebhookSecrets, verify_webhook, webhook_handler
 from syncd.errors import UsageError
 
 log = logging.getLogger("syncd.daemon.http")
 
 JSON = "application/json"
+CHUNK_BYTES = 64 * 1024
+
+__all__ = [
+    "JSON",
+    "BodyTooLarge",
+    "Handler",
+    "HttpLimits",
+    "HttpServer",
+    "Request",
+    "Response",
+    "WebhookSecrets",
+    "parse_listen",
+    "verify_webhook",
+    "webhook_handler",
+]
 
 
 class BodyTooLarge(Exception):
@@ -41,25 +69,44 @@ class Request:
     path: str
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]  # lower-cased names
-    _handler: BaseHTTPRequestHandler = field(repr=False)
+    remote: str = ""  # the client's address
+    _input: Any = field(default=None, repr=False)
     _body: bytes | None = field(default=None, repr=False)
+    _consumed: bool = field(default=False, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def content_length(self, limit: int) -> int:
+        """The declared length; raises BodyTooLarge when it is missing, bad or over ``limit``
+        (checked before a byte of the body is read)."""
+        length_text = self.header("content-length") or "0"
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise BodyTooLarge("a valid Content-Length is required")
+        if length > limit:
+            raise BodyTooLarge(f"body of {length} bytes is over the {limit} byte limit")
+        return length
+
+    def chunks(self, limit: int) -> Iterator[bytes]:
+        """The body piece by piece (at most 64 KiB held at a time), for checks made while
+        reading; raises BodyTooLarge up front when the declared length is over ``limit``."""
+        remaining = self.content_length(limit)
+        self._consumed = True
+        while remaining > 0:
+            piece = self._input.read(min(CHUNK_BYTES, remaining)) if self._input else b""
+            if not piece:
+                return  # the client stopped early; what was sent is all there is
+            remaining -= len(piece)
+            yield piece
+
     def body(self, limit: int = 1 << 20) -> bytes:
         """The whole body. Raises BodyTooLarge when Content-Length exceeds ``limit``."""
         if self._body is None:
-            length_text = self.header("content-length") or "0"
-            try:
-                length = int(length_text)
-            except ValueError:
-                length = -1
-            if length < 0:
-                raise BodyTooLarge("a valid Content-Length is required")
-            if length > limit:
-                raise BodyTooLarge(f"body of {length} bytes is over the {limit} byte limit")
-            self._body = self._handler.rfile.read(length) if length else b""
+            self._body = b"".join(self.chunks(limit))
         return self._body
 
     def json(self, limit: int = 1 << 20) -> Any:
@@ -69,6 +116,14 @@ class Request:
             return json.loads(raw or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError("the body is not valid JSON: it is nested too deeply") from None
+
+    @property
+    def unread(self) -> bool:
+        """A body was sent and not read: the connection must close, or the rest of the body
+        would be taken for the next request."""
+        return not self._consumed and (self.header("content-length") or "0") != "0"
 
 
 @dataclass(frozen=True)
@@ -90,118 +145,204 @@ class Response:
 
 Handler = Callable[[Request], Response]
 
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    304: "Not Modified",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
 
 class HttpServer:
-    """A ThreadingHTTPServer with a route table of (method, path or prefix) → handler."""
+    """The listener: a route table of (method, path or prefix) → handler, served by cheroot."""
 
-    def __init__(self, listen: str, *, poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self, listen: str, *, limits: HttpLimits | None = None, poll_interval_s: float = 0.5
+    ) -> None:
         self.listen = listen
+        self.limits = limits or HttpLimits()
         self._poll_interval_s = poll_interval_s  # how fast stop() returns
-        self._exact: dict[tuple[str, str], Handler] = {}
-        self._prefixes: list[tuple[str, str, Handler]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._handlers: dict[str, Handler] = {}
+        self._server: _BoundedServer | None = None
         self._thread: threading.Thread | None = None
 
     def route(self, method: str, path: str, handler: Handler) -> None:
         """Serve ``method path`` with ``handler``; a path ending in ``/*`` matches a prefix."""
-        if path.endswith("/*"):
-            self._prefixes.append((method.upper(), path[:-1], handler))
-        else:
-            self._exact[(method.upper(), path)] = handler
+        endpoint = f"{method.upper()} {path}"
+        rule_path = path[:-1] + "<path:rest>" if path.endswith("/*") else path
+        self._map.add(Rule(rule_path, endpoint=endpoint, methods=[method.upper()]))
+        self._handlers[endpoint] = handler
 
-    def _resolve(self, method: str, path: str) -> tuple[Handler | None, bool]:
-        """(handler, path known under another method)."""
-        handler = self._exact.get((method, path))
-        if handler is not None:
-            return handler, True
-        for prefix_method, prefix, prefix_handler in self._prefixes:
-            if path.startswith(prefix) and prefix_method == method:
-                return prefix_handler, True
-        known = any(p == path for _, p in self._exact) or any(
-            path.startswith(prefix) for _, prefix, _ in self._prefixes
+    def _respond(self, request: Request) -> Response:
+        adapter = self._map.bind("syncd", "/")
+        try:
+            endpoint, _args = adapter.match(request.path, method=request.method)
+        except MethodNotAllowed:
+            return Response.error(405, f"{request.method} is not allowed on {request.path}")
+        except NotFound:
+            return Response.error(404, f"no such endpoint: {request.path}")
+        try:
+            return self._handlers[str(endpoint)](request)
+        except BodyTooLarge as exc:
+            return Response.error(413, str(exc))
+        except Exception:
+            log.exception("handler for %s %s failed", request.method, request.path)
+            return Response.error(500, "internal error; see the daemon's log")
+
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The WSGI application (also what tests call without a socket)."""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        for key in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            if environ.get(key):
+                headers[key.replace("_", "-").lower()] = environ[key]
+        method = environ["REQUEST_METHOD"]
+        # PATH_INFO is latin-1 decoded bytes by WSGI's rule; URLs here are ASCII or UTF-8.
+        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
+        request = Request(
+            method=method,
+            path=path or "/",
+            query=parse_qs(environ.get("QUERY_STRING", "")),
+            headers=headers,
+            remote=str(environ.get("REMOTE_ADDR", "")),
+            _input=environ.get("wsgi.input"),
         )
-        return None, known
+        response = self._respond(request)
+        out = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body)))]
+        out.extend(response.headers)
+        if request.unread:
+            out.append(("Connection", "close"))
+        reason = _REASONS.get(response.status, "Status")
+        start_response(f"{response.status} {reason}", out)
+        return [b""] if method == "HEAD" else [response.body]
 
     @property
     def address(self) -> tuple[str, int]:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
+        host, port = self._server.bind_addr[:2]
         return str(host), int(port)
 
     def start(self) -> None:
         host, port = parse_listen(self.listen)
-        server_self = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            server_version = "syncd"
-            sys_version = ""
-            protocol_version = "HTTP/1.1"
-
-            def _dispatch(self) -> None:
-                parts = urlsplit(self.path)
-                request = Request(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    _handler=self,
-                )
-                handler, known = server_self._resolve(self.command, parts.path)
-                if handler is None:
-                    response = (
-                        Response.error(405, f"{self.command} is not allowed on {parts.path}")
-                        if known
-                        else Response.error(404, f"no such endpoint: {parts.path}")
-                    )
-                else:
-                    try:
-                        response = handler(request)
-                    except BodyTooLarge as exc:
-                        response = Response.error(413, str(exc))
-                    except Exception:
-                        log.exception("handler for %s %s failed", self.command, parts.path)
-                        response = Response.error(500, "internal error; see the daemon's log")
-                # A body we did not read would be parsed as the next request: close instead.
-                unread = request._body is None and (request.header("content-length") or "0") != "0"
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                if unread:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("http %s %s", self.address_string(), format % args)
-
+        limits = self.limits
+        server = _BoundedServer(
+            (host, port),
+            self.wsgi,
+            numthreads=limits.threads,
+            max=limits.threads,
+            request_queue_size=limits.backlog,
+            timeout=limits.client_timeout_s,
+            shutdown_timeout=1,
+            server_name="syncd",
+            connection_cap=limits.connection_cap(),
+        )
+        server.expiration_interval = min(self._poll_interval_s, 0.5)
         try:
-            self._server = ThreadingHTTPServer((host, port), _Handler)
+            server.prepare()
         except OSError as exc:
             raise UsageError(
                 f"cannot listen on {self.listen}: {exc.strerror}",
                 hint='choose a free address in `listen` (or "" to turn the listener off)',
             ) from exc
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(self._poll_interval_s,),
-            name="syncd-http",
-            daemon=True,
-        )
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, name="syncd-http", daemon=True)
         self._thread.start()
         log.info("listening on http://%s:%d", *self.address)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
             self._server = None
+            self._thread = None
+
+
+class _Request(cheroot_server.HTTPRequest):
+    def send_headers(self) -> None:
+        # The application asks to close (a body it did not read): cheroot keeps the connection
+        # open on its own and would read the body's rest as the next request.
+        if any(k.lower() == b"connection" and v.lower() == b"close" for k, v in self.outheaders):
+            self.close_connection = True
+        super().send_headers()
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+    def __init__(self, server: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(server, sock, *args, **kwargs)
+        self.heard_from = False  # a byte has arrived: a worker may serve it
+        server.opened(self)
+
+    def close(self) -> None:
+        self.server.closed(self)
+        super().close()
+
+
+class _BoundedServer(cheroot_wsgi.Server):
+    """cheroot's server, with new connections parked in the selector until they speak and a
+    cap on open connections (see the module's docstring)."""
+
+    ConnectionClass = _Connection
+    _connections: Any  # cheroot's ConnectionManager, made by prepare()
+
+    def __init__(self, *args: Any, connection_cap: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_cap = connection_cap
+        self.keep_alive_conn_limit = connection_cap
+        self._open: set[_Connection] = set()
+        self._silent: collections.OrderedDict[_Connection, None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def opened(self, conn: _Connection) -> None:
+        with self._lock:
+            self._open.add(conn)
+
+    def closed(self, conn: _Connection) -> None:
+        with self._lock:
+            self._open.discard(conn)
+            self._silent.pop(conn, None)
+
+    def process_conn(self, conn: _Connection) -> None:
+        if conn.heard_from or conn.requests_seen:
+            super().process_conn(conn)
+            return
+        if conn.rfile.has_data() or conn in self._silent:
+            # It spoke (the selector woke for it): a worker serves it from here on.
+            with self._lock:
+                self._silent.pop(conn, None)
+            conn.heard_from = True
+            super().process_conn(conn)
+            return
+        with self._lock:
+            over = len(self._open) - self.connection_cap
+            evict = list(itertools.islice(self._silent, max(over, 0)))
+        for oldest in evict:
+            self._drop(oldest)
+        if over > len(evict):  # every slot is a request in progress: refuse the newcomer
+            conn.close()
+            return
+        with self._lock:
+            self._silent[conn] = None
+        # The selector hands it back here once readable, or closes it after the timeout.
+        self._connections.put(conn)
+
+    def _drop(self, conn: _Connection) -> None:
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._connections._selector.unregister(conn.socket.fileno())
+        conn.close()
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -217,69 +358,3 @@ def parse_listen(listen: str) -> tuple[str, int]:
             f"invalid listen address {listen!r}", hint='write HOST:PORT, e.g. "127.0.0.1:9400"'
         )
     return host, port
-
-
-# --------------------------------------------------------------------------- webhooks
-
-
-@dataclass(frozen=True)
-class WebhookSecrets:
-    """Shared secrets per provider (None: that provider is refused). Values never logged."""
-
-    github: bytes | None = field(default=None, repr=False)
-    gitea: bytes | None = field(default=None, repr=False)
-    gitlab: bytes | None = field(default=None, repr=False)
-    max_body_bytes: int = 25 * 1024 * 1024
-
-    @property
-    def any(self) -> bool:
-        return any((self.github, self.gitea, self.gitlab))
-
-
-def _hex_hmac(secret: bytes, body: bytes) -> str:
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def verify_webhook(secrets: WebhookSecrets, headers: Mapping[str, str], body: bytes) -> str | None:
-    """The provider whose signature or token checks out, or None. Every comparison is constant
-    time (``hmac.compare_digest``); a provider without a configured secret never matches."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    github_sig = lower.get("x-hub-signature-256")
-    if secrets.github and github_sig:
-        expected = "sha256=" + _hex_hmac(secrets.github, body)
-        if hmac.compare_digest(expected.encode(), github_sig.strip().encode()):
-            return "github"
-    gitea_sig = lower.get("x-gitea-signature") or lower.get("x-forgejo-signature")
-    if secrets.gitea and gitea_sig:
-        expected = _hex_hmac(secrets.gitea, body)
-        if hmac.compare_digest(expected.encode(), gitea_sig.strip().lower().encode()):
-            return "gitea"
-    gitlab_token = lower.get("x-gitlab-token")
-    if (
-        secrets.gitlab
-        and gitlab_token is not None
-        and hmac.compare_digest(secrets.gitlab, gitlab_token.encode())
-    ):
-        return "gitlab"
-    return None
-
-
-def webhook_handler(
-    get_secrets: Callable[[], WebhookSecrets], on_push: Callable[[str], None]
-) -> Handler:
-    """``POST /webhook``: 202 and a fetch trigger for a valid signature, else 401 (or 413)."""
-
-    def handle(request: Request) -> Response:
-        secrets = get_secrets()
-        if not secrets.any:
-            return Response.error(404, "webhooks are not configured on this daemon")
-        body = request.body(secrets.max_body_bytes)
-        provider = verify_webhook(secrets, request.headers, body)
-        if provider is None:
-            log.warning("webhook refused: missing or wrong signature")
-            return Response.error(401, "missing or wrong webhook signature or token")
-        log.info("webhook from %s: fetching", provider)
-        on_push(provider)
-        return Response.json(202, {"accepted": True, "provider": provider})
-
-    return handle

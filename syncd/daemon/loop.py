@@ -190,7 +190,7 @@ class Daemon:
             self._start_http(settings.listen)
 
     def _start_http(self, listen: str) -> None:
-        self.http = HttpServer(listen)
+        self.http = HttpServer(listen, limits=self.settings.http)
         add_routes(self.http, self)
         self.http.start()
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from syncd.apply.report import ProgressEvent
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
@@ -243,6 +244,11 @@ class Reconciler:
             last_success_at=self.last_success_at,
             commit_subject=self.commits.commit_subject,
         )
+
+    def rollouts_in_progress(self) -> dict[str, ProgressEvent | None]:
+        """Deployment id → its rollout's latest step (None: queued), for readers on other
+        threads (the web page): a copy, taken whole."""
+        return {k: j.progress for k, j in dict(self.rollouts.jobs).items()}
 
     def cleanup_trees(self) -> None:
         """Remove the trees of commits neither applied nor read by a rollout in flight."""

@@ -24,6 +24,7 @@ from syncd.daemon.http import WebhookSecrets
 from syncd.daemon.notify.changes import alert_events
 from syncd.daemon.notify.notifier import Notifier, notifier_for
 from syncd.daemon.retries import DeploymentState
+from syncd.daemon.webhooks import SecretFileRefused, read_secret_file
 from syncd.errors import SourceError, SpecProblem, SyncdError
 from syncd.plan.model import DeploymentPlan
 from syncd.source.gitrepo import display_url
@@ -282,9 +283,9 @@ def _read_webhook_secrets(settings: DaemonSettings) -> WebhookSecrets:
         if path is None:
             return None
         try:
-            return path.read_bytes().strip() or None
-        except OSError as exc:
-            log.error("cannot read the webhook secret file %s: %s", path, exc.strerror)
+            return read_secret_file(path)
+        except SecretFileRefused as exc:  # that provider's webhooks are refused until fixed
+            log.error("%s", exc)
             return None
 
     hook = settings.webhook

@@ -1,5 +1,5 @@
-"""The daemon's HTTP routes: /healthz, /metrics, /api/status, the webhook and the Deploy Svc
-API, registered on the daemon's HttpServer (``syncd.daemon.http``)."""
+"""The daemon's HTTP routes: /healthz, /metrics, /api/status, the webhook, the Deploy Svc
+API and the web page, registered on the daemon's HttpServer (``syncd.daemon.http``)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,7 @@ def add_routes(server: HttpServer, daemon: Daemon) -> None:
         deployments_root=deployments_root,
         on_commit=lambda sha: daemon.queue.request("api", fetch=True),
     ).register(server)
+    if daemon.settings.web.enabled:
+        from syncd.daemon.web import WebPage
+
+        WebPage(daemon).register(server)

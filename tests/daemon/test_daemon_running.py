@@ -46,6 +46,7 @@ def test_the_daemon_follows_the_branch_heals_and_stops_cleanly(
     repo, make_config, engines, tmp_path
 ):
     (tmp_path / "gh.secret").write_bytes(SECRET + b"\n")
+    (tmp_path / "gh.secret").chmod(0o600)  # a secret file open to others is refused
     config_path = make_config(
         notes={"push": True}, webhook={"githubSecretFile": str(tmp_path / "gh.secret")}
     )
