@@ -10,9 +10,11 @@ from syncd.daemon.loop import Daemon
 from tests.daemon.conftest import config_writer, isolated_git_config, repo  # noqa: F401 (fixtures)
 from tests.daemon.helpers import DEFINITION, deployment
 
-# An image no engine has and none can pull (no network here): the rollout fails.
+# A version that exits at once with a reason on its last line: the rollout fails and is
+# reverted (no test may make an engine pull: no registry is reachable).
 BROKEN_DEFINITION = DEFINITION.replace("def_sleeper", "def_broken").replace(
-    "syncd-test/busybox:latest", "syncd-test/not-built-anywhere:latest"
+    """command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]""",
+    """command: ["/bin/sh", "-c", "echo 'boom: bad config'; exit 3"]""",
 )
 
 
@@ -64,8 +66,12 @@ def test_a_daemon_pass_posts_commit_statuses_and_alerts(
     assert first_of_sleeper.body["state"] == "pending"  # while it was being deployed
 
     alerts = [c for c in recorder.calls if c.path == "/alerts"]
-    (alert,) = alerts
-    assert (alert.body["event"], alert.body["deployment"]) == ("failed", "depl_broken")
-    assert (alert.body["state"], alert.body["commit"]) == ("Failed", sha)
-    assert alert.body["details"]  # the reason, e.g. the image that cannot be pulled
+    # the crashing version is reverted, and the deployment is in Error (a retry is due)
+    assert sorted((a.body["event"], a.body["deployment"]) for a in alerts) == [
+        ("error", "depl_broken"),
+        ("reverted", "depl_broken"),
+    ]
+    (alert,) = [a for a in alerts if a.body["event"] == "error"]
+    assert (alert.body["state"], alert.body["commit"]) == ("Error", sha)
+    assert "boom: bad config" in alert.body["details"]  # the reason: the crash's last line
     assert "s3cr3t-token-value" not in caplog.text

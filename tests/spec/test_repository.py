@@ -89,12 +89,19 @@ def test_example_definitions_build_offline_from_the_repo():
             routed.append(definition.id)
             assert definition.network == "host"
             assert definition.command == (
-                "/bin/sh", "-c", 'exec /bin/httpd -f -p "$HOST:$PORT" -h /www'
+                "/bin/sh",
+                "-c",
+                'exec /bin/httpd -f -p "$HOST:$PORT" -h /www',
             )
         else:
             assert definition.network == "none"
             assert definition.command == (
-                "/bin/httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"
+                "/bin/httpd",
+                "-f",
+                "-p",
+                f"127.0.0.1:{port}",
+                "-h",
+                "/www",
             )
         assert definition.health_check == HealthCheck(
             kind="http",

@@ -14,7 +14,11 @@ pytestmark = needs_browser
 STEADY = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
 # Healthy only after a health check or two: each rollout step waits a few seconds.
 SLOW_HEALTH = DEFINITION + 'healthCheck:\n  command: ["true"]\n  interval: 2s\n  retries: 1\n'
-MISSING_IMAGE = DEFINITION.replace("syncd-test/busybox:latest", "syncd-test/not-there:latest")
+# A version that exits at once (no test may make an engine pull: no registry is reachable).
+CRASHING = DEFINITION.replace(
+    """command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]""",
+    """command: ["/bin/sh", "-c", "echo 'boom: the config names no database'; exit 3"]""",
+)
 
 
 def row_text(driver, deployment_id: str) -> str:
@@ -66,19 +70,19 @@ def test_an_error_deployment_shows_its_reason(start_page_daemon):
     daemon = start_page_daemon(web={"openOnLoopback": True})
     daemon.repo.commit(
         {
-            "definitions/broken.yaml": MISSING_IMAGE.replace("def_sleeper", "def_broken"),
+            "definitions/broken.yaml": CRASHING.replace("def_sleeper", "def_broken"),
             "deployments/broken.yaml": deployment(1, "v1")
             .replace("depl_sleeper", "depl_broken")
             .replace("def_sleeper", "def_broken"),
         },
-        "Add a deployment whose image is missing",
+        "Add a deployment whose version crashes",
     )
     with chromium() as driver:
         driver.get(daemon.url("/"))
 
         def shows_reason() -> bool:
             row = row_text(driver, "depl_broken")
-            return ("Error" in row or "Failed" in row) and "not-there" in row
+            return ("Error" in row or "Failed" in row) and "boom" in row
 
         wait_for(shows_reason, 90, "depl_broken's reason on the page")
         reason = driver.find_element("css selector", "#dep-depl_broken .reason").text
