@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +14,11 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Pictures go to a scratch folder, so a test run leaves the checkout clean; to refresh the
+# docs' pictures: SYNCD_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest tests/web
+SCREENSHOTS = Path(
+    os.environ.get("SYNCD_SCREENSHOTS") or tempfile.gettempdir() + "/syncd-screenshots"
+)
 
 
 def have_browser() -> bool:
@@ -56,7 +61,7 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[object]:
 
 
 def screenshot(driver: object, name: str) -> None:
-    """Keep a picture of the page for the docs (docs/screenshots/NAME.png)."""
+    """Keep a picture of the page (SCREENSHOTS/NAME.png; the docs keep theirs in docs/screenshots)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
     width = driver.get_window_size()["width"]  # type: ignore[attr-defined]
