@@ -86,6 +86,7 @@ class Reconciler:
         self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
         self._plan_warnings: set[str] = set()
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
+        self._nodes_seen: tuple[object, ...] | None = None  # what the last pass saw of the nodes
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: the source when the repo changed, the pass settings, and the
@@ -168,6 +169,7 @@ class Reconciler:
             if warning not in self._plan_warnings:
                 log.warning("plan: %s", warning)
         self._plan_warnings = set(result.plan.warnings)
+        self._notice_node_changes(result.observed)
         for deployment_plan in result.plan.deployments:
             self._consider(result, deployment_plan, dispatch=dispatch)
         keep = {d.id for d in result.loaded.desired.deployments} | set(self.rollouts.jobs)
@@ -197,10 +199,26 @@ class Reconciler:
         if not deployment_plan.has_changes:
             if state is not None:  # converged, whatever came before (even by hand)
                 self.states.ok(deployment_id, self._ok_details(deployment_plan))
+                self.errors.clear(f"deployment:{deployment_id}")
                 self._converged_replicas[deployment_id] = wanted
             return
         if state is not None and state.state == "Failed":
             return  # until a commit changes it
+        if deployment_plan.unplaceable and not (
+            deployment_plan.start or deployment_plan.remove or deployment_plan.replace
+        ):
+            # Nothing a rollout could do: no room, or the nodes that fit are unreachable. A
+            # condition of the nodes, re-planned every pass, never an attempt that counts.
+            if state is not None:
+                updated = self.states.waiting_for_nodes(
+                    deployment_id,
+                    "; ".join(failure.describe() for failure in deployment_plan.unplaceable),
+                )
+                self.errors.error(
+                    f"deployment:{deployment_id}",
+                    f"{deployment_id}: Error: {updated.details}",
+                )
+            return
         if state is not None and state.state == "Error" and not state.retry_due():
             return
         if not dispatch:
@@ -212,6 +230,26 @@ class Reconciler:
             and self._converged_replicas.get(deployment_id) == wanted
         )
         self.rollouts.submit(result, deployment_plan, print_, healing=healing)
+
+    def _notice_node_changes(self, observed: ObservedState | None) -> None:
+        """A node back, added or with capacity freed (fewer instances on it) makes the
+        deployments waiting on the nodes due at once, whatever their backoff said."""
+        if observed is None:
+            return
+        per_node: dict[str, int] = {}
+        for instance in observed.instances:
+            per_node[instance.node_id] = per_node.get(instance.node_id, 0) + 1
+        seen = (
+            observed.reachable_node_ids(),
+            frozenset(observed.nodes),
+            frozenset(per_node.items()),
+        )
+        changed = self._nodes_seen is not None and seen != self._nodes_seen
+        self._nodes_seen = seen
+        if changed:
+            due = self.states.nodes_changed()
+            if due:
+                log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
 
     def _ok_details(self, deployment_plan: DeploymentPlan) -> str:
         count = len(deployment_plan.keep)

@@ -4,9 +4,14 @@ The reference's state machine, with what it left open made precise:
 - Error is retryable: the next attempt waits an exponential backoff with jitter (``backoffMin``
   doubling up to ``backoffMax``), so a broken node is not hammered and many deployments that
   failed together do not retry together.
-- Failed is final for the deployment *as committed*: after ``maxAttempts`` attempts, or at once
-  for a permanent cause (an image that does not build, a health check that fails). Only a commit
-  that changes the deployment (its fingerprint) starts it over.
+- Failed is final for the deployment *as committed*, and only for a version that cannot work:
+  after ``maxAttempts`` attempts of one that crashed or never became healthy, or at once for a
+  permanent cause (an image that does not build). Only a commit that changes the deployment (its
+  fingerprint) starts it over.
+- A condition of the nodes (one that cannot be reached, no room for the replicas) is no fault of
+  the version: the deployment stays in Error however long it lasts, retried at the capped
+  backoff, and at once when the nodes change (one back, one added, capacity freed). A reboot of
+  a host never needs a commit to recover.
 The daemon keeps this in memory only: after a restart every deployment starts over at Pending,
 which costs at most ``maxAttempts`` more attempts and never a wrong state on a node.
 """
@@ -49,9 +54,12 @@ class DeploymentState:
     attempts: int = 0  # failed attempts at this fingerprint
     retry_at: float | None = None  # wall-clock time of the next attempt (Error only)
     last_heal: str | None = None  # sentence about the last drift healed
+    # Error because of the nodes (unreachable, full), not the version: never Failed for it,
+    # and due again as soon as the nodes change.
+    waiting_on_nodes: bool = False
 
     def retry_due(self, now: float | None = None) -> bool:
-        return self.retry_at is None or (now or time.time()) >= self.retry_at
+        return self.retry_at is None or (time.time() if now is None else now) >= self.retry_at
 
 
 class DeploymentStates:
@@ -91,21 +99,73 @@ class DeploymentStates:
         return updated
 
     def deploying(self, deployment_id: str, details: str) -> DeploymentState:
-        return self.set(deployment_id, "Deploying", details, retry_at=None)
+        return self.set(deployment_id, "Deploying", details, retry_at=None, waiting_on_nodes=False)
 
     def ok(self, deployment_id: str, details: str) -> DeploymentState:
-        return self.set(deployment_id, "OK", details, attempts=0, retry_at=None)
+        return self.set(
+            deployment_id, "OK", details, attempts=0, retry_at=None, waiting_on_nodes=False
+        )
+
+    def waiting_for_nodes(self, deployment_id: str, reason: str) -> DeploymentState:
+        """The plan has nothing to do for the deployment but replicas no node can take now (no
+        room, or the only fitting nodes unreachable): Error, no attempt counted, no rollout. Every
+        pass plans again, so the deployment moves the moment a node can take them."""
+        return self.set(
+            deployment_id,
+            "Error",
+            f"{_sentence(reason)} Waiting for the nodes: placed as soon as one has room.",
+            retry_at=None,
+            waiting_on_nodes=True,
+        )
+
+    def nodes_changed(self) -> list[str]:
+        """A node came back, was added or freed capacity: every deployment in Error because of
+        the nodes is due at once (its backoff is over). Returns their ids."""
+        due = [
+            deployment_id
+            for deployment_id, state in self._states.items()
+            if state.state == "Error" and state.waiting_on_nodes and state.retry_at is not None
+        ]
+        for deployment_id in due:
+            self._states[deployment_id] = replace(self._states[deployment_id], retry_at=None)
+        return due
 
     def failed_attempt(
-        self, deployment_id: str, reason: str, *, retryable: bool, now: float | None = None
+        self,
+        deployment_id: str,
+        reason: str,
+        *,
+        retryable: bool,
+        condition: bool = False,
+        now: float | None = None,
     ) -> DeploymentState:
         """Count one failed attempt: Error with a backoff, or Failed when attempts ran out or the
-        cause is permanent. ``reason`` is a sentence (``health check failed: ...``)."""
+        cause is permanent. ``reason`` is a sentence (``health check failed: ...``).
+        ``condition``: the cause was the nodes (one unreachable), not the version: Error at the
+        capped backoff for as long as it lasts, never Failed."""
         current = self._states[deployment_id]
         attempts = current.attempts + 1
         reason = _sentence(reason)
+        if condition:
+            delay = backoff_delay(attempts, self.settings, self._rng)
+            return self.set(
+                deployment_id,
+                "Error",
+                f"{reason} Attempt {attempts}; retrying in {_seconds(delay)}, or as soon as "
+                "the nodes change.",
+                attempts=attempts,
+                retry_at=(time.time() if now is None else now) + delay,
+                waiting_on_nodes=True,
+            )
         if not retryable:
-            return self.set(deployment_id, "Failed", reason, attempts=attempts, retry_at=None)
+            return self.set(
+                deployment_id,
+                "Failed",
+                reason,
+                attempts=attempts,
+                retry_at=None,
+                waiting_on_nodes=False,
+            )
         if attempts >= self.settings.max_attempts:
             return self.set(
                 deployment_id,
@@ -114,9 +174,10 @@ class DeploymentStates:
                 "this deployment starts it over.",
                 attempts=attempts,
                 retry_at=None,
+                waiting_on_nodes=False,
             )
         delay = backoff_delay(attempts, self.settings, self._rng)
-        retry_at = (now or time.time()) + delay
+        retry_at = (time.time() if now is None else now) + delay
         return self.set(
             deployment_id,
             "Error",
@@ -124,6 +185,7 @@ class DeploymentStates:
             f"{_seconds(delay)}.",
             attempts=attempts,
             retry_at=retry_at,
+            waiting_on_nodes=False,
         )
 
     def settle_rollout(
@@ -151,8 +213,15 @@ class DeploymentStates:
                 deployment_id, "Pending", "The rollout was cancelled; it starts again."
             )
             return "cancelled", updated
+        # The apply engine's "error" outcome is a temporary cause outside the version (a node
+        # that stopped answering, an unexpected error); "failed" is the version's own (it
+        # crashed, never became healthy, did not build).
         updated = self.failed_attempt(
-            deployment_id, result.reason or result.outcome, retryable=result.retryable, now=now
+            deployment_id,
+            result.reason or result.outcome,
+            retryable=result.retryable,
+            condition=result.outcome == "error" and result.retryable,
+            now=now,
         )
         return "failed", updated
 
