@@ -115,6 +115,7 @@ class DaemonSettings:
     reconcile_interval_s: float = 15.0
     stale_after_s: float = 600.0
     shutdown_timeout_s: float = 30.0
+    pass_timeout_s: float = 300.0  # /healthz is unhealthy while a pass runs longer than this
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     nodes: tuple[NodeSpec, ...] = ()
     only_nodes: frozenset[str] | None = None
@@ -243,6 +244,7 @@ class _Reader:
             reconcile_interval_s=self._duration(("reconcileInterval",), 15.0),
             stale_after_s=self._duration(("staleAfter",), 600.0),
             shutdown_timeout_s=self._duration(("shutdownTimeout",), 30.0),
+            pass_timeout_s=self._duration(("passTimeout",), 300.0),
             secrets=SecretsSettings(
                 dir=self._path(secrets_raw.get("dir")),
                 age_identity=self._path(secrets_raw.get("ageIdentity")),

@@ -7,6 +7,11 @@ The daemon is three parts by role (kopf's reactor split): this lifecycle, the ``
 cancel Event, so a health wait never holds up the next fetch). The pass runs on one thread
 (the caller's: ``run`` or ``run_once``).
 
+Whatever that thread is doing, the daemon answers for itself: ``/healthz`` turns unhealthy when a
+pass has run for longer than ``passTimeout``, and SIGTERM ends the process within
+``shutdownTimeout`` even when the pass never returns (a timer thread exits the process; what it
+leaves half done the next start converges, as after SIGKILL).
+
 State lives where the architecture says it lives: containers' labels on the nodes and the Git
 history. What the daemon holds in memory (retry counts, the last good commit) is rebuilt from
 those after a restart, at the cost of at most one extra attempt per deployment.
@@ -59,6 +64,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._ready_sent = False
+        self._pass_started: float | None = None  # monotonic; set while a pass runs
+        self._stop_requested_at: float | None = None  # monotonic
         self.reconciler = Reconciler(
             settings,
             environ=dict(os.environ if environ is None else environ),
@@ -97,7 +104,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            _install_signals(self.request_stop, self.request_reload)
+            _install_signals(self._stop_on_signal, self.request_reload)
             self._pass(Trigger(fetch=True, reasons=("once",)))
             self._wait_for_jobs(timeout=None)
             self.reconciler.collect()
@@ -127,7 +134,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            _install_signals(self.request_stop, self.request_reload)
+            _install_signals(self._stop_on_signal, self.request_reload)
             self._start_parts()
             self.queue.request("startup", fetch=True)
             watchdog_every = systemd.watchdog_interval_s()
@@ -162,15 +169,45 @@ class Daemon:
 
     def _pass(self, trigger: Trigger, *, dispatch: bool = True) -> None:
         """One pass of the reconciler, then the status and the trees it no longer needs."""
-        if not self.reconciler.run_pass(trigger, dispatch=dispatch):
+        self._pass_started = time.monotonic()
+        try:
+            finished = self.reconciler.run_pass(trigger, dispatch=dispatch)
+        finally:
+            self._pass_started = None
+        if not finished:
             return  # stopping
         self._write_status("sync" if trigger.fetch else "reconcile")
         self.reconciler.cleanup_trees()
 
     def request_stop(self, why: str = "stop requested") -> None:
         log.info("%s", why)
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stop.set()
         self.queue.close()
+
+    def _stop_on_signal(self, why: str) -> None:
+        """SIGTERM/SIGINT: stop, and make sure the process is gone within ``shutdownTimeout``
+        even if the pass thread never looks at the stop again (a wedged pass)."""
+        self.request_stop(why)
+        deadline = threading.Timer(self.settings.shutdown_timeout_s, self._exit_now)
+        deadline.daemon = True  # a clean stop before it fires is not held up by it
+        deadline.start()
+
+    def _exit_now(self) -> None:
+        busy = self._pass_started
+        what = (
+            f"a pass has been running for {time.monotonic() - busy:.0f}s"
+            if busy is not None
+            else "the shutdown has not finished"
+        )
+        log.warning(
+            "%s after shutdownTimeout (%.0fs): exiting now (the next start converges)",
+            what,
+            self.settings.shutdown_timeout_s,
+        )
+        logging.shutdown()
+        os._exit(0)
 
     def request_reload(self) -> None:
         self._reload.set()
@@ -211,9 +248,14 @@ class Daemon:
         self.reconciler.close()
 
     def _stop_rollouts(self) -> None:
-        """Cancel every rollout (they stop between steps) and wait up to the shutdown timeout."""
+        """Cancel every rollout (they stop between steps) and wait up to the shutdown timeout,
+        counted from the stop request (a second is kept for the final status)."""
         self.reconciler.rollouts.cancel_all()
-        finished = self._wait_for_jobs(timeout=self.settings.shutdown_timeout_s)
+        timeout = self.settings.shutdown_timeout_s
+        if self._stop_requested_at is not None:
+            left = self._stop_requested_at + timeout - time.monotonic()
+            timeout = max(left - min(1.0, timeout / 10), 0.0)
+        finished = self._wait_for_jobs(timeout=timeout)
         if not finished:
             log.warning(
                 "rollouts still running after %.0fs; exiting anyway (the next start converges)",
@@ -280,6 +322,14 @@ class Daemon:
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
+        busy = self._pass_started
+        if busy is not None:
+            running_for = time.monotonic() - busy
+            if running_for > self.settings.pass_timeout_s:
+                return False, (
+                    f"a pass has been running for {running_for:.0f}s (passTimeout is "
+                    f"{self.settings.pass_timeout_s:.0f}s): the daemon is stuck or overloaded"
+                )
         if self.reconciler.passes == 0:
             return False, "no pass has finished yet"
         state = self.reconciler.commits.state
