@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +18,37 @@ from syncd.source.gitrepo import GitSource
 from syncd.source.revisions import checkout_revision
 from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.desired import DesiredState
+from syncd.spec.models import Deployment
 from syncd.sync import LoadedRevision, Revision, Sync
 
 log = logging.getLogger("syncd.daemon")
+
+LOGGED_PROBLEMS = 20  # problems of a refused commit written to the log
+
+
+def replica_problems(deployments: Iterable[Deployment], max_replicas: int) -> list[SpecProblem]:
+    """Deployments asking for more replicas (or autoScaling.maxReplicas) than the daemon's
+    ``maxReplicas``: a typo such as ``replicas: 100000`` is refused before anything plans it."""
+    problems: list[SpecProblem] = []
+    for deployment in deployments:
+        asked = [("replicas", deployment.replicas)]
+        if deployment.auto_scaling is not None:
+            asked.append(("autoScaling.maxReplicas", deployment.auto_scaling.max_replicas))
+        source = deployment.source
+        for field_path, count in asked:
+            if count > max_replicas:
+                problems.append(
+                    SpecProblem(
+                        source.file if source else f"deployment {deployment.id}",
+                        source.line if source else 1,
+                        source.column if source else 1,
+                        f"$.{field_path}",
+                        f"{field_path} {count} is above the daemon's maxReplicas "
+                        f"({max_replicas}); lower it, or raise maxReplicas in the daemon config "
+                        "(at most 10000)",
+                    )
+                )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,12 @@ class Commits:
         except SyncdError as exc:
             self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
             return
+        too_many = replica_problems(
+            (d.deployment for d in loaded.desired.deployments), self.settings.max_replicas
+        )
+        if too_many:
+            self._refuse(sha, too_many, "invalid")
+            return
         if self.good is not None:
             log.info("applying commit %s (was %s)", sha[:12], self.good.sha[:12])
         else:
@@ -163,8 +198,13 @@ class Commits:
         self.invalid = (sha, list(problems))
         keeping = f"; keeping {self.good.sha[:12]} applied" if self.good else ""
         log.error("commit %s is %s, nothing changes%s:", sha[:12], why, keeping)
-        for problem in problems:
+        # A commit with thousands of problems must not write thousands of log lines.
+        for problem in problems[:LOGGED_PROBLEMS]:
             log.error("  %s", problem)
+        if len(problems) > LOGGED_PROBLEMS:
+            log.error(
+                "  ... and %d more (syncd validate lists them all)", len(problems) - LOGGED_PROBLEMS
+            )
 
     def _tree(self, sha: str) -> Path:
         """The files of commit ``sha``, written once: rollouts in flight keep reading the tree of

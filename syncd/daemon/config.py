@@ -31,6 +31,9 @@ from syncd.spec.quantities import QuantityError, parse_duration
 DEFAULT_STATE_DIR = Path("/var/lib/syncd")
 DEFAULT_NOTES_REF = "refs/notes/syncd"
 DEFAULT_LISTEN = "127.0.0.1:9400"
+# What one deployment of a commit may ask for (replicas, autoScaling.maxReplicas); the
+# deployment schema bounds it at 10000 for every caller.
+DEFAULT_MAX_REPLICAS = 1000
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class DaemonSettings:
     stale_after_s: float = 600.0
     shutdown_timeout_s: float = 30.0
     pass_timeout_s: float = 300.0  # /healthz is unhealthy while a pass runs longer than this
+    max_replicas: int = DEFAULT_MAX_REPLICAS  # a commit asking one deployment for more is refused
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     nodes: tuple[NodeSpec, ...] = ()
     only_nodes: frozenset[str] | None = None
@@ -245,6 +249,7 @@ class _Reader:
             stale_after_s=self._duration(("staleAfter",), 600.0),
             shutdown_timeout_s=self._duration(("shutdownTimeout",), 30.0),
             pass_timeout_s=self._duration(("passTimeout",), 300.0),
+            max_replicas=raw.get("maxReplicas", DEFAULT_MAX_REPLICAS),
             secrets=SecretsSettings(
                 dir=self._path(secrets_raw.get("dir")),
                 age_identity=self._path(secrets_raw.get("ageIdentity")),
