@@ -11,9 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import git
+
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
+from syncd.daemon.persist import APPLIED_FILE, read_state, write_state
 from syncd.errors import SignatureError, SourceError, SpecError, SpecProblem, SyncdError
+from syncd.source.gitcommand import run_git
 from syncd.source.gitrepo import GitSource
 from syncd.source.revisions import checkout_revision
 from syncd.spec.cache import ParseCache, blob_ids_of_revision
@@ -111,6 +115,10 @@ class Commits:
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
         self.commit_subject = ""
+        # The last commit applied, kept across restarts for the rollback guard.
+        self._applied_file = settings.state_dir / APPLIED_FILE
+        applied = read_state(self._applied_file).get("commit")
+        self.last_applied: str | None = applied if isinstance(applied, str) else None
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: a new source when the repository settings changed."""
@@ -156,6 +164,13 @@ class Commits:
             except SignatureError as exc:
                 self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "refused")
                 return
+        rollback = self._rollback(sha)
+        if rollback is not None:
+            if self.good is None and self.last_applied is not None:
+                # A restart facing a rolled-back head keeps running what it applied last.
+                self.evaluate(self.last_applied)
+            self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", rollback)], "refused")
+            return
         try:
             tree = self._tree(sha)
         except SourceError as exc:
@@ -189,10 +204,32 @@ class Commits:
             log.info("applying commit %s", sha[:12])
         self.good = GoodCommit(loaded)
         self.invalid = None
+        if self.last_applied != sha:
+            self.last_applied = sha
+            write_state(self._applied_file, {"commit": sha})
         try:
             self.commit_subject = self.source.commit_info(sha).subject
         except SourceError:
             self.commit_subject = ""
+
+    def _rollback(self, sha: str) -> str | None:
+        """Why ``sha`` is refused as not a descendant of the last applied commit, or None."""
+        last = self.last_applied
+        if last is None or sha == last or self.settings.repo.allow_non_fast_forward:
+            return None
+        try:
+            run_git(self.settings.checkout_dir, ["merge-base", "--is-ancestor", last, sha])
+            return None
+        except git.GitCommandError as exc:
+            # exit 1: not an ancestor; otherwise the old commit is not even in the clone any
+            # more (history rewritten): descent cannot be shown either way.
+            known = exc.status == 1
+        return (
+            f"commit {sha[:12]} is not a descendant of {last[:12]}, the last applied commit"
+            f"{'' if known else ' (which the branch no longer contains)'}: a force-push or a "
+            "reset to an older commit is refused so an old commit cannot be replayed; push a "
+            "new commit on top of the applied one, or set repo.allowNonFastForward: true"
+        )
 
     def _refuse(self, sha: str, problems: list[SpecProblem], why: str) -> None:
         self.invalid = (sha, list(problems))

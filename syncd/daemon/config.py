@@ -57,6 +57,9 @@ class RepoSettings:
     ssh_key: Path | None = None
     known_hosts: Path | None = None
     signatures: SignaturePolicy = field(default_factory=SignaturePolicy)
+    # False: a head that is not a descendant of the last applied commit is refused (rollback
+    # guard: a force-push back to an old, validly signed commit is not applied).
+    allow_non_fast_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class _Reader:
                 allowed_signers_file=self._path(signatures.get("allowedSignersFile")),
                 gpg_home=self._path(signatures.get("gpgHome")),
             ),
+            allow_non_fast_forward=repo_raw.get("allowNonFastForward", False),
         )
         state_dir = self._path(raw.get("stateDir")) or DEFAULT_STATE_DIR
         status_file = self._path(raw.get("statusFile")) or state_dir / "status.json"
