@@ -13,8 +13,9 @@ pass has run for longer than ``passTimeout``, and SIGTERM ends the process withi
 leaves half done the next start converges, as after SIGKILL).
 
 State lives where the architecture says it lives: containers' labels on the nodes and the Git
-history. What the daemon holds in memory (retry counts, the last good commit) is rebuilt from
-those after a restart, at the cost of at most one extra attempt per deployment.
+history. What the next pass needs besides (the deployments' attempt counts and backoffs, the
+last applied commit for the rollback guard) is kept in small files in the state dir
+(``persist.py``), so a restart resumes where it was.
 """
 
 from __future__ import annotations
@@ -263,6 +264,7 @@ class Daemon:
             )
             self.abandoned_rollouts = True
         self.reconciler.collect()
+        self.reconciler.save_states()
         try:
             self._write_status()
         except Exception:

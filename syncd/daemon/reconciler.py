@@ -19,8 +19,9 @@ from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
+from syncd.daemon.persist import read_state, write_state
 from syncd.daemon.reporting import PassView, StatusWriter
-from syncd.daemon.retries import DeploymentStates
+from syncd.daemon.retries import STATES_FILE, DeploymentStates
 from syncd.daemon.rollouts import Rollouts
 from syncd.daemon.triggers import Trigger
 from syncd.nodes.pool import NodePool
@@ -87,6 +88,11 @@ class Reconciler:
         self._plan_warnings: set[str] = set()
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
         self._nodes_seen: tuple[object, ...] | None = None  # what the last pass saw of the nodes
+        # Attempt counts and backoffs resume after a restart (retries.py).
+        self._states_file = settings.state_dir / STATES_FILE
+        if states.restore(read_state(self._states_file)):
+            log.info("resumed the deployments' states from %s", self._states_file)
+        self._states_saved = states.snapshot()
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: the source when the repo changed, the pass settings, and the
@@ -124,7 +130,14 @@ class Reconciler:
         self.last_pass_s = time.monotonic() - started
         if not (commits.state.error or commits.invalid or self.plan_error) and commits.good:
             self.last_success_at = self.last_pass_at
+        self.save_states()
         return True
+
+    def save_states(self) -> None:
+        """Write the deployments' states when they changed since the last write."""
+        snapshot = self.states.snapshot()
+        if snapshot != self._states_saved and write_state(self._states_file, snapshot):
+            self._states_saved = snapshot
 
     def collect(self) -> None:
         """The finished rollouts' results into the deployments' states."""

@@ -12,14 +12,17 @@ The reference's state machine, with what it left open made precise:
   the version: the deployment stays in Error however long it lasts, retried at the capped
   backoff, and at once when the nodes change (one back, one added, capacity freed). A reboot of
   a host never needs a commit to recover.
-The daemon keeps this in memory only: after a restart every deployment starts over at Pending,
-which costs at most ``maxAttempts`` more attempts and never a wrong state on a node.
+The states survive a restart (``stateDir/deployments.json``, written after each pass that
+changed them): a restarted daemon resumes each deployment's attempt count and backoff instead of
+starting every one over at Pending. A deployment whose fingerprint changed meanwhile starts over
+as usual; a missing or corrupt file costs only that resumption.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -27,6 +30,8 @@ from syncd.apply.report import DeploymentResult
 from syncd.daemon.config import RetrySettings
 
 State = Literal["Pending", "Deploying", "OK", "Error", "Failed"]
+STATES: tuple[str, ...] = ("Pending", "Deploying", "OK", "Error", "Failed")
+STATES_FILE = "deployments.json"  # in the state dir
 # What a finished rollout did to its deployment's state.
 Settlement = Literal["superseded", "rolled_out", "healed", "cancelled", "failed"]
 
@@ -69,6 +74,38 @@ class DeploymentStates:
         self.settings = settings
         self._rng = rng or random.Random()
         self._states: dict[str, DeploymentState] = {}
+
+    def snapshot(self) -> dict[str, object]:
+        """What the next run needs, as JSON data (``restore`` reads it back)."""
+        return {
+            "deployments": {
+                deployment_id: {
+                    "fingerprint": state.fingerprint,
+                    "state": state.state,
+                    "details": state.details,
+                    "attempts": state.attempts,
+                    "retryAt": state.retry_at,
+                    "lastHeal": state.last_heal,
+                    "waitingOnNodes": state.waiting_on_nodes,
+                }
+                for deployment_id, state in sorted(self._states.items())
+            }
+        }
+
+    def restore(self, data: Mapping[str, object]) -> int:
+        """Take the states a previous run saved; entries that are not what ``snapshot`` writes
+        are skipped. A rollout in flight then (Deploying) is Pending now: no job runs it.
+        Returns how many were restored."""
+        entries = data.get("deployments")
+        if not isinstance(entries, dict):
+            return 0
+        restored = 0
+        for deployment_id, entry in entries.items():
+            state = _restored(deployment_id, entry)
+            if state is not None:
+                self._states[deployment_id] = state
+                restored += 1
+        return restored
 
     def get(self, deployment_id: str) -> DeploymentState | None:
         return self._states.get(deployment_id)
@@ -224,6 +261,35 @@ class DeploymentStates:
             now=now,
         )
         return "failed", updated
+
+
+def _restored(deployment_id: str, entry: object) -> DeploymentState | None:
+    if not isinstance(entry, dict):
+        return None
+    fingerprint, state = entry.get("fingerprint"), entry.get("state")
+    details, attempts = entry.get("details"), entry.get("attempts")
+    retry_at, last_heal = entry.get("retryAt"), entry.get("lastHeal")
+    if not (
+        isinstance(fingerprint, str)
+        and state in STATES
+        and isinstance(details, str)
+        and isinstance(attempts, int)
+        and (retry_at is None or isinstance(retry_at, int | float))
+        and (last_heal is None or isinstance(last_heal, str))
+    ):
+        return None
+    if state == "Deploying":
+        state, details = "Pending", "The daemon restarted mid-rollout; it continues."
+    return DeploymentState(
+        deployment_id,
+        fingerprint,
+        state=state,
+        details=details,
+        attempts=max(attempts, 0),
+        retry_at=float(retry_at) if retry_at is not None else None,
+        last_heal=last_heal,
+        waiting_on_nodes=entry.get("waitingOnNodes") is True,
+    )
 
 
 def _sentence(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 from syncd.apply.report import DeploymentResult
@@ -130,3 +131,36 @@ def test_a_rollout_of_an_older_version_or_a_prune_changes_nothing():
     assert states.settle_rollout("depl_gone", "fp1", failed) == ("superseded", None)
     state = states.get("depl_a")
     assert state is not None and state.state == "Pending" and state.attempts == 0
+
+
+def test_states_survive_a_snapshot_and_a_rollout_in_flight_restarts_pending():
+    states = DeploymentStates(SETTINGS, random.Random(1))
+    for deployment_id in ("depl_err", "depl_roll"):
+        states.observe_fingerprint(deployment_id, "fp1")
+    states.failed_attempt("depl_err", "exited with code 3", retryable=True, now=100)
+    states.deploying("depl_roll", "Rolling out.")
+    snapshot = json.loads(json.dumps(states.snapshot()))  # through the file's JSON
+
+    resumed = DeploymentStates(SETTINGS)
+    assert resumed.restore(snapshot) == 2
+    err = resumed.observe_fingerprint("depl_err", "fp1")
+    assert (
+        err.state == "Error"
+        and err.attempts == 1
+        and err.retry_at == states.get("depl_err").retry_at
+    )  # type: ignore[union-attr]
+    assert resumed.get("depl_roll").state == "Pending"  # type: ignore[union-attr]
+    assert resumed.observe_fingerprint("depl_err", "fp2").attempts == 0  # a new commit: over
+
+
+def test_a_damaged_snapshot_entry_is_skipped():
+    resumed = DeploymentStates(SETTINGS)
+    data = {
+        "deployments": {
+            "depl_ok": {"fingerprint": "f", "state": "OK", "details": "", "attempts": 0},
+            "depl_bad": {"fingerprint": "f", "state": "Exploded", "details": "", "attempts": 0},
+            "depl_worse": "not an object",
+        }
+    }
+    assert resumed.restore(data) == 1 and set(resumed.all()) == {"depl_ok"}
+    assert DeploymentStates(SETTINGS).restore({"deployments": []}) == 0
