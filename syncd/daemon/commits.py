@@ -156,7 +156,24 @@ class Commits:
         state.head = head
 
     def evaluate(self, sha: str) -> None:
-        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied."""
+        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied;
+        after a restart that is the commit applied before it (stateDir/applied.json), so a
+        refused head never leaves a restarted daemon with nothing to reconcile."""
+        self._evaluate(sha)
+        last = self.last_applied
+        refused = self.invalid
+        if (
+            self.good is None
+            and refused is not None
+            and refused[0] == sha
+            and last not in (None, sha)
+        ):
+            assert last is not None
+            log.info("keeping %s applied, the commit applied before the restart", last[:12])
+            self._evaluate(last)
+            self.invalid = refused
+
+    def _evaluate(self, sha: str) -> None:
         policy = self.settings.repo.signatures
         if policy.required:
             try:
@@ -166,9 +183,6 @@ class Commits:
                 return
         rollback = self._rollback(sha)
         if rollback is not None:
-            if self.good is None and self.last_applied is not None:
-                # A restart facing a rolled-back head keeps running what it applied last.
-                self.evaluate(self.last_applied)
             self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", rollback)], "refused")
             return
         try:
