@@ -87,7 +87,8 @@ class Reconciler:
         self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
         self._plan_warnings: set[str] = set()
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
-        self._nodes_seen: tuple[object, ...] | None = None  # what the last pass saw of the nodes
+        # what the last pass saw of the nodes: (reachable ids, all ids, instances per node)
+        self._nodes_seen: tuple[frozenset, frozenset, frozenset] | None = None
         # Attempt counts and backoffs resume after a restart (retries.py).
         self._states_file = settings.state_dir / STATES_FILE
         if states.restore(read_state(self._states_file)):
@@ -246,7 +247,8 @@ class Reconciler:
 
     def _notice_node_changes(self, observed: ObservedState | None) -> None:
         """A node back, added or with capacity freed (fewer instances on it) makes the
-        deployments waiting on the nodes due at once, whatever their backoff said."""
+        deployments waiting on the nodes due at once, whatever their backoff said, and starts
+        over one that Failed on a node that is reachable again."""
         if observed is None:
             return
         per_node: dict[str, int] = {}
@@ -257,10 +259,11 @@ class Reconciler:
             frozenset(observed.nodes),
             frozenset(per_node.items()),
         )
-        changed = self._nodes_seen is not None and seen != self._nodes_seen
+        before = self._nodes_seen
         self._nodes_seen = seen
-        if changed:
-            due = self.states.nodes_changed()
+        if before is not None and seen != before:
+            returned = seen[0] - before[0]  # reachable now, not at the last pass
+            due = self.states.nodes_changed(returned)
             if due:
                 log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
 

@@ -62,6 +62,9 @@ class DeploymentState:
     # Error because of the nodes (unreachable, full), not the version: never Failed for it,
     # and due again as soon as the nodes change.
     waiting_on_nodes: bool = False
+    # The nodes the last failed rollout worked on: an engine that was going down answers with
+    # errors that look like the version's fault, so their return earns a Failed one a new start.
+    failed_on: frozenset[str] = frozenset()
 
     def retry_due(self, now: float | None = None) -> bool:
         return self.retry_at is None or (time.time() if now is None else now) >= self.retry_at
@@ -87,6 +90,7 @@ class DeploymentStates:
                     "retryAt": state.retry_at,
                     "lastHeal": state.last_heal,
                     "waitingOnNodes": state.waiting_on_nodes,
+                    "failedOn": sorted(state.failed_on),
                 }
                 for deployment_id, state in sorted(self._states.items())
             }
@@ -155,16 +159,26 @@ class DeploymentStates:
             waiting_on_nodes=True,
         )
 
-    def nodes_changed(self) -> list[str]:
+    def nodes_changed(self, returned: frozenset[str] = frozenset()) -> list[str]:
         """A node came back, was added or freed capacity: every deployment in Error because of
-        the nodes is due at once (its backoff is over). Returns their ids."""
-        due = [
-            deployment_id
-            for deployment_id, state in self._states.items()
-            if state.state == "Error" and state.waiting_on_nodes and state.retry_at is not None
-        ]
-        for deployment_id in due:
-            self._states[deployment_id] = replace(self._states[deployment_id], retry_at=None)
+        the nodes is due at once (its backoff is over), and one Failed by a rollout on a node in
+        ``returned`` (reachable again) starts over: what failed there may have been the engine
+        going down. Returns their ids."""
+        due: list[str] = []
+        for deployment_id, state in list(self._states.items()):
+            if state.state == "Error" and state.waiting_on_nodes and state.retry_at is not None:
+                self._states[deployment_id] = replace(state, retry_at=None)
+                due.append(deployment_id)
+            elif state.state == "Failed" and state.failed_on & returned:
+                self._states[deployment_id] = replace(
+                    state,
+                    state="Pending",
+                    details="A node it failed on is back; it starts over.",
+                    attempts=0,
+                    retry_at=None,
+                    failed_on=frozenset(),
+                )
+                due.append(deployment_id)
         return due
 
     def failed_attempt(
@@ -174,6 +188,7 @@ class DeploymentStates:
         *,
         retryable: bool,
         condition: bool = False,
+        nodes: frozenset[str] = frozenset(),
         now: float | None = None,
     ) -> DeploymentState:
         """Count one failed attempt: Error with a backoff, or Failed when attempts ran out or the
@@ -183,6 +198,7 @@ class DeploymentStates:
         current = self._states[deployment_id]
         attempts = current.attempts + 1
         reason = _sentence(reason)
+        self._states[deployment_id] = replace(current, failed_on=nodes)
         if condition:
             delay = backoff_delay(attempts, self.settings, self._rng)
             return self.set(
@@ -232,6 +248,7 @@ class DeploymentStates:
         result: DeploymentResult,
         *,
         healed: str | None = None,
+        nodes: frozenset[str] = frozenset(),
         now: float | None = None,
     ) -> tuple[Settlement, DeploymentState | None]:
         """Record what a rollout of ``deployment_id`` at ``fingerprint`` (None: a prune) came
@@ -258,6 +275,7 @@ class DeploymentStates:
             result.reason or result.outcome,
             retryable=result.retryable,
             condition=result.outcome == "error" and result.retryable,
+            nodes=nodes,
             now=now,
         )
         return "failed", updated
@@ -289,6 +307,7 @@ def _restored(deployment_id: str, entry: object) -> DeploymentState | None:
         retry_at=float(retry_at) if retry_at is not None else None,
         last_heal=last_heal,
         waiting_on_nodes=entry.get("waitingOnNodes") is True,
+        failed_on=frozenset(node for node in entry.get("failedOn") or () if isinstance(node, str)),
     )
 
 

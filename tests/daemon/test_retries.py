@@ -164,3 +164,18 @@ def test_a_damaged_snapshot_entry_is_skipped():
     }
     assert resumed.restore(data) == 1 and set(resumed.all()) == {"depl_ok"}
     assert DeploymentStates(SETTINGS).restore({"deployments": []}) == 0
+
+
+def test_a_deployment_failed_on_a_node_starts_over_when_that_node_returns():
+    states = DeploymentStates(RetrySettings(max_attempts=1), random.Random(1))
+    for deployment_id in ("depl_on_c", "depl_on_a"):
+        states.observe_fingerprint(deployment_id, "fp1")
+    engine_error = DeploymentResult("depl_on_c", "failed", reason="failed to start", retryable=True)
+    states.settle_rollout("depl_on_c", "fp1", engine_error, nodes=frozenset({"node-c"}))
+    crashed = DeploymentResult("depl_on_a", "failed", reason="exited with code 3", retryable=True)
+    states.settle_rollout("depl_on_a", "fp1", crashed, nodes=frozenset({"node-a"}))
+    assert states.get("depl_on_c").state == "Failed"  # type: ignore[union-attr]
+    assert states.nodes_changed(frozenset({"node-c"})) == ["depl_on_c"]
+    back = states.get("depl_on_c")
+    assert back is not None and back.state == "Pending" and back.attempts == 0
+    assert states.get("depl_on_a").state == "Failed"  # type: ignore[union-attr]

@@ -67,3 +67,30 @@ def status_of(status_path: Path, deployment_id: str) -> dict | None:
     if not status:
         return None
     return next((d for d in status["deployments"] if d["id"] == deployment_id), None)
+
+
+TRANSPORTS = ("unix", "ssh", "tls")
+
+
+def node_entries(engines, transport: str) -> list[dict]:
+    """The harness's three nodes as daemon config entries, one reached over ``transport``:
+    "unix" (all over their sockets), "ssh" (node-b over ssh://, key and known_hosts pinned) or
+    "tls" (node-c over tcp:// with TLS client certificates)."""
+    special = {"ssh": engines.ssh_node, "tls": engines.tls_node}.get(transport)
+    entries = []
+    for node in engines.nodes:
+        spec = special if special is not None and special.id == node.id else node
+        entry: dict = {"id": spec.id, "url": spec.url, "cluster": spec.cluster, "zone": spec.zone}
+        if spec.ssh is not None:
+            entry["ssh"] = {
+                "identityFile": spec.ssh.identity_file,
+                "knownHosts": spec.ssh.known_hosts,
+            }
+        if spec.tls is not None:
+            entry["tls"] = {
+                "caCert": spec.tls.ca_cert,
+                "clientCert": spec.tls.client_cert,
+                "clientKey": spec.tls.client_key,
+            }
+        entries.append(entry)
+    return entries

@@ -30,10 +30,12 @@ from tests.apply.applykit import Sampler, sockets_of
 from tests.daemon.helpers import read_json, wait_for
 from tests.faults.faultkit import (
     SERVICE_DEFINITION,
+    TRANSPORTS,
     Daemon,
     converged,
     deployment_file,
     managed,
+    node_entries,
     service_deployment,
     status_of,
     wait_for_status,
@@ -51,10 +53,15 @@ ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "10"))
 # --------------------------------------------------------------------------- SIGKILL
 
 
-def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sigkill_at_random_instants_across_rollouts(
+    repo, make_config, engines, tmp_path, transport
+):
     replicas, surge = 4, 2
     rng = random.Random(SEED)
-    config = make_config()
+    config = make_config(nodes=node_entries(engines, transport))
+    # every rollout over unix; a few over ssh:// (node-b) and TCP+TLS (node-c), which cost more
+    rollouts = ROLLOUTS if transport == "unix" else min(ROLLOUTS, 3)
     log = tmp_path / "daemon.log"
     status_path = tmp_path / "state" / "status.json"
     sha = repo.commit(
@@ -77,7 +84,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
             "v0 OK",
         )
         with Sampler(sockets_of(engines), "depl_roll") as sampler:
-            for version in range(1, ROLLOUTS + 1):
+            for version in range(1, rollouts + 1):
                 sha = repo.commit(
                     {
                         deployment_file("depl_roll"): service_deployment(
@@ -140,9 +147,11 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
 # --------------------------------------------------------------------------- a node goes down
 
 
-def test_a_node_down_mid_rollout(repo, make_config, engines, tmp_path):
+@pytest.mark.parametrize("transport", ["unix", "tls"])
+def test_a_node_down_mid_rollout(repo, make_config, engines, tmp_path, transport):
     harness = Harness(engines.dir)
-    config = make_config()
+    # "tls": the node that goes down, node-c, is reached over TCP+TLS
+    config = make_config(nodes=node_entries(engines, transport))
     status_path = tmp_path / "state" / "status.json"
     v1 = repo.commit(
         {

@@ -46,8 +46,10 @@ def test_a_restart_mid_backoff_continues_the_attempt_count(repo, make_config, en
         )
         assert first["status"] == "Error" and "Attempt 1 of 5" in first["details"], first
         saved = wait_for(
-            lambda: (state_dir / "deployments.json").exists()
-            and json.loads((state_dir / "deployments.json").read_text()),
+            lambda: (
+                (state_dir / "deployments.json").exists()
+                and json.loads((state_dir / "deployments.json").read_text())
+            ),
             10,
             "the states written",
         )
