@@ -38,6 +38,7 @@ from syncd.daemon.reconciler import GoodCommit, Reconciler
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
 from syncd.daemon.routes import add_routes
+from syncd.daemon.shutdown import PassClock, exit_after
 from syncd.daemon.triggers import RepoWatcher, Timers, Trigger, TriggerQueue, local_repo_path
 from syncd.errors import SyncdError
 from syncd.source.gitrepo import GitSource
@@ -65,7 +66,7 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._ready_sent = False
-        self._pass_started: float | None = None  # monotonic; set while a pass runs
+        self._pass_clock = PassClock()  # /healthz and the stop deadline watch it
         self._stop_requested_at: float | None = None  # monotonic
         self.reconciler = Reconciler(
             settings,
@@ -170,11 +171,11 @@ class Daemon:
 
     def _pass(self, trigger: Trigger, *, dispatch: bool = True) -> None:
         """One pass of the reconciler, then the status and the trees it no longer needs."""
-        self._pass_started = time.monotonic()
+        self._pass_clock.started = time.monotonic()
         try:
             finished = self.reconciler.run_pass(trigger, dispatch=dispatch)
         finally:
-            self._pass_started = None
+            self._pass_clock.started = None
         if not finished:
             return  # stopping
         self._write_status("sync" if trigger.fetch else "reconcile")
@@ -191,24 +192,7 @@ class Daemon:
         """SIGTERM/SIGINT: stop, and make sure the process is gone within ``shutdownTimeout``
         even if the pass thread never looks at the stop again (a wedged pass)."""
         self.request_stop(why)
-        deadline = threading.Timer(self.settings.shutdown_timeout_s, self._exit_now)
-        deadline.daemon = True  # a clean stop before it fires is not held up by it
-        deadline.start()
-
-    def _exit_now(self) -> None:
-        busy = self._pass_started
-        what = (
-            f"a pass has been running for {time.monotonic() - busy:.0f}s"
-            if busy is not None
-            else "the shutdown has not finished"
-        )
-        log.warning(
-            "%s after shutdownTimeout (%.0fs): exiting now (the next start converges)",
-            what,
-            self.settings.shutdown_timeout_s,
-        )
-        logging.shutdown()
-        os._exit(0)
+        exit_after(self.settings.shutdown_timeout_s, self._pass_clock)
 
     def request_reload(self) -> None:
         self._reload.set()
@@ -324,14 +308,9 @@ class Daemon:
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
-        busy = self._pass_started
-        if busy is not None:
-            running_for = time.monotonic() - busy
-            if running_for > self.settings.pass_timeout_s:
-                return False, (
-                    f"a pass has been running for {running_for:.0f}s (passTimeout is "
-                    f"{self.settings.pass_timeout_s:.0f}s): the daemon is stuck or overloaded"
-                )
+        wedged = self._pass_clock.wedged(self.settings.pass_timeout_s)
+        if wedged is not None:
+            return False, wedged
         if self.reconciler.passes == 0:
             return False, "no pass has finished yet"
         state = self.reconciler.commits.state

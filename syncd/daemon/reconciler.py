@@ -21,7 +21,7 @@ from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.persist import read_state, write_state
 from syncd.daemon.reporting import PassView, StatusWriter
-from syncd.daemon.retries import STATES_FILE, DeploymentStates
+from syncd.daemon.retries import STATES_FILE, DeploymentStates, NodeChanges
 from syncd.daemon.rollouts import Rollouts
 from syncd.daemon.triggers import Trigger
 from syncd.nodes.pool import NodePool
@@ -87,8 +87,7 @@ class Reconciler:
         self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
         self._plan_warnings: set[str] = set()
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
-        # what the last pass saw of the nodes: (reachable ids, all ids, instances per node)
-        self._nodes_seen: tuple[frozenset, frozenset, frozenset] | None = None
+        self._nodes = NodeChanges()  # a node back, added or freed: deployments retried at once
         # Attempt counts and backoffs resume after a restart (retries.py).
         self._states_file = settings.state_dir / STATES_FILE
         if states.restore(read_state(self._states_file)):
@@ -183,7 +182,9 @@ class Reconciler:
             if warning not in self._plan_warnings:
                 log.warning("plan: %s", warning)
         self._plan_warnings = set(result.plan.warnings)
-        self._notice_node_changes(result.observed)
+        due = self._nodes.notice(result.observed, self.states)
+        if due:
+            log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
         for deployment_plan in result.plan.deployments:
             self._consider(result, deployment_plan, dispatch=dispatch)
         keep = {d.id for d in result.loaded.desired.deployments} | set(self.rollouts.jobs)
@@ -244,28 +245,6 @@ class Reconciler:
             and self._converged_replicas.get(deployment_id) == wanted
         )
         self.rollouts.submit(result, deployment_plan, print_, healing=healing)
-
-    def _notice_node_changes(self, observed: ObservedState | None) -> None:
-        """A node back, added or with capacity freed (fewer instances on it) makes the
-        deployments waiting on the nodes due at once, whatever their backoff said, and starts
-        over one that Failed on a node that is reachable again."""
-        if observed is None:
-            return
-        per_node: dict[str, int] = {}
-        for instance in observed.instances:
-            per_node[instance.node_id] = per_node.get(instance.node_id, 0) + 1
-        seen = (
-            observed.reachable_node_ids(),
-            frozenset(observed.nodes),
-            frozenset(per_node.items()),
-        )
-        before = self._nodes_seen
-        self._nodes_seen = seen
-        if before is not None and seen != before:
-            returned = seen[0] - before[0]  # reachable now, not at the last pass
-            due = self.states.nodes_changed(returned)
-            if due:
-                log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
 
     def _ok_details(self, deployment_plan: DeploymentPlan) -> str:
         count = len(deployment_plan.keep)

@@ -28,6 +28,7 @@ from typing import Literal
 
 from syncd.apply.report import DeploymentResult
 from syncd.daemon.config import RetrySettings
+from syncd.state import ObservedState
 
 State = Literal["Pending", "Deploying", "OK", "Error", "Failed"]
 STATES: tuple[str, ...] = ("Pending", "Deploying", "OK", "Error", "Failed")
@@ -279,6 +280,32 @@ class DeploymentStates:
             now=now,
         )
         return "failed", updated
+
+
+class NodeChanges:
+    """What the last pass saw of the nodes (reachable ids, all ids, instances per node), to
+    notice a node back, added or with capacity freed (fewer instances on it)."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[frozenset[str], frozenset[str], frozenset[tuple[str, int]]] | None = None
+
+    def notice(self, observed: ObservedState | None, states: DeploymentStates) -> list[str]:
+        """Compare with the last pass; on a change, the deployments waiting on the nodes are due
+        at once and one Failed on a node reachable again starts over. Returns their ids."""
+        if observed is None:
+            return []
+        per_node: dict[str, int] = {}
+        for instance in observed.instances:
+            per_node[instance.node_id] = per_node.get(instance.node_id, 0) + 1
+        seen = (
+            observed.reachable_node_ids(),
+            frozenset(observed.nodes),
+            frozenset(per_node.items()),
+        )
+        before, self._seen = self._seen, seen
+        if before is None or seen == before:
+            return []
+        return states.nodes_changed(returned=seen[0] - before[0])
 
 
 def _restored(deployment_id: str, entry: object) -> DeploymentState | None:

@@ -179,3 +179,22 @@ def test_a_deployment_failed_on_a_node_starts_over_when_that_node_returns():
     back = states.get("depl_on_c")
     assert back is not None and back.state == "Pending" and back.attempts == 0
     assert states.get("depl_on_a").state == "Failed"  # type: ignore[union-attr]
+
+
+def test_node_changes_make_waiting_deployments_due_once_per_change():
+    from syncd.daemon.retries import NodeChanges
+    from syncd.state import NodeFacts, ObservedState
+
+    def observed(*reachable: str) -> ObservedState:
+        return ObservedState(
+            nodes={n: NodeFacts(n, reachable=n in reachable) for n in ("node-a", "node-c")}
+        )
+
+    states = DeploymentStates(SETTINGS, random.Random(1))
+    states.observe_fingerprint("depl_on_c", "fp1")
+    watch = NodeChanges()
+    assert watch.notice(observed("node-a"), states) == []  # the first pass: nothing to compare
+    states.failed_attempt("depl_on_c", "node node-c is unreachable", retryable=True, condition=True)
+    assert watch.notice(observed("node-a"), states) == []  # unchanged: the backoff holds
+    assert watch.notice(observed("node-a", "node-c"), states) == ["depl_on_c"]
+    assert states.get("depl_on_c").retry_due()  # type: ignore[union-attr]
