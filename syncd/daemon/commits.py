@@ -7,19 +7,52 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import git
+
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
+from syncd.daemon.persist import APPLIED_FILE, read_state, write_state
 from syncd.errors import SignatureError, SourceError, SpecError, SpecProblem, SyncdError
+from syncd.source.gitcommand import run_git
 from syncd.source.gitrepo import GitSource
 from syncd.source.revisions import checkout_revision
 from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.desired import DesiredState
+from syncd.spec.models import Deployment
 from syncd.sync import LoadedRevision, Revision, Sync
 
 log = logging.getLogger("syncd.daemon")
+
+LOGGED_PROBLEMS = 20  # problems of a refused commit written to the log
+
+
+def replica_problems(deployments: Iterable[Deployment], max_replicas: int) -> list[SpecProblem]:
+    """Deployments asking for more replicas (or autoScaling.maxReplicas) than the daemon's
+    ``maxReplicas``: a typo such as ``replicas: 100000`` is refused before anything plans it."""
+    problems: list[SpecProblem] = []
+    for deployment in deployments:
+        asked = [("replicas", deployment.replicas)]
+        if deployment.auto_scaling is not None:
+            asked.append(("autoScaling.maxReplicas", deployment.auto_scaling.max_replicas))
+        source = deployment.source
+        for field_path, count in asked:
+            if count > max_replicas:
+                problems.append(
+                    SpecProblem(
+                        source.file if source else f"deployment {deployment.id}",
+                        source.line if source else 1,
+                        source.column if source else 1,
+                        f"$.{field_path}",
+                        f"{field_path} {count} is above the daemon's maxReplicas "
+                        f"({max_replicas}); lower it, or raise maxReplicas in the daemon config "
+                        "(at most 10000)",
+                    )
+                )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,10 @@ class Commits:
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
         self.commit_subject = ""
+        # The last commit applied, kept across restarts for the rollback guard.
+        self._applied_file = settings.state_dir / APPLIED_FILE
+        applied = read_state(self._applied_file).get("commit")
+        self.last_applied: str | None = applied if isinstance(applied, str) else None
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: a new source when the repository settings changed."""
@@ -119,7 +156,24 @@ class Commits:
         state.head = head
 
     def evaluate(self, sha: str) -> None:
-        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied."""
+        """Check, load and render commit ``sha``. Invalid: keep the last good commit applied;
+        after a restart that is the commit applied before it (stateDir/applied.json), so a
+        refused head never leaves a restarted daemon with nothing to reconcile."""
+        self._evaluate(sha)
+        last = self.last_applied
+        refused = self.invalid
+        if (
+            self.good is None
+            and refused is not None
+            and refused[0] == sha
+            and last not in (None, sha)
+        ):
+            assert last is not None
+            log.info("keeping %s applied, the commit applied before the restart", last[:12])
+            self._evaluate(last)
+            self.invalid = refused
+
+    def _evaluate(self, sha: str) -> None:
         policy = self.settings.repo.signatures
         if policy.required:
             try:
@@ -127,6 +181,10 @@ class Commits:
             except SignatureError as exc:
                 self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "refused")
                 return
+        rollback = self._rollback(sha)
+        if rollback is not None:
+            self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", rollback)], "refused")
+            return
         try:
             tree = self._tree(sha)
         except SourceError as exc:
@@ -148,23 +206,56 @@ class Commits:
         except SyncdError as exc:
             self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
             return
+        too_many = replica_problems(
+            (d.deployment for d in loaded.desired.deployments), self.settings.max_replicas
+        )
+        if too_many:
+            self._refuse(sha, too_many, "invalid")
+            return
         if self.good is not None:
             log.info("applying commit %s (was %s)", sha[:12], self.good.sha[:12])
         else:
             log.info("applying commit %s", sha[:12])
         self.good = GoodCommit(loaded)
         self.invalid = None
+        if self.last_applied != sha:
+            self.last_applied = sha
+            write_state(self._applied_file, {"commit": sha})
         try:
             self.commit_subject = self.source.commit_info(sha).subject
         except SourceError:
             self.commit_subject = ""
 
+    def _rollback(self, sha: str) -> str | None:
+        """Why ``sha`` is refused as not a descendant of the last applied commit, or None."""
+        last = self.last_applied
+        if last is None or sha == last or self.settings.repo.allow_non_fast_forward:
+            return None
+        try:
+            run_git(self.settings.checkout_dir, ["merge-base", "--is-ancestor", last, sha])
+            return None
+        except git.GitCommandError as exc:
+            # exit 1: not an ancestor; otherwise the old commit is not even in the clone any
+            # more (history rewritten): descent cannot be shown either way.
+            known = exc.status == 1
+        return (
+            f"commit {sha[:12]} is not a descendant of {last[:12]}, the last applied commit"
+            f"{'' if known else ' (which the branch no longer contains)'}: a force-push or a "
+            "reset to an older commit is refused so an old commit cannot be replayed; push a "
+            "new commit on top of the applied one, or set repo.allowNonFastForward: true"
+        )
+
     def _refuse(self, sha: str, problems: list[SpecProblem], why: str) -> None:
         self.invalid = (sha, list(problems))
         keeping = f"; keeping {self.good.sha[:12]} applied" if self.good else ""
         log.error("commit %s is %s, nothing changes%s:", sha[:12], why, keeping)
-        for problem in problems:
+        # A commit with thousands of problems must not write thousands of log lines.
+        for problem in problems[:LOGGED_PROBLEMS]:
             log.error("  %s", problem)
+        if len(problems) > LOGGED_PROBLEMS:
+            log.error(
+                "  ... and %d more (syncd validate lists them all)", len(problems) - LOGGED_PROBLEMS
+            )
 
     def _tree(self, sha: str) -> Path:
         """The files of commit ``sha``, written once: rollouts in flight keep reading the tree of

@@ -33,6 +33,9 @@ from syncd.spec.quantities import QuantityError, parse_duration
 DEFAULT_STATE_DIR = Path("/var/lib/syncd")
 DEFAULT_NOTES_REF = "refs/notes/syncd"
 DEFAULT_LISTEN = "127.0.0.1:9400"
+# What one deployment of a commit may ask for (replicas, autoScaling.maxReplicas); the
+# deployment schema bounds it at 10000 for every caller.
+DEFAULT_MAX_REPLICAS = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class RepoSettings:
     ssh_key: Path | None = None
     known_hosts: Path | None = None
     signatures: SignaturePolicy = field(default_factory=SignaturePolicy)
+    # False: a head that is not a descendant of the last applied commit is refused (rollback
+    # guard: a force-push back to an old, validly signed commit is not applied).
+    allow_non_fast_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ class DaemonSettings:
     reconcile_interval_s: float = 15.0
     stale_after_s: float = 600.0
     shutdown_timeout_s: float = 30.0
+    pass_timeout_s: float = 300.0  # /healthz is unhealthy while a pass runs longer than this
+    max_replicas: int = DEFAULT_MAX_REPLICAS  # a commit asking one deployment for more is refused
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     nodes: tuple[NodeSpec, ...] = ()
     only_nodes: frozenset[str] | None = None
@@ -243,6 +251,7 @@ class _Reader:
                 allowed_signers_file=self._path(signatures.get("allowedSignersFile")),
                 gpg_home=self._path(signatures.get("gpgHome")),
             ),
+            allow_non_fast_forward=repo_raw.get("allowNonFastForward", False),
         )
         state_dir = self._path(raw.get("stateDir")) or DEFAULT_STATE_DIR
         status_file = self._path(raw.get("statusFile")) or state_dir / "status.json"
@@ -278,6 +287,8 @@ class _Reader:
             reconcile_interval_s=self._duration(("reconcileInterval",), 15.0),
             stale_after_s=self._duration(("staleAfter",), 600.0),
             shutdown_timeout_s=self._duration(("shutdownTimeout",), 30.0),
+            pass_timeout_s=self._duration(("passTimeout",), 300.0),
+            max_replicas=raw.get("maxReplicas", DEFAULT_MAX_REPLICAS),
             secrets=SecretsSettings(
                 dir=self._path(secrets_raw.get("dir")),
                 age_identity=self._path(secrets_raw.get("ageIdentity")),

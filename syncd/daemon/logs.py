@@ -17,6 +17,16 @@ from typing import Any, TextIO
 
 # LogRecord attributes that are not user-supplied extras.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# One log line is a sentence, not a dump: whatever a message holds (an engine's endless error,
+# a plan of 100,000 replicas), it is cut here, saying how much was left out.
+MAX_MESSAGE_CHARS = 8000
+
+
+def bounded_message(record: logging.LogRecord) -> str:
+    message = record.getMessage()
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}… ({len(message) - MAX_MESSAGE_CHARS} more characters)"
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": bounded_message(record),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
@@ -44,6 +54,10 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
         self.converter = time.gmtime
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = bounded_message(record)
+        return super().formatMessage(record)
 
 
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:

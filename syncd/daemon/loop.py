@@ -7,9 +7,15 @@ The daemon is three parts by role (kopf's reactor split): this lifecycle, the ``
 cancel Event, so a health wait never holds up the next fetch). The pass runs on one thread
 (the caller's: ``run`` or ``run_once``).
 
+Whatever that thread is doing, the daemon answers for itself: ``/healthz`` turns unhealthy when a
+pass has run for longer than ``passTimeout``, and SIGTERM ends the process within
+``shutdownTimeout`` even when the pass never returns (a timer thread exits the process; what it
+leaves half done the next start converges, as after SIGKILL).
+
 State lives where the architecture says it lives: containers' labels on the nodes and the Git
-history. What the daemon holds in memory (retry counts, the last good commit) is rebuilt from
-those after a restart, at the cost of at most one extra attempt per deployment.
+history. What the next pass needs besides (the deployments' attempt counts and backoffs, the
+last applied commit for the rollback guard) is kept in small files in the state dir
+(``persist.py``), so a restart resumes where it was.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from syncd.daemon.reconciler import GoodCommit, Reconciler
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
 from syncd.daemon.routes import add_routes
+from syncd.daemon.shutdown import PassClock, exit_after
 from syncd.daemon.triggers import RepoWatcher, Timers, Trigger, TriggerQueue, local_repo_path
 from syncd.errors import SyncdError
 from syncd.source.gitrepo import GitSource
@@ -59,6 +66,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._ready_sent = False
+        self._pass_clock = PassClock()  # /healthz and the stop deadline watch it
+        self._stop_requested_at: float | None = None  # monotonic
         self.reconciler = Reconciler(
             settings,
             environ=dict(os.environ if environ is None else environ),
@@ -97,7 +106,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            _install_signals(self.request_stop, self.request_reload)
+            _install_signals(self._stop_on_signal, self.request_reload)
             self._pass(Trigger(fetch=True, reasons=("once",)))
             self._wait_for_jobs(timeout=None)
             self.reconciler.collect()
@@ -127,7 +136,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            _install_signals(self.request_stop, self.request_reload)
+            _install_signals(self._stop_on_signal, self.request_reload)
             self._start_parts()
             self.queue.request("startup", fetch=True)
             watchdog_every = systemd.watchdog_interval_s()
@@ -162,15 +171,28 @@ class Daemon:
 
     def _pass(self, trigger: Trigger, *, dispatch: bool = True) -> None:
         """One pass of the reconciler, then the status and the trees it no longer needs."""
-        if not self.reconciler.run_pass(trigger, dispatch=dispatch):
+        self._pass_clock.started = time.monotonic()
+        try:
+            finished = self.reconciler.run_pass(trigger, dispatch=dispatch)
+        finally:
+            self._pass_clock.started = None
+        if not finished:
             return  # stopping
         self._write_status("sync" if trigger.fetch else "reconcile")
         self.reconciler.cleanup_trees()
 
     def request_stop(self, why: str = "stop requested") -> None:
         log.info("%s", why)
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stop.set()
         self.queue.close()
+
+    def _stop_on_signal(self, why: str) -> None:
+        """SIGTERM/SIGINT: stop, and make sure the process is gone within ``shutdownTimeout``
+        even if the pass thread never looks at the stop again (a wedged pass)."""
+        self.request_stop(why)
+        exit_after(self.settings.shutdown_timeout_s, self._pass_clock)
 
     def request_reload(self) -> None:
         self._reload.set()
@@ -211,9 +233,14 @@ class Daemon:
         self.reconciler.close()
 
     def _stop_rollouts(self) -> None:
-        """Cancel every rollout (they stop between steps) and wait up to the shutdown timeout."""
+        """Cancel every rollout (they stop between steps) and wait up to the shutdown timeout,
+        counted from the stop request (a second is kept for the final status)."""
         self.reconciler.rollouts.cancel_all()
-        finished = self._wait_for_jobs(timeout=self.settings.shutdown_timeout_s)
+        timeout = self.settings.shutdown_timeout_s
+        if self._stop_requested_at is not None:
+            left = self._stop_requested_at + timeout - time.monotonic()
+            timeout = max(left - min(1.0, timeout / 10), 0.0)
+        finished = self._wait_for_jobs(timeout=timeout)
         if not finished:
             log.warning(
                 "rollouts still running after %.0fs; exiting anyway (the next start converges)",
@@ -221,6 +248,7 @@ class Daemon:
             )
             self.abandoned_rollouts = True
         self.reconciler.collect()
+        self.reconciler.save_states()
         try:
             self._write_status()
         except Exception:
@@ -280,6 +308,9 @@ class Daemon:
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
+        wedged = self._pass_clock.wedged(self.settings.pass_timeout_s)
+        if wedged is not None:
+            return False, wedged
         if self.reconciler.passes == 0:
             return False, "no pass has finished yet"
         state = self.reconciler.commits.state

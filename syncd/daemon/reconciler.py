@@ -20,8 +20,9 @@ from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
+from syncd.daemon.persist import read_state, write_state
 from syncd.daemon.reporting import PassView, StatusWriter
-from syncd.daemon.retries import DeploymentStates
+from syncd.daemon.retries import STATES_FILE, DeploymentStates, NodeChanges
 from syncd.daemon.rollouts import Rollouts
 from syncd.daemon.triggers import Trigger
 from syncd.nodes.pool import NodePool
@@ -87,6 +88,12 @@ class Reconciler:
         self.rerender = False  # after a reload: env, secrets and extra nodes may have changed
         self._plan_warnings: set[str] = set()
         self._converged_replicas: dict[str, int] = {}  # the count each OK deployment has
+        self._nodes = NodeChanges()  # a node back, added or freed: deployments retried at once
+        # Attempt counts and backoffs resume after a restart (retries.py).
+        self._states_file = settings.state_dir / STATES_FILE
+        if states.restore(read_state(self._states_file)):
+            log.info("resumed the deployments' states from %s", self._states_file)
+        self._states_saved = states.snapshot()
 
     def reconfigure(self, new: DaemonSettings) -> None:
         """A reloaded config: the source when the repo changed, the pass settings, and the
@@ -124,7 +131,14 @@ class Reconciler:
         self.last_pass_s = time.monotonic() - started
         if not (commits.state.error or commits.invalid or self.plan_error) and commits.good:
             self.last_success_at = self.last_pass_at
+        self.save_states()
         return True
+
+    def save_states(self) -> None:
+        """Write the deployments' states when they changed since the last write."""
+        snapshot = self.states.snapshot()
+        if snapshot != self._states_saved and write_state(self._states_file, snapshot):
+            self._states_saved = snapshot
 
     def collect(self) -> None:
         """The finished rollouts' results into the deployments' states."""
@@ -169,6 +183,9 @@ class Reconciler:
             if warning not in self._plan_warnings:
                 log.warning("plan: %s", warning)
         self._plan_warnings = set(result.plan.warnings)
+        due = self._nodes.notice(result.observed, self.states)
+        if due:
+            log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
         for deployment_plan in result.plan.deployments:
             self._consider(result, deployment_plan, dispatch=dispatch)
         keep = {d.id for d in result.loaded.desired.deployments} | set(self.rollouts.jobs)
@@ -198,10 +215,26 @@ class Reconciler:
         if not deployment_plan.has_changes:
             if state is not None:  # converged, whatever came before (even by hand)
                 self.states.ok(deployment_id, self._ok_details(deployment_plan))
+                self.errors.clear(f"deployment:{deployment_id}")
                 self._converged_replicas[deployment_id] = wanted
             return
         if state is not None and state.state == "Failed":
             return  # until a commit changes it
+        if deployment_plan.unplaceable and not (
+            deployment_plan.start or deployment_plan.remove or deployment_plan.replace
+        ):
+            # Nothing a rollout could do: no room, or the nodes that fit are unreachable. A
+            # condition of the nodes, re-planned every pass, never an attempt that counts.
+            if state is not None:
+                updated = self.states.waiting_for_nodes(
+                    deployment_id,
+                    "; ".join(failure.describe() for failure in deployment_plan.unplaceable),
+                )
+                self.errors.error(
+                    f"deployment:{deployment_id}",
+                    f"{deployment_id}: Error: {updated.details}",
+                )
+            return
         if state is not None and state.state == "Error" and not state.retry_due():
             return
         if not dispatch:

@@ -167,7 +167,7 @@ class Rollouts:
                     f"Healed {drift_of(job.plan)} at {time.strftime('%H:%M:%SZ', time.gmtime())}."
                 )
             settled, state = states.settle_rollout(
-                job.deployment_id, job.fingerprint, result, healed=healed
+                job.deployment_id, job.fingerprint, result, healed=healed, nodes=nodes_of(job.plan)
             )
             key = f"deployment:{job.deployment_id}"
             if settled == "superseded":
@@ -198,6 +198,14 @@ class Rollouts:
     def shutdown(self) -> None:
         """Stop taking jobs; the threads of running ones are not joined (see syncd.cli.daemon)."""
         self._workers.shutdown(wait=False, cancel_futures=True)
+
+
+def nodes_of(deployment_plan: DeploymentPlan) -> frozenset[str]:
+    """The nodes a deployment's plan works on: where it starts, replaces or removes instances."""
+    return frozenset(
+        {placement.node_id for placement in deployment_plan.start}
+        | {i.node_id for i in (*deployment_plan.replace, *deployment_plan.remove)}
+    )
 
 
 def drift_of(deployment_plan: DeploymentPlan) -> str:

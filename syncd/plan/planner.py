@@ -292,17 +292,17 @@ def _runs_beside_replacement(desired: DesiredDeployment) -> bool:
 
 def _place(draft: _Draft, allocator: Allocator, owner: str | None) -> None:
     peers = [i.node_id for i in draft.keep]
-    for index in draft.indexes_to_start:
+    for position, index in enumerate(draft.indexes_to_start):
         placed = allocator.place(draft.desired, index, peers)
         if isinstance(placed, Placement):
             draft.start.append(replaced(placed, owner=owner))
             peers.append(placed.node_id)
-        elif draft.unplaceable and draft.unplaceable[-1].reasons == placed.reasons:
-            # the same reasons (nothing was claimed in between): one failure for both replicas
-            last = draft.unplaceable[-1]
-            draft.unplaceable[-1] = replaced(last, replicas=(*last.replicas, *placed.replicas))
-        else:
-            draft.unplaceable.append(placed)
+            continue
+        # A failure claims nothing: every later replica would fail for the same reasons. One
+        # grouped failure for all of them, so the cost grows with what can be placed.
+        rest = tuple(draft.indexes_to_start[position + 1 :])
+        draft.unplaceable.append(replaced(placed, replicas=(*placed.replicas, *rest)))
+        break
 
 
 def _finish(draft: _Draft) -> DeploymentPlan:

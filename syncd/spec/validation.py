@@ -272,7 +272,30 @@ def check_definition(
                 )
             )
         targets.setdefault(volume.target, index)
+    problems.extend(_label_problems(definition, document))
     problems.extend(_repository_problems(definition, document, root))
+    return problems
+
+
+def _label_problems(definition: Definition, document: Document) -> list[SpecProblem]:
+    """Labels are not templated: a ``{{secret:NAME}}`` there would reach the node as written
+    (and a label is readable by anyone who can list containers on the engine), so a reference
+    in a label value is refused rather than resolved."""
+    problems: list[SpecProblem] = []
+    for key, value in definition.labels:
+        for kind, name in templating.references(value):
+            if kind == "secret":
+                reason = (
+                    f"label {key!r} refers to secret {name!r}: labels are visible to anyone "
+                    "with access to the engine and are never resolved; pass the secret as an "
+                    f"envar instead (envars: {{KEY: '{{{{secret:{name}}}}}'}})"
+                )
+            else:
+                reason = (
+                    f"label {key!r} refers to {{{{env:{name}}}}}: labels are never resolved, "
+                    "the node would get the text as written; write the value itself"
+                )
+            problems.append(document.problem(("labels", key), reason))
     return problems
 
 

@@ -21,6 +21,23 @@ DeploymentState = Literal["Pending", "Deploying", "OK", "Error", "Failed"]
 DEPLOYMENT_STATES: tuple[str, ...] = get_args(DeploymentState)
 
 
+# Bounds whatever the input (a commit asking for 100,000 replicas, an engine's endless error):
+# a status is read by people and rewritten every pass, so no text in it grows without limit.
+MAX_TEXT_CHARS = 2000  # details, lastError, sourceError, headError, commitSubject
+MAX_VALIDATION_ERRORS = 100  # the first ones; ``syncd validate`` lists them all
+
+
+def bounded_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how much was left out (applying it
+    twice changes nothing, so a status read back and written again stays the same)."""
+    if len(text) <= limit:
+        return text
+    # the note's length is taken from the kept part; len(text) has at least as many digits as
+    # the count it will say, so the result never exceeds ``limit``
+    kept = max(limit - len(f"… ({len(text)} more characters)"), 0)
+    return text[:kept] + f"… ({len(text) - kept} more characters)"
+
+
 class StatusFormatError(SyncdError):
     """A status file or note that is not what syncd writes (hand-edited, truncated, too new)."""
 
@@ -164,6 +181,10 @@ class DeploymentStatus:
                 f"status must be one of {', '.join(DEPLOYMENT_STATES)}, not {self.status!r}"
             )
         object.__setattr__(self, "instances", tuple(self.instances))
+        object.__setattr__(self, "details", bounded_text(self.details))
+        object.__setattr__(self, "last_error", bounded_text(self.last_error))
+        if self.autoscaling is not None:
+            object.__setattr__(self, "autoscaling", bounded_text(self.autoscaling))
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -288,7 +309,9 @@ class SyncStatus:
             p if isinstance(p, SpecProblem) else _problem_from_dict(p, f"validationErrors[{i}]")
             for i, p in enumerate(self.validation_errors)
         )
-        object.__setattr__(self, "validation_errors", problems)
+        object.__setattr__(self, "validation_errors", problems[:MAX_VALIDATION_ERRORS])
+        for name in ("commit_subject", "source_error", "head_error"):
+            object.__setattr__(self, name, bounded_text(getattr(self, name)))
         object.__setattr__(self, "deployments", tuple(self.deployments))
         object.__setattr__(self, "nodes", tuple(self.nodes))
 

@@ -8,11 +8,17 @@ lines) keeps each writer's JSON whole; every JSON line after the separator is on
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from syncd.status.model import StatusFormatError, SyncStatus, format_time
 from syncd.status.tables import render_table
 
 SEPARATOR = "--- syncd-status-json ---"
+# A note is pushed to the origin with every commit: bounded whatever the repository holds.
+NOTE_ROWS = 50  # deployments in the summary table
+NOTE_PROBLEMS = 20  # validation errors in the summary
+# Past this the note's JSON leaves out the instance lists (the status file keeps them).
+NOTE_JSON_CHARS = 256 * 1024
 
 
 def render_note(status: SyncStatus, note_commit: str | None = None) -> str:
@@ -37,15 +43,29 @@ def render_note(status: SyncStatus, note_commit: str | None = None) -> str:
         lines.append(f"source stale: {status.source_error}")
     if status.deployments:
         lines.append("")
-        rows = [(d.id, d.status, " ".join(d.details.split())) for d in status.deployments]
+        shown = status.deployments[:NOTE_ROWS]
+        rows = [(d.id, d.status, " ".join(d.details.split())) for d in shown]
         lines.append(render_table(("DEPLOYMENT", "STATUS", "DETAILS"), rows))
+        if len(status.deployments) > NOTE_ROWS:
+            lines.append(f"... and {len(status.deployments) - NOTE_ROWS} more deployments")
     if status.validation_errors:
         lines.append("")
         lines.append(f"{len(status.validation_errors)} validation error(s):")
-        lines.extend(f"  {problem}" for problem in status.validation_errors)
+        lines.extend(f"  {problem}" for problem in status.validation_errors[:NOTE_PROBLEMS])
+        if len(status.validation_errors) > NOTE_PROBLEMS:
+            lines.append(f"  ... and {len(status.validation_errors) - NOTE_PROBLEMS} more")
     lines.append(SEPARATOR)
-    lines.append(json.dumps(status.to_json_dict(), separators=(",", ":"), ensure_ascii=False))
+    lines.append(_note_json(status))
     return "\n".join(lines) + "\n"
+
+
+def _note_json(status: SyncStatus) -> str:
+    """The status as one JSON line; without instance lists when it would be too big."""
+    text = json.dumps(status.to_json_dict(), separators=(",", ":"), ensure_ascii=False)
+    if len(text) <= NOTE_JSON_CHARS:
+        return text
+    slim = replace(status, deployments=tuple(replace(d, instances=()) for d in status.deployments))
+    return json.dumps(slim.to_json_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
 def statuses_in_note(text: str) -> list[SyncStatus]:

@@ -23,12 +23,23 @@ from pathlib import Path
 
 import pytest
 
-from syncd.state import LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REPLICA
+from syncd.state import LABEL_COMMIT
 from testkit.harness import Harness
 from testkit.tmpfs import tiny_tmpfs_at
 from tests.apply.applykit import Sampler, sockets_of
 from tests.daemon.helpers import read_json, wait_for
-from tests.faults.faultkit import SERVICE_DEFINITION, Daemon, service_deployment
+from tests.faults.faultkit import (
+    SERVICE_DEFINITION,
+    TRANSPORTS,
+    Daemon,
+    converged,
+    deployment_file,
+    managed,
+    node_entries,
+    service_deployment,
+    status_of,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -37,33 +48,6 @@ DEFINITION_FILE = "definitions/def_svc.yaml"
 # SYNCD_FAULTS_SEED / SYNCD_FAULTS_ROLLOUTS replay a failure or run longer by hand.
 SEED = int(os.environ.get("SYNCD_FAULTS_SEED", "8"))
 ROLLOUTS = int(os.environ.get("SYNCD_FAULTS_ROLLOUTS", "10"))
-
-
-def deployment_file(deployment_id: str) -> str:
-    return f"deployments/{deployment_id}.yaml"
-
-
-def managed(engines, deployment_id: str, nodes: list[str] | None = None) -> list[dict]:
-    """Every container of the deployment on the engines (all, or ``nodes``), as the list call's
-    summaries (one call per engine, no inspect: a container may go between list and inspect)."""
-    found = []
-    for node in engines.nodes:
-        if nodes is None or node.id in nodes:
-            found += engines.docker(node.id).api.containers(
-                all=True,
-                filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_DEPLOYMENT}={deployment_id}"]},
-            )
-    return found
-
-
-def converged(engines, deployment_id: str, sha: str, replicas: int) -> bool:
-    """Exactly ``replicas`` containers, all running at ``sha``, one per replica index."""
-    containers = managed(engines, deployment_id)
-    return (
-        len(containers) == replicas
-        and all(c["State"] == "running" and c["Labels"][LABEL_COMMIT] == sha for c in containers)
-        and sorted(int(c["Labels"][LABEL_REPLICA]) for c in containers) == list(range(replicas))
-    )
 
 
 def commit_depl_a_v1(repo, replicas: int) -> str:
@@ -77,34 +61,18 @@ def commit_depl_a_v1(repo, replicas: int) -> str:
     )
 
 
-def wait_for_status(status_path: Path, deployment_id: str, check, timeout: float, what: str):
-    """Wait until the deployment's status entry passes ``check``; on failure, say what it was."""
-    last: list[dict | None] = [None]
-
-    def condition():
-        last[0] = status_of(status_path, deployment_id)
-        return last[0] if last[0] and check(last[0]) else None
-
-    try:
-        return wait_for(condition, timeout, what)
-    except pytest.fail.Exception:
-        pytest.fail(f"gave up waiting for {what}; last status: {json.dumps(last[0])[:3000]}")
-
-
-def status_of(status_path: Path, deployment_id: str) -> dict | None:
-    status = read_json(status_path)
-    if not status:
-        return None
-    return next((d for d in status["deployments"] if d["id"] == deployment_id), None)
-
-
 # --------------------------------------------------------------------------- SIGKILL
 
 
-def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sigkill_at_random_instants_across_rollouts(
+    repo, make_config, engines, tmp_path, transport
+):
     replicas, surge = 4, 2
     rng = random.Random(SEED)
-    config = make_config()
+    config = make_config(nodes=node_entries(engines, transport))
+    # every rollout over unix; a few over ssh:// (node-b) and TCP+TLS (node-c), which cost more
+    rollouts = ROLLOUTS if transport == "unix" else min(ROLLOUTS, 3)
     log = tmp_path / "daemon.log"
     status_path = tmp_path / "state" / "status.json"
     sha = repo.commit(
@@ -127,7 +95,7 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
             "v0 OK",
         )
         with Sampler(sockets_of(engines), "depl_roll") as sampler:
-            for version in range(1, ROLLOUTS + 1):
+            for version in range(1, rollouts + 1):
                 sha = repo.commit(
                     {
                         deployment_file("depl_roll"): service_deployment(
@@ -190,9 +158,11 @@ def test_sigkill_at_random_instants_across_rollouts(repo, make_config, engines, 
 # --------------------------------------------------------------------------- a node goes down
 
 
-def test_a_node_down_mid_rollout(repo, make_config, engines, tmp_path):
+@pytest.mark.parametrize("transport", ["unix", "tls"])
+def test_a_node_down_mid_rollout(repo, make_config, engines, tmp_path, transport):
     harness = Harness(engines.dir)
-    config = make_config()
+    # "tls": the node that goes down, node-c, is reached over TCP+TLS
+    config = make_config(nodes=node_entries(engines, transport))
     status_path = tmp_path / "state" / "status.json"
     v1 = repo.commit(
         {

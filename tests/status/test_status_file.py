@@ -67,9 +67,14 @@ def test_full_filesystem_keeps_the_previous_file_whole(tiny_tmpfs):
     path = tiny_tmpfs / "status.json"
     write_status(path, sample_status())
     before = path.read_bytes()
-    # a status too big for what is left: 32 KiB of details on a 16 KiB filesystem
+    # a status too big for what is left: 32 deployments of 1 KiB details on a 16 KiB filesystem
+    # (one details string is bounded, so the size comes from their number)
     huge = sample_status()
-    huge = replace(huge, deployments=(replace(huge.deployments[0], details="x" * 32768),))
+    one = huge.deployments[0]
+    huge = replace(
+        huge,
+        deployments=tuple(replace(one, id=f"depl_{i}", details="x" * 1024) for i in range(32)),
+    )
 
     with pytest.raises(SyncdError) as caught:
         write_status(path, huge)
