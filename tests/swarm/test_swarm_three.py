@@ -66,7 +66,9 @@ def test_a_drained_zone_is_a_reason_in_the_plan_before_swarm_says_no_suitable_no
 def test_a_worker_drained_mid_rollout_has_its_tasks_rescheduled(repo: SwarmRepo) -> None:
     strategy = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0}
     repo.write(repo.deployment("web", 3, strategy=strategy))
-    assert outcome(repo.sync(), "web")[0] == "ok"
+    first = repo.sync()
+    assert outcome(first, "web")[0] == "ok"
+    old = first.loaded.desired.deployment("web").spec_hash  # type: ignore[union-attr]
     repo.write(repo.deployment("web", 3, version="2", strategy=strategy))
     drained = False
 
@@ -81,8 +83,14 @@ def test_a_worker_drained_mid_rollout_has_its_tasks_rescheduled(repo: SwarmRepo)
     result = repo.sync()
     thread.join()
     assert drained
-    assert outcome(result, "web") == ("ok", "")
     target = result.loaded.desired.deployment("web").spec_hash  # type: ignore[union-attr]
+    got = outcome(result, "web")
+    if got[0] != "ok":
+        # Depending on the instant, Swarm counts the drained node's shut-down tasks as a failed
+        # update and rolls back (failure_action: rollback): syncd must then say so, and the old
+        # version runs whole.
+        assert got[0] == "failed" and "roll" in got[1].lower(), got
+        target = old
     # Swarm moves the drained node's tasks itself; syncd's pass need not wait for that
     _eventually(lambda: running_by_version(repo.swarm, "web") == Counter({target: 3}))
     _eventually(lambda: _tasks_per_engine(repo.swarm, "web")["s2"] == 0)
