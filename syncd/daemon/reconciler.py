@@ -294,6 +294,10 @@ class Reconciler:
 
 def _sync_settings(settings: DaemonSettings) -> SyncSettings:
     """The pass settings of a daemon: its config, planning for the owner its source names (the
-    config's ``owner``, else the repo URL and path: syncd/source/owner.py)."""
+    config's ``owner``, else the repo URL and path: syncd/source/owner.py), with the history the
+    newer-commit guard asks. ``repo.allowNonFastForward`` lets the head move back on purpose, and
+    then what the daemon itself applied from the commit it left is "newer" by ancestry: the guard
+    would hold it forever, so such a daemon runs without it (docs/operations.md says so)."""
     owner = daemon_owner(settings.repo.url, settings.repo.path, settings.owner)
-    return SyncSettings.of(settings, owner=owner, history_dir=settings.checkout_dir)
+    history = None if settings.repo.allow_non_fast_forward else settings.checkout_dir
+    return SyncSettings.of(settings, owner=owner, history_dir=history)
