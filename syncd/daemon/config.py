@@ -10,15 +10,14 @@ Relative paths are resolved against the config file's directory.
 
 from __future__ import annotations
 
-import os
-import re
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from syncd.daemon.config_document import ConfigDocument
 from syncd.daemon.notify.settings import NotifySettings, read_notifications
-from syncd.errors import ConfigError, SpecError, SpecProblem, UsageError
+from syncd.errors import ConfigError, SpecError, UsageError
 from syncd.plan.autoscaling import (
     DEFAULT_SCALE_UP_PERCENT,
     DEFAULT_SCALE_UP_PERIOD_S,
@@ -28,7 +27,6 @@ from syncd.plan.autoscaling import (
 from syncd.source.notes import shard_notes_ref
 from syncd.spec.loading import Document, load_yaml
 from syncd.spec.models import NodeSpec
-from syncd.spec.quantities import QuantityError, parse_duration
 
 DEFAULT_STATE_DIR = Path("/var/lib/syncd")
 DEFAULT_NOTES_REF = "refs/notes/syncd"
@@ -226,35 +224,33 @@ def parse_config(
     return _Reader(document, base_dir, source_file).settings()
 
 
-class _Reader:
+class _Reader(ConfigDocument):
     """Turns a schema-valid config document into DaemonSettings, locating the few problems only
     code can find (durations, node files)."""
 
     def __init__(self, document: Document, base_dir: Path, source_file: Path | None) -> None:
-        self.document = document
-        self.base_dir = base_dir
+        super().__init__(document, base_dir)
         self.source_file = source_file
-        self.problems: list[SpecProblem] = []
 
     def settings(self) -> DaemonSettings:
         raw: dict[str, Any] = self.document.data
         repo_raw = raw["repo"]
         signatures = repo_raw.get("signatures", {})
         repo = RepoSettings(
-            url=self._url(repo_raw["url"]),
+            url=self.url(repo_raw["url"]),
             branch=repo_raw.get("branch", "main"),
             path=repo_raw.get("path", "."),
-            poll_interval_s=self._duration(("repo", "pollInterval"), 60.0),
-            ssh_key=self._path(repo_raw.get("sshKey")),
-            known_hosts=self._path(repo_raw.get("knownHosts")),
+            poll_interval_s=self.duration(("repo", "pollInterval"), 60.0),
+            ssh_key=self.path(repo_raw.get("sshKey")),
+            known_hosts=self.path(repo_raw.get("knownHosts")),
             signatures=SignaturePolicy(
-                allowed_signers_file=self._path(signatures.get("allowedSignersFile")),
-                gpg_home=self._path(signatures.get("gpgHome")),
+                allowed_signers_file=self.path(signatures.get("allowedSignersFile")),
+                gpg_home=self.path(signatures.get("gpgHome")),
             ),
             allow_non_fast_forward=repo_raw.get("allowNonFastForward", False),
         )
-        state_dir = self._path(raw.get("stateDir")) or DEFAULT_STATE_DIR
-        status_file = self._path(raw.get("statusFile")) or state_dir / "status.json"
+        state_dir = self.path(raw.get("stateDir")) or DEFAULT_STATE_DIR
+        status_file = self.path(raw.get("statusFile")) or state_dir / "status.json"
         notes_raw = raw.get("notes", {})
         secrets_raw = raw.get("secrets", {})
         retry_raw = raw.get("retry", {})
@@ -264,8 +260,8 @@ class _Reader:
         only = raw.get("onlyNodes", raw.get("nodeFilter"))
         retry = RetrySettings(
             max_attempts=retry_raw.get("maxAttempts", 5),
-            backoff_min_s=self._duration(("retry", "backoffMin"), 1.0),
-            backoff_max_s=self._duration(("retry", "backoffMax"), 300.0),
+            backoff_min_s=self.duration(("retry", "backoffMin"), 1.0),
+            backoff_max_s=self.duration(("retry", "backoffMax"), 300.0),
         )
         if retry.backoff_max_s < retry.backoff_min_s:
             self.problems.append(
@@ -284,49 +280,49 @@ class _Reader:
                 enabled=notes_raw.get("enabled", True),
             ),
             listen=raw.get("listen", DEFAULT_LISTEN),
-            reconcile_interval_s=self._duration(("reconcileInterval",), 15.0),
-            stale_after_s=self._duration(("staleAfter",), 600.0),
-            shutdown_timeout_s=self._duration(("shutdownTimeout",), 30.0),
-            pass_timeout_s=self._duration(("passTimeout",), 300.0),
+            reconcile_interval_s=self.duration(("reconcileInterval",), 15.0),
+            stale_after_s=self.duration(("staleAfter",), 600.0),
+            shutdown_timeout_s=self.duration(("shutdownTimeout",), 30.0),
+            pass_timeout_s=self.duration(("passTimeout",), 300.0),
             max_replicas=raw.get("maxReplicas", DEFAULT_MAX_REPLICAS),
             secrets=SecretsSettings(
-                dir=self._path(secrets_raw.get("dir")),
-                age_identity=self._path(secrets_raw.get("ageIdentity")),
+                dir=self.path(secrets_raw.get("dir")),
+                age_identity=self.path(secrets_raw.get("ageIdentity")),
             ),
-            nodes=self._nodes(raw.get("nodes", [])),
+            nodes=self.nodes(raw.get("nodes", [])),
             only_nodes=frozenset(only) if only is not None else None,
             concurrency=raw.get("concurrency", 4),
-            progress_deadline_s=self._duration(("progressDeadline",), 600.0),
+            progress_deadline_s=self.duration(("progressDeadline",), 600.0),
             allow_mass_prune=raw.get("allowMassPrune", False),
             retry=retry,
             log=LogSettings(
                 format=log_raw.get("format", "text"), level=log_raw.get("level", "info")
             ),
             webhook=WebhookSettings(
-                github_secret_file=self._path(webhook_raw.get("githubSecretFile")),
-                gitea_secret_file=self._path(webhook_raw.get("giteaSecretFile")),
-                gitlab_token_file=self._path(webhook_raw.get("gitlabTokenFile")),
+                github_secret_file=self.path(webhook_raw.get("githubSecretFile")),
+                gitea_secret_file=self.path(webhook_raw.get("giteaSecretFile")),
+                gitlab_token_file=self.path(webhook_raw.get("gitlabTokenFile")),
                 max_body_bytes=webhook_raw.get("maxBodyBytes", 5 * 1024 * 1024),
             ),
-            api=ApiSettings(tokens_file=self._path(raw.get("api", {}).get("tokensFile"))),
+            api=ApiSettings(tokens_file=self.path(raw.get("api", {}).get("tokensFile"))),
             web=WebSettings(
                 enabled=raw.get("web", {}).get("enabled", True),
-                tokens_file=self._path(raw.get("web", {}).get("tokensFile")),
+                tokens_file=self.path(raw.get("web", {}).get("tokensFile")),
                 open_on_loopback=raw.get("web", {}).get("openOnLoopback", False),
             ),
             http=self._http_limits(raw.get("http", {})),
             autoscaling=AutoscalingSettings(
-                scale_down_window_s=self._duration(("autoscaling", "scaleDownWindow"), 300.0),
+                scale_down_window_s=self.duration(("autoscaling", "scaleDownWindow"), 300.0),
                 scale_up=ScaleUpPolicy(
                     percent=scale_up_raw.get("percent", DEFAULT_SCALE_UP_PERCENT),
                     pods=scale_up_raw.get("pods", DEFAULT_SCALE_UP_PODS),
-                    period_s=self._duration(
+                    period_s=self.duration(
                         ("autoscaling", "scaleUp", "period"), DEFAULT_SCALE_UP_PERIOD_S
                     ),
                 ),
             ),
             notifications=read_notifications(
-                raw.get("notifications", {}), self._path, self._duration
+                raw.get("notifications", {}), self.path, self.duration
             ),
             owner=raw.get("owner"),
             shard=raw.get("shard"),
@@ -348,88 +344,6 @@ class _Reader:
             threads=raw.get("threads", default.threads),
             max_connections=raw.get("maxConnections", default.max_connections),
             reserve_descriptors=raw.get("reserveDescriptors", default.reserve_descriptors),
-            client_timeout_s=self._duration(("http", "clientTimeout"), default.client_timeout_s),
+            client_timeout_s=self.duration(("http", "clientTimeout"), default.client_timeout_s),
             backlog=raw.get("backlog", default.backlog),
         )
-
-    def _value(self, parts: tuple[str, ...]) -> Any:
-        value: Any = self.document.data
-        for part in parts:
-            if not isinstance(value, dict) or part not in value:
-                return None
-            value = value[part]
-        return value
-
-    def _duration(self, parts: tuple[str, ...], default: float) -> float:
-        value = self._value(parts)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(value)
-        except QuantityError as exc:
-            self.problems.append(self.document.problem(parts, exc.message))
-            return default
-        if seconds <= 0:
-            self.problems.append(self.document.problem(parts, "must be longer than zero"))
-            return default
-        return seconds
-
-    def _path(self, value: str | None) -> Path | None:
-        if value is None:
-            return None
-        path = Path(os.path.expanduser(value))
-        return path if path.is_absolute() else self.base_dir / path
-
-    def _url(self, url: str) -> str:
-        # A relative local path means relative to the config file, like every other path.
-        if "://" in url or url.startswith("/") or _looks_scp_like(url):
-            return url
-        return str(self.base_dir / url)
-
-    def _nodes(self, raw_nodes: list[Any]) -> tuple[NodeSpec, ...]:
-        if not raw_nodes:
-            return ()
-        from syncd.spec.repository import parse_node
-
-        nodes: list[NodeSpec] = []
-        for index, raw_node in enumerate(raw_nodes):
-            prefix = ("nodes", index)
-            try:
-                nodes.append(parse_node(self._node_paths(raw_node), self.document.file))
-            except SpecError as exc:
-                # parse_node sees plain data: put each problem back at its line in this file.
-                for problem in exc.problems:
-                    parts = (*prefix, *_parse_json_path(problem.path))
-                    self.problems.append(self.document.problem(parts, problem.message))
-        return tuple(nodes)
-
-    def _node_paths(self, raw_node: Any) -> Any:
-        """The node with its TLS and SSH file paths taken from the config file's directory."""
-        if not isinstance(raw_node, dict):
-            return raw_node
-        node = dict(raw_node)
-        for section, keys in (
-            ("tls", ("caCert", "clientCert", "clientKey")),
-            ("ssh", ("identityFile", "knownHosts")),
-        ):
-            if isinstance(node.get(section), dict):
-                node[section] = {
-                    key: str(self._path(value)) if key in keys and isinstance(value, str) else value
-                    for key, value in node[section].items()
-                }
-        return node
-
-
-def _parse_json_path(path: str) -> tuple[str | int, ...]:
-    """``$.tls.caCert`` / ``$.gpus[0].vram`` back into parts (the inverse of json_path)."""
-    parts: list[str | int] = []
-    for match in re.finditer(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]", path.removeprefix("$")):
-        name, index, quoted = match.groups()
-        parts.append(int(index) if index is not None else (name if name is not None else quoted))
-    return tuple(parts)
-
-
-def _looks_scp_like(url: str) -> bool:
-    """``git@host:org/repo.git``: scp-like syntax Git accepts for ssh."""
-    head = url.split("/", 1)[0]
-    return ":" in head and "@" in head

@@ -1,8 +1,9 @@
-"""Checks beyond the JSON Schema: per-document meaning and references across files.
+"""Checks beyond the JSON Schema: the meaning of one deployment or definition document.
 
 Every check returns SpecProblems located in the document they concern; nothing here raises, so one
 run reports every problem of the repository. Per-document checks run on schema-valid documents
-only (their models exist); cross-file checks run on all of them.
+only (their models exist); cross-file checks (``syncd.spec.reference_checks``) run on all of them.
+Node and Swarm documents are checked in ``syncd.spec.node_checks``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -18,10 +18,8 @@ from urllib.parse import urlsplit
 
 from syncd.errors import SpecProblem
 from syncd.spec import templating
-from syncd.spec.endpoints import InvalidEndpoint, parse_endpoint
 from syncd.spec.loading import Document, JsonPath
 from syncd.spec.models import Definition, Deployment, NodeSpec, SwarmClusterSpec
-from syncd.spec.schemas import did_you_mean
 from syncd.spec.traffic_checks import routed_port_problems, strategy_problems
 
 Model = TypeVar("Model", Deployment, Definition, NodeSpec, SwarmClusterSpec)
@@ -296,278 +294,4 @@ def _label_problems(definition: Definition, document: Document) -> list[SpecProb
                     "the node would get the text as written; write the value itself"
                 )
             problems.append(document.problem(("labels", key), reason))
-    return problems
-
-
-# --------------------------------------------------------------------------- nodes
-
-
-def check_node(node: NodeSpec, document: Document) -> tuple[list[SpecProblem], list[SpecProblem]]:
-    """Meaning of one node: its URL and credentials (parsed here into ``node.endpoint``, the one
-    parse every later stage reads), GPUs. Returns (problems, notes)."""
-    problems = id_problems(document, node.id, "node")
-    notes: list[SpecProblem] = []
-    try:
-        endpoint = node.endpoint
-    except InvalidEndpoint as invalid:
-        for problem in invalid.problems:
-            problems.append(document.problem((problem.field,), problem.message))
-    else:
-        if endpoint.scheme == "tcp" and endpoint.tls is None:
-            notes.append(
-                document.problem(
-                    ("url",),
-                    "tcp without tls: anyone who can reach this port controls the engine; "
-                    "add tls {caCert, clientCert, clientKey} unless the network is trusted",
-                )
-            )
-    seen: dict[str, int] = {}
-    for index, gpu in enumerate(node.gpus):
-        if gpu.id in seen:
-            problems.append(
-                document.problem(
-                    ("gpus", index, "id"),
-                    f"GPU {gpu.id!r} is listed twice (also gpus[{seen[gpu.id]}])",
-                )
-            )
-        seen.setdefault(gpu.id, index)
-    problems.extend(_proxy_problems(node, document))
-    return problems, notes
-
-
-def check_swarm(swarm: SwarmClusterSpec, document: Document) -> list[SpecProblem]:
-    """Meaning of one Swarm cluster: its id and every manager url (parsed here, as a node's)."""
-    problems = id_problems(document, swarm.id, "node")
-    for index, url in enumerate(swarm.managers):
-        try:
-            parse_endpoint(url, tls=swarm.tls, ssh=swarm.ssh)
-        except InvalidEndpoint as invalid:
-            for problem in invalid.problems:
-                path = ("managers", index) if problem.field == "url" else (problem.field,)
-                problems.append(document.problem(path, problem.message))
-    return problems
-
-
-def _swarm_problems(
-    swarms: Sequence[Loaded[SwarmClusterSpec]],
-    host_clusters: set[str],
-    deployments: Sequence[Loaded[Deployment]],
-) -> list[SpecProblem]:
-    """A Swarm is a whole cluster: no Docker host may claim its cluster, no two Swarms share
-    one, and a deployment goes to Swarm clusters or to hosts, not both (one strategy engine)."""
-    problems = []
-    owner: dict[str, str] = {}
-    for item in swarms:
-        cluster = item.model.cluster
-        if cluster in host_clusters:
-            problems.append(
-                item.document.problem(
-                    ("cluster",),
-                    f"cluster {cluster!r} already has Docker host nodes: a Swarm is a cluster "
-                    "of its own, give it another name",
-                )
-            )
-        elif cluster in owner:
-            problems.append(
-                item.document.problem(
-                    ("cluster",), f"cluster {cluster!r} is also the Swarm {owner[cluster]!r}"
-                )
-            )
-        owner.setdefault(cluster, item.model.id)
-    for deployment in deployments:
-        clusters = {region.cluster for region in deployment.model.target_regions}
-        if len(clusters & set(owner)) > 1:
-            problems.append(
-                deployment.document.problem(
-                    ("targetRegions",),
-                    f"targets several Swarm clusters ({', '.join(sorted(clusters))}): a "
-                    "deployment runs on one Swarm; split it into one deployment per Swarm",
-                )
-            )
-        if clusters & set(owner) and clusters - set(owner):
-            problems.append(
-                deployment.document.problem(
-                    ("targetRegions",),
-                    f"targets Swarm cluster(s) {', '.join(sorted(clusters & set(owner)))} and "
-                    f"Docker host cluster(s) {', '.join(sorted(clusters - set(owner)))}: split "
-                    "it into one deployment per kind",
-                )
-            )
-    return problems
-
-
-def _proxy_problems(node: NodeSpec, document: Document) -> list[SpecProblem]:
-    """The meaning of ``proxy:`` the schema's patterns cannot say: octets and ports in range."""
-    problems = []
-    settings = node.proxy
-    if any(int(octet) > 255 for octet in settings.address.split(".")):
-        problems.append(
-            document.problem(
-                ("proxy", "address"),
-                f"{settings.address!r} is not an IPv4 address: each of its four numbers is 0-255",
-            )
-        )
-    low, high = settings.instance_ports
-    if not 1 <= low <= high <= 65535:
-        problems.append(
-            document.problem(
-                ("proxy", "instancePorts"),
-                f"{low}-{high} is not a port range: write LOW-HIGH with 1 <= LOW <= HIGH <= 65535, "
-                'e.g. "20000-20999"',
-            )
-        )
-    return problems
-
-
-# --------------------------------------------------------------------------- across files
-
-
-def _unique_ids(items: Sequence[Loaded[Model]], what: str) -> list[SpecProblem]:
-    problems = []
-    first: dict[str, Loaded[Model]] = {}
-    for item in items:
-        identifier = item.model.id
-        if identifier in first:
-            earlier = first[identifier].document
-            line, _ = earlier.position(("id",))
-            problems.append(
-                item.document.problem(
-                    ("id",),
-                    f"duplicate {what} id {identifier!r}: also declared at {earlier.file}:{line}",
-                )
-            )
-        else:
-            first[identifier] = item
-    return problems
-
-
-def _unique_node_ids(
-    nodes: Sequence[Loaded[NodeSpec]], swarms: Sequence[Loaded[SwarmClusterSpec]]
-) -> list[SpecProblem]:
-    """Nodes and Swarms share one id space (``--node`` and onlyNodes name either)."""
-    problems = _unique_ids(nodes, "node") + _unique_ids(swarms, "node")
-    node_ids = {item.model.id: item for item in nodes}
-    for swarm in swarms:
-        if swarm.model.id in node_ids:
-            line, _ = node_ids[swarm.model.id].document.position(("id",))
-            problems.append(
-                swarm.document.problem(
-                    ("id",),
-                    f"duplicate node id {swarm.model.id!r}: also declared at "
-                    f"{node_ids[swarm.model.id].document.file}:{line}",
-                )
-            )
-    return problems
-
-
-def check_references(
-    deployments: Sequence[Loaded[Deployment]],
-    definitions: Sequence[Loaded[Definition]],
-    nodes: Sequence[Loaded[NodeSpec]],
-    *,
-    extra_nodes: Sequence[NodeSpec] = (),
-    rejected: Sequence[Rejected] = (),
-    swarms: Sequence[Loaded[SwarmClusterSpec]] = (),
-) -> list[SpecProblem]:
-    """Unique ids per kind; every definitionId resolves; every target cluster/zone has a node
-    (a Swarm cluster's zones are its nodes' labels, known only when observed).
-
-    ``rejected``: documents that failed their own checks; a definitionId naming one of them is
-    reported as an invalid definition with the place of its error, not as a missing one.
-    """
-    problems = [
-        *_unique_ids(deployments, "deployment"),
-        *_unique_ids(definitions, "definition"),
-        *_unique_node_ids(nodes, swarms),
-    ]
-    node_ids = {item.model.id for item in nodes}
-    for extra in extra_nodes:
-        if extra.id in node_ids:
-            declared = next(i for i in nodes if i.model.id == extra.id)
-            problems.append(
-                declared.document.problem(
-                    ("id",), f"node id {extra.id!r} is also declared in the daemon's configuration"
-                )
-            )
-    definition_ids = [item.model.id for item in definitions]
-    all_nodes = [item.model for item in nodes] + list(extra_nodes)
-    zones: dict[str, set[str]] = {}
-    for node in all_nodes:
-        zones.setdefault(node.cluster, set())
-        if node.zone:
-            zones[node.cluster].add(node.zone)
-    problems.extend(_swarm_problems(swarms, set(zones), deployments))
-    swarm_clusters = {item.model.cluster for item in swarms}
-    zones.update((cluster, set()) for cluster in swarm_clusters if cluster not in zones)
-    invalid_definitions = {r.id: r.problem for r in rejected if r.kind == "Definition"}
-    for item in deployments:
-        deployment, document = item.model, item.document
-        if deployment.definition_id in definition_ids:
-            pass
-        elif deployment.definition_id in invalid_definitions:
-            error = invalid_definitions[deployment.definition_id]
-            problems.append(
-                document.problem(
-                    ("definitionId",),
-                    f"definition {deployment.definition_id!r} exists in {error.file} but is "
-                    f"invalid: fix {error.file}:{error.line}: {error.message}",
-                )
-            )
-        else:
-            hint = did_you_mean(deployment.definition_id, definition_ids)
-            known = (
-                ""
-                if hint
-                else (
-                    f"; known: {', '.join(sorted(definition_ids))}"
-                    if definition_ids
-                    else "; add one under definitions/"
-                )
-            )
-            problems.append(
-                document.problem(
-                    ("definitionId",),
-                    f"definition {deployment.definition_id!r} not found{hint}{known}",
-                )
-            )
-        for index, region in enumerate(deployment.target_regions):
-            if region.cluster not in zones:
-                hint = did_you_mean(region.cluster, zones)
-                known = (
-                    ""
-                    if hint
-                    else (
-                        f"; clusters with nodes: {', '.join(sorted(zones))}"
-                        if zones
-                        else "; no nodes are declared (add one under nodes/)"
-                    )
-                )
-                problems.append(
-                    document.problem(
-                        ("targetRegions", index, "cluster"),
-                        f"no node is in cluster {region.cluster!r}{hint}{known}",
-                    )
-                )
-            elif (
-                region.zone is not None
-                and region.cluster not in swarm_clusters
-                and region.zone not in zones[region.cluster]
-            ):
-                cluster_zones = sorted(zones[region.cluster])
-                hint = did_you_mean(region.zone, cluster_zones)
-                known = (
-                    ""
-                    if hint
-                    else (
-                        f"; its zones: {', '.join(cluster_zones)}"
-                        if cluster_zones
-                        else "; its nodes declare no zone"
-                    )
-                )
-                problems.append(
-                    document.problem(
-                        ("targetRegions", index, "zone"),
-                        f"no node of cluster {region.cluster!r} is in zone {region.zone!r}{hint}{known}",
-                    )
-                )
     return problems
