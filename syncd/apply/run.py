@@ -295,44 +295,47 @@ class DeploymentRun:
         self.parked = [i for i in self.parked if i not in parked]
         if not parked:
             return 0, ""
-        restarted: list[Tracked] = []
-        problems: list[str] = []
+        return _restart_parked(self, parked)
 
-        def restart(instance: ObservedInstance) -> Tracked | None:
+
+def _restart_parked(run: DeploymentRun, parked: list[ObservedInstance]) -> tuple[int, str]:
+    """Start ``parked`` again and wait until each serves; how many came back, and why not all."""
+    restarted: list[Tracked] = []
+    problems: list[str] = []
+
+    def restart(instance: ObservedInstance) -> Tracked | None:
+        try:
+            run.driver(instance.node_id).start_instance(instance.container_id)
+        except NodeError as exc:  # removed by hand meanwhile: the next pass replaces it
+            problems.append(f"{instance.name}: {exc}")
+            return None
+        return Tracked(
+            instance.node_id,
+            instance.container_id,
+            instance.name,
+            instance.replica,
+            private_ports=run._private_ports(instance),
+            restart_base=run.driver(instance.node_id).health(instance.container_id).restart_count,
+        )
+
+    for item in parallel(parked, restart):
+        if item is not None:
+            restarted.append(item)
+    failed: list[str] = []
+    pending = list(restarted)
+    while pending:
+        for item in list(pending):
             try:
-                self.driver(instance.node_id).start_instance(instance.container_id)
-            except NodeError as exc:  # removed by hand meanwhile: the next pass replaces it
-                problems.append(f"{instance.name}: {exc}")
-                return None
-            return Tracked(
-                instance.node_id,
-                instance.container_id,
-                instance.name,
-                instance.replica,
-                private_ports=self._private_ports(instance),
-                restart_base=self.driver(instance.node_id)
-                .health(instance.container_id)
-                .restart_count,
-            )
-
-        for item in parallel(parked, restart):
-            if item is not None:
-                restarted.append(item)
-        failed: list[str] = []
-        pending = list(restarted)
-        while pending:
-            for item in list(pending):
-                try:
-                    if check_available(self.driver(item.node_id), item, self.options, self.redact):
-                        pending.remove(item)
-                        self.traffic.join([_member(item)])
-                except (InstanceFailed, NodeError) as exc:
-                    failed.append(str(exc))
+                if check_available(run.driver(item.node_id), item, run.options, run.redact):
                     pending.remove(item)
-            if pending:
-                time.sleep(self.options.poll_interval_s)
-        back = len(restarted) - len(failed)
-        return back, "; ".join(problems + failed)
+                    run.traffic.join([_member(item)])
+            except (InstanceFailed, NodeError) as exc:
+                failed.append(str(exc))
+                pending.remove(item)
+        if pending:
+            time.sleep(run.options.poll_interval_s)
+    back = len(restarted) - len(failed)
+    return back, "; ".join(problems + failed)
 
 
 def _member(item: Tracked) -> Member:

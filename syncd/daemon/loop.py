@@ -148,7 +148,7 @@ class Daemon:
                     break
                 if self._reload.is_set():
                     self._reload.clear()
-                    self._apply_reload()
+                    _apply_reload(self)
                 if trigger is None:
                     continue
                 try:
@@ -158,9 +158,9 @@ class Daemon:
                     log.exception("pass failed unexpectedly")
                 if not self._ready_sent:
                     self._ready_sent = True
-                    systemd.ready(self._status_line())
+                    systemd.ready(_status_line(self))
                 else:
-                    systemd.status(self._status_line())
+                    systemd.status(_status_line(self))
             log.info("stopping: cancelling rollouts between steps")
             systemd.stopping()
             self._stop_rollouts()
@@ -258,37 +258,6 @@ class Daemon:
         """True when every rollout finished; cancels them once a stop was requested."""
         return self.reconciler.rollouts.wait(timeout, self._stop)
 
-    def _apply_reload(self) -> None:
-        """SIGHUP: read the config again; keep the old one when the new one is invalid."""
-        path = self.settings.source_file
-        if path is None:
-            return
-        systemd.reloading()
-        try:
-            new = load_config(path)
-        except SyncdError as exc:
-            log.error("reload refused, keeping the running config: %s", exc)
-            systemd.status("reload refused: the config file is invalid")
-            return
-        old = self.settings
-        if new.state_dir != old.state_dir:
-            log.error("reload: stateDir cannot change while running; keeping %s", old.state_dir)
-            new = replace(new, state_dir=old.state_dir)
-        self.settings = new
-        self.states.settings = new.retry
-        self.autoscaler.reconfigure(new.autoscaling.scale_down_window_s, new.autoscaling.scale_up)
-        self.status_writer = StatusWriter(new)
-        setup_logging(new.log.format, new.log.level)
-        self.reconciler.reconfigure(new)
-        if self.timers is not None:
-            self.timers.reschedule(new.repo.poll_interval_s, new.reconcile_interval_s)
-        if new.listen != old.listen and self.http is not None:
-            self.http.stop()
-            self.http = None
-            if new.listen:
-                self._start_http(new.listen)
-        log.info("configuration reloaded from %s", path)
-
     # ------------------------------------------------------------------ status and health
 
     def view(self) -> PassView:
@@ -297,14 +266,6 @@ class Daemon:
 
     def _write_status(self, kind: str = "sync") -> None:
         self.last_status = self.status_writer.write(self.view(), self.source, kind)
-
-    def _status_line(self) -> str:
-        head = self.reconciler.commits.state.head
-        counts: dict[str, int] = {}
-        for state in self.states.all().values():
-            counts[state.state] = counts.get(state.state, 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deployments"
-        return f"at {head[:12] if head else 'no commit yet'}: {summary}"
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
@@ -319,6 +280,48 @@ class Daemon:
             if stale_for > self.settings.stale_after_s:
                 return False, f"the source has failed for {stale_for:.0f}s: {state.error}"
         return True, "ok"
+
+
+def _apply_reload(daemon: Daemon) -> None:
+    """SIGHUP: read the config again; keep the old one when the new one is invalid."""
+    path = daemon.settings.source_file
+    if path is None:
+        return
+    systemd.reloading()
+    try:
+        new = load_config(path)
+    except SyncdError as exc:
+        log.error("reload refused, keeping the running config: %s", exc)
+        systemd.status("reload refused: the config file is invalid")
+        return
+    old = daemon.settings
+    if new.state_dir != old.state_dir:
+        log.error("reload: stateDir cannot change while running; keeping %s", old.state_dir)
+        new = replace(new, state_dir=old.state_dir)
+    daemon.settings = new
+    daemon.states.settings = new.retry
+    daemon.autoscaler.reconfigure(new.autoscaling.scale_down_window_s, new.autoscaling.scale_up)
+    daemon.status_writer = StatusWriter(new)
+    setup_logging(new.log.format, new.log.level)
+    daemon.reconciler.reconfigure(new)
+    if daemon.timers is not None:
+        daemon.timers.reschedule(new.repo.poll_interval_s, new.reconcile_interval_s)
+    if new.listen != old.listen and daemon.http is not None:
+        daemon.http.stop()
+        daemon.http = None
+        if new.listen:
+            daemon._start_http(new.listen)
+    log.info("configuration reloaded from %s", path)
+
+
+def _status_line(daemon: Daemon) -> str:
+    """The one line systemd shows: the commit and how many deployments are in each state."""
+    head = daemon.reconciler.commits.state.head
+    counts: dict[str, int] = {}
+    for state in daemon.states.all().values():
+        counts[state.state] = counts.get(state.state, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no deployments"
+    return f"at {head[:12] if head else 'no commit yet'}: {summary}"
 
 
 def _install_signals(on_stop: Callable[[str], None], on_reload: Callable[[], None]) -> None:

@@ -234,7 +234,7 @@ class DockerNode:
             try:
                 api.start(container_id)
             except docker.errors.APIError as error:
-                self._remove_quietly(container_id)
+                _remove_quietly(self.connection, container_id)
                 raise NodeError(
                     f"node {self.node_id}: container {request.name} failed to start: "
                     f"{engine_message(error)}"
@@ -243,28 +243,11 @@ class DockerNode:
             # (level-triggered) pass sees it and starts or replaces it.
         return container_id
 
-    def _remove_quietly(self, container_id: str) -> None:
-        try:
-            with self.connection.calling("removing a container that failed to start") as api:
-                api.remove_container(container_id, force=True, v=True)
-        except NodeError:
-            pass  # best effort: it is labelled managed, so a later pass finds and removes it
-
-    def _require_managed(self, api: docker.APIClient, container_id: str, action: str) -> None:
-        """Inspect; refuse to go on when the container is not ours. NotFound passes through."""
-        details = InspectedContainer(api.inspect_container(container_id), container_id)
-        if not details.is_managed:
-            raise NodeError(
-                f"node {self.node_id}: container {details.name} is not managed by syncd "
-                f"(no {LABEL_MANAGED}=true label): refusing to {action} it",
-                hint="syncd only touches containers it created",
-            )
-
     def stop_instance(self, container_id: str, grace_s: float = 10.0) -> None:
         """Stop a managed container (SIGTERM, then SIGKILL after ``grace_s``); gone is fine."""
         with self.connection.calling(f"stopping container {container_id[:12]}") as api:
             try:
-                self._require_managed(api, container_id, "stop")
+                _require_managed(api, self.node_id, container_id, "stop")
                 api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
             except docker.errors.NotFound:
                 return
@@ -273,7 +256,7 @@ class DockerNode:
         """Start a stopped managed container again (a parked old instance, on revert)."""
         with self.connection.calling(f"starting container {container_id[:12]}") as api:
             try:
-                self._require_managed(api, container_id, "start")
+                _require_managed(api, self.node_id, container_id, "start")
                 api.start(container_id)
             except docker.errors.NotFound:
                 raise ContainerNotFound(self.node_id, container_id, "start it again") from None
@@ -288,7 +271,7 @@ class DockerNode:
         removed by another call) is fine."""
         with self.connection.calling(f"removing container {container_id[:12]}") as api:
             try:
-                self._require_managed(api, container_id, "remove")
+                _require_managed(api, self.node_id, container_id, "remove")
                 api.remove_container(container_id, force=True, v=True)
             except docker.errors.NotFound:
                 return
@@ -302,6 +285,25 @@ class DockerNode:
     def ensure_image(self, image: str, build: BuildSpec | None, repo_root: Path | None) -> None:
         """Make ``image`` present: already there, built from ``build`` in ``repo_root``, or pulled."""
         ensure_image(self.connection, image, build, repo_root, build_timeout_s=self.build_timeout)
+
+
+def _remove_quietly(connection: EngineConnection, container_id: str) -> None:
+    try:
+        with connection.calling("removing a container that failed to start") as api:
+            api.remove_container(container_id, force=True, v=True)
+    except NodeError:
+        pass  # best effort: it is labelled managed, so a later pass finds and removes it
+
+
+def _require_managed(api: docker.APIClient, node_id: str, container_id: str, action: str) -> None:
+    """Inspect; refuse to go on when the container is not ours. NotFound passes through."""
+    details = InspectedContainer(api.inspect_container(container_id), container_id)
+    if not details.is_managed:
+        raise NodeError(
+            f"node {node_id}: container {details.name} is not managed by syncd "
+            f"(no {LABEL_MANAGED}=true label): refusing to {action} it",
+            hint="syncd only touches containers it created",
+        )
 
 
 def _require_gpu_runtime(facts: NodeFacts, request: ContainerRequest) -> None:

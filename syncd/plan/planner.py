@@ -26,14 +26,13 @@ instances are strays that scale-down removes.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced
-from datetime import datetime
 
 from syncd.errors import PlanError
-from syncd.plan.allocator import Allocator, in_target_regions
+from syncd.plan.allocator import Allocator
 from syncd.plan.model import (
     ActionKind,
     DeploymentPlan,
@@ -42,6 +41,7 @@ from syncd.plan.model import (
     PlacementFailure,
     Plan,
 )
+from syncd.plan.ordering import choose_scale_down, free_indexes, keep_preference, replica_order
 from syncd.plan.ownership import (
     foreign_by_node,
     foreign_warnings,
@@ -49,13 +49,12 @@ from syncd.plan.ownership import (
     hold_newer,
     partition,
 )
+from syncd.plan.placement_warnings import placement_warnings
 from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.spec.models import SwarmClusterSpec
 from syncd.spec.validation import is_zero
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
-
-_EPOCH = datetime.min
 
 
 @dataclass
@@ -157,7 +156,7 @@ def plan(
         revision=desired.revision,
         deployments=tuple(plans),
         warnings=(
-            *_warnings(desired, observed, facts, by_deployment, desired_ids),
+            *placement_warnings(desired, observed, facts, by_deployment, desired_ids),
             *foreign_warnings(foreign),
             *held_warnings(ownership.held, newer_commits),
             *swarm_plans.warnings,
@@ -182,14 +181,14 @@ def _assess(
     if _in_sync(instances, replicas, target, reachable):
         # The daemon's usual pass: everything runs as wanted. Same result as the general path,
         # without its bookkeeping.
-        draft.keep = sorted(instances, key=_order)
+        draft.keep = sorted(instances, key=replica_order)
         draft.current_hashes = (target,)
         draft.running_before = replicas
         draft.actions = [ActionKind.NOOP]
         return draft
     draft.current_hashes = tuple(sorted({i.spec_hash for i in instances}))
     here = [i for i in instances if i.node_id in reachable]
-    draft.away = sorted((i for i in instances if i.node_id not in reachable), key=_order)
+    draft.away = sorted((i for i in instances if i.node_id not in reachable), key=replica_order)
     current = [i for i in here if i.spec_hash == target]
     old = [i for i in here if i.spec_hash != target]
 
@@ -200,7 +199,7 @@ def _assess(
     failed_indexes: list[int] = []
     survivors: list[ObservedInstance] = []
     for index in sorted(by_index):
-        best, *others = sorted(by_index[index], key=_keep_preference)
+        best, *others = sorted(by_index[index], key=keep_preference)
         draft.remove.extend(others)
         draft.duplicates += len(others)
         if best.has_failed:
@@ -219,11 +218,11 @@ def _assess(
 
     excess = len(survivors) - replicas
     if excess > 0:
-        removed = _choose_scale_down(survivors, excess, allocator)
+        removed = choose_scale_down(survivors, excess, allocator)
         draft.remove.extend(removed)
         draft.scaled_down = len(removed)
         survivors = [i for i in survivors if i not in removed]
-    draft.keep = sorted(survivors, key=_order)
+    draft.keep = sorted(survivors, key=replica_order)
 
     missing = replicas - len(survivors)
     if missing > 0:
@@ -231,9 +230,7 @@ def _assess(
             i.replica for i in draft.away if i.spec_hash == target
         }
         reusable = [i for i in failed_indexes if i not in taken]
-        draft.indexes_to_start = (reusable + _free_indexes(taken | set(reusable), missing))[
-            :missing
-        ]
+        draft.indexes_to_start = (reusable + free_indexes(taken | set(reusable), missing))[:missing]
 
     if not instances:
         draft.actions = [ActionKind.CREATE]
@@ -327,8 +324,8 @@ def _finish(draft: _Draft) -> DeploymentPlan:
         target_hash=wanted.spec_hash,
         keep=tuple(draft.keep),
         start=tuple(sorted(draft.start, key=lambda p: p.replica)),
-        replace=tuple(sorted(draft.replace, key=_order)),
-        remove=tuple(sorted(draft.remove, key=_order)),
+        replace=tuple(sorted(draft.replace, key=replica_order)),
+        remove=tuple(sorted(draft.remove, key=replica_order)),
         unplaceable=tuple(draft.unplaceable),
         changes=tuple(changes),
         replicas=draft.replicas,
@@ -347,8 +344,8 @@ def _finish(draft: _Draft) -> DeploymentPlan:
 def _prune(
     deployment_id: str, instances: list[ObservedInstance], reachable: set[str]
 ) -> DeploymentPlan:
-    removable = sorted((i for i in instances if i.node_id in reachable), key=_order)
-    stuck = sorted((i for i in instances if i.node_id not in reachable), key=_order)
+    removable = sorted((i for i in instances if i.node_id in reachable), key=replica_order)
+    stuck = sorted((i for i in instances if i.node_id not in reachable), key=replica_order)
     return DeploymentPlan(
         deployment_id=deployment_id,
         actions=(ActionKind.PRUNE,),
@@ -373,112 +370,8 @@ def _guard_mass_prune(prunes: list[DeploymentPlan], managed: int, allowed: bool)
     )
 
 
-# --------------------------------------------------------------------------- ordering rules
-
-
-def _order(instance: ObservedInstance) -> tuple[int, str, str]:
-    return (instance.replica, instance.node_id, instance.container_id)
-
-
-def _keep_preference(instance: ObservedInstance) -> tuple[object, ...]:
-    """Among duplicates of one replica index: not failed, serving, then the oldest."""
-    return (
-        instance.has_failed,
-        not instance.is_serving,
-        instance.created_at or _EPOCH,
-        instance.node_id,
-        instance.container_id,
-    )
-
-
-def _choose_scale_down(
-    survivors: list[ObservedInstance], count: int, allocator: Allocator
-) -> list[ObservedInstance]:
-    """Not serving first, then from the node holding most of them (then the most loaded node),
-    then the newest; recounted after each pick so removals spread over nodes."""
-    remaining = list(survivors)
-    chosen: list[ObservedInstance] = []
-    for _ in range(count):
-        per_node = Counter(i.node_id for i in remaining)
-        victim = min(remaining, key=lambda i: _scale_down_rank(i, per_node, allocator))
-        remaining.remove(victim)
-        chosen.append(victim)
-    return chosen
-
-
-def _scale_down_rank(
-    instance: ObservedInstance, per_node: Counter[str], allocator: Allocator
-) -> tuple[object, ...]:
-    room = allocator.rooms.get(instance.node_id)
-    return (
-        instance.is_serving,
-        -per_node[instance.node_id],
-        -(room.load() if room else 0.0),
-        _Newest(instance.created_at or _EPOCH),
-        -instance.replica,
-        instance.container_id,
-    )
-
-
-@dataclass(frozen=True)
-class _Newest:
-    """Sorts later datetimes first."""
-
-    created: datetime
-
-    def __lt__(self, other: object) -> bool:
-        assert isinstance(other, _Newest)
-        return self.created > other.created
-
-
-def _free_indexes(taken: set[int], count: int) -> list[int]:
-    found: list[int] = []
-    index = 0
-    while len(found) < count:
-        if index not in taken:
-            found.append(index)
-        index += 1
-    return found
-
-
 def _facts_for_every_node(desired: DesiredState, observed: ObservedState) -> dict[str, NodeFacts]:
     facts = dict(observed.nodes)
     for node in desired.nodes:
         facts.setdefault(node.id, NodeFacts(node_id=node.id, reachable=False, error="not observed"))
     return facts
-
-
-def _warnings(
-    desired: DesiredState,
-    observed: ObservedState,
-    facts: Mapping[str, NodeFacts],
-    by_deployment: Mapping[str, Iterable[ObservedInstance]],
-    desired_ids: set[str],
-) -> list[str]:
-    warnings = []
-    for node_id in sorted(facts):
-        fact = facts[node_id]
-        if not fact.reachable:
-            held = sum(1 for i in observed.instances if i.node_id == node_id)
-            detail = f": {fact.error}" if fact.error else ""
-            warnings.append(
-                f"node {node_id} is unreachable{detail}; its {_count(held, 'instance')} "
-                "are not counted and cannot be removed until it returns"
-            )
-    nodes = {node.id: node for node in desired.nodes}
-    for wanted in sorted(desired.deployments, key=lambda d: d.id):
-        regions = wanted.deployment.target_regions
-        if not regions:
-            continue
-        for instance in sorted(by_deployment.get(wanted.id, ()), key=_order):
-            node = nodes.get(instance.node_id)
-            if node is not None and not in_target_regions(node, regions):
-                warnings.append(
-                    f"{wanted.id} replica {instance.replica} runs on {node.id}, outside its "
-                    "target regions; it moves at the next rollout"
-                )
-    return warnings
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -15,31 +15,24 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import git
 from gitdb.exc import BadName, BadObject
 
-from syncd.errors import SignatureError, SourceError
+from syncd.errors import SourceError
+from syncd.source.commit_reading import (
+    CommitInfo,
+    read_commit_info,
+    verify_commit_signature,
+)
 from syncd.source.gitcommand import git_message, run_git, source_error, ssh_command
 
 log = logging.getLogger(__name__)
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
 _ALLOWED_SCHEMES = ("file", "https", "http", "ssh", "git+ssh", "ssh+git")
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """What status and notes say about a commit."""
-
-    sha: str
-    author: str  # "Name <email>"
-    date: datetime  # author date, timezone-aware
-    subject: str  # first line of the message
 
 
 def display_url(url: str) -> str:
@@ -263,74 +256,14 @@ class GitSource:
 
     def commit_info(self, sha: str) -> CommitInfo:
         """Author, date and subject of a commit in the checkout."""
-        try:
-            repo = git.Repo(self.checkout_dir)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise SourceError(
-                f"no checkout at {self.checkout_dir}", hint="sync the source first"
-            ) from exc
-        try:
-            commit = repo.commit(sha)
-            return CommitInfo(
-                sha=commit.hexsha,
-                author=f"{commit.author.name} <{commit.author.email}>",
-                date=commit.authored_datetime,
-                subject=str(commit.summary),
-            )
-        except (BadName, BadObject, ValueError) as exc:
-            raise SourceError(
-                f"unknown commit {sha!r} in {self.checkout_dir}",
-                hint="sync the source first; the commit may not be on the branch",
-            ) from exc
-        finally:
-            repo.close()
-            repo.git.clear_cache()
+        return read_commit_info(self.checkout_dir, sha)
 
     def verify_signature(
         self, sha: str, allowed_signers: Path | None, gpg_home: Path | None
     ) -> None:
-        """Refuse commit ``sha`` unless it is signed by an allowed key.
-
-        SSH signatures are checked against ``allowed_signers`` (git's gpg.ssh.allowedSignersFile
-        format); GPG signatures against the keyring in ``gpg_home`` (every key in it is allowed).
-        Give either or both. Raises SignatureError (permanent until a new commit arrives).
-        """
-        if allowed_signers is None and gpg_home is None:
-            raise SignatureError(
-                "a signature policy needs an allowed signers file or a GPG home",
-                hint="set the signature policy's allowedSignersFile (SSH) or gpgHome (GPG)",
-            )
-        for name, path in (("allowed signers file", allowed_signers), ("GPG home", gpg_home)):
-            if path is not None and not Path(path).exists():
-                raise SignatureError(
-                    f"the {name} {path} does not exist",
-                    hint="fix the path in the signature policy of the daemon's config",
-                )
-        short = sha[:12]
-        try:
-            raw = self._git("cat-file", "commit", sha)
-        except git.GitCommandError as exc:
-            raise source_error(f"cannot read commit {short}", exc) from exc
-        header = raw.split("\n\n", 1)[0]
-        if not any(line.startswith("gpgsig") for line in header.splitlines()):
-            raise SignatureError(
-                f"commit {short} is not signed: the signature policy refuses unsigned commits",
-                hint="sign the commit (git commit -S) with an allowed key and push it",
-            )
-        args: list[str] = []
-        env = dict(self._env)
-        if allowed_signers is not None:
-            args += ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"]
-        if gpg_home is not None:
-            env["GNUPGHOME"] = str(gpg_home)
-        try:
-            run_git(self.checkout_dir, [*args, "verify-commit", sha], env=env)
-        except git.GitCommandError as exc:
-            raise SignatureError(
-                f"commit {short} is not signed by an allowed key: {git_message(exc)}",
-                hint="sign with a key listed in the allowed signers file (or the GPG keyring), "
-                "or add the signer's key there",
-            ) from exc
+        """Refuse commit ``sha`` unless it is signed by an allowed key (see
+        ``verify_commit_signature``). Raises SignatureError."""
+        verify_commit_signature(self.checkout_dir, self._env, sha, allowed_signers, gpg_home)
 
 
 def _is_remote_url(url: str) -> bool:

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.plan.allocator import in_target_regions
 from syncd.plan.model import ActionKind
 from syncd.plan.planner import plan
+from syncd.plan.rooms import in_target_regions
 from syncd.state import ObservedInstance, ObservedState
 from testkit.simulated import applied
 from tests.plan.builders import desired_state, node_facts

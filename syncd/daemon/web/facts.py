@@ -18,7 +18,7 @@ import git
 from syncd.errors import SyncdError
 from syncd.plan import render
 from syncd.plan.wording import summary_line
-from syncd.source.gitrepo import CommitInfo
+from syncd.source.commit_reading import CommitInfo
 from syncd.source.notes import read_note
 from syncd.status.notes_format import SEPARATOR as NOTE_SEPARATOR
 
