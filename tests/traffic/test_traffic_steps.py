@@ -4,6 +4,7 @@ of a rollout, a revert and a scale-down of a routed deployment."""
 from __future__ import annotations
 
 from syncd.spec.models import Strategy
+from testkit.memory_pass import memory_pass
 from tests.traffic.trafficking import NODES, ROUTE, ProxiedCluster, render, with_strategy
 
 ONE_NODE = NODES[:1]
@@ -78,20 +79,8 @@ def test_a_new_instance_joins_only_once_it_serves(tmp_path):
         stop_grace_s=0.0,
         poll_interval_s=0.01,
     )
-    from syncd.apply.executor import apply_plan
-    from syncd.plan.planner import plan
-
     pool = cluster.pool()
-    report = apply_plan(
-        plan(sick, pool.observe()),
-        pool,
-        repo_root=None,
-        secrets=None,
-        commit="v2",
-        options=short,
-        proxies=pool,
-        nodes=sick.nodes,
-    )
+    report = memory_pass(pool, sick, commit="v2", options=short, proxies=pool)
     (result,) = report.results
     assert result.outcome == "failed" and result.reverted
     # the never-healthy version never got traffic; the old one serves at full weight again

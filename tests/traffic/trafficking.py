@@ -9,16 +9,15 @@ from pathlib import Path
 
 import yaml
 
-from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
 from syncd.nodes.proxy.model import Route
-from syncd.plan.planner import plan
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import NodeSpec, ProxySettings, Strategy
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
 from syncd.state import ObservedState
 from testkit.memory_driver import MemoryCluster, MemoryNode
+from testkit.memory_pass import memory_pass
 from testkit.memory_proxy import MemoryProxy
 from testkit.repo import TestRepo
 from testkit.services import deployment, node_document, service_definition
@@ -134,16 +133,8 @@ class ProxiedCluster:
         events: Callable[[ProgressEvent], None] | None = None,
     ) -> ApplyReport:
         pool = self.pool()
-        return apply_plan(
-            plan(desired, pool.observe()),
-            pool,
-            repo_root=None,
-            secrets=None,
-            commit=commit,
-            options=OPTIONS,
-            proxies=pool,
-            nodes=desired.nodes,
-            events=events,
+        return memory_pass(
+            pool, desired, commit=commit, options=OPTIONS, proxies=pool, events=events
         )
 
 
