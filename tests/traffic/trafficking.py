@@ -104,6 +104,16 @@ def with_strategy(desired: DesiredState, strategy: Strategy) -> DesiredState:
     return replace(desired, deployments=(shaped,))
 
 
+@dataclass(frozen=True)
+class Change:
+    """One pass from an applied version to the next, as node-a's proxy saw it."""
+
+    before: set[str]  # the instance names served before the pass
+    after: set[str]  # and after it
+    steps: list[tuple[int, str, tuple[Route, ...]]]  # the proxy applies the pass made
+    report: ApplyReport
+
+
 @dataclass
 class ProxiedCluster:
     """``MemoryCluster`` plus one ``MemoryProxy`` per node; ``log`` holds, for every proxy
@@ -126,15 +136,32 @@ class ProxiedCluster:
     def served(self, node_id: str, route: str = ROUTE) -> dict[str, int]:
         return self.proxies[node_id].weights(route)
 
+    def change(
+        self,
+        old: DesiredState,
+        new: DesiredState,
+        *,
+        commits: tuple[str, str] = ("v1", "v2"),
+        options: ApplyOptions = OPTIONS,
+    ) -> Change:
+        """Apply ``old`` (which must succeed), then ``new``: what node-a served around the
+        second pass (run with ``options``) and the proxy applies it made."""
+        assert self.apply(old, commits[0]).ok
+        before = set(self.served("node-a"))
+        first = len(self.log)
+        report = self.apply(new, commits[1], options=options)
+        return Change(before, set(self.served("node-a")), self.log[first:], report)
+
     def apply(
         self,
         desired: DesiredState,
         commit: str,
         events: Callable[[ProgressEvent], None] | None = None,
+        options: ApplyOptions = OPTIONS,
     ) -> ApplyReport:
         pool = self.pool()
         return memory_pass(
-            pool, desired, commit=commit, options=OPTIONS, proxies=pool, events=events
+            pool, desired, commit=commit, options=options, proxies=pool, events=events
         )
 
 
