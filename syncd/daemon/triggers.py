@@ -106,20 +106,19 @@ class Timers:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
-        self._scheduler.add_job(
-            queue.request,
-            self._interval(poll_interval_s),
-            args=("poll",),
-            kwargs={"fetch": True},
-            id=self.POLL_JOB,
+        # (job id and trigger reason, interval, whether the pass fetches the remote first)
+        jobs = (
+            (self.POLL_JOB, poll_interval_s, True),
+            (self.RECONCILE_JOB, reconcile_interval_s, False),
         )
-        self._scheduler.add_job(
-            queue.request,
-            self._interval(reconcile_interval_s),
-            args=("reconcile",),
-            kwargs={"fetch": False},
-            id=self.RECONCILE_JOB,
-        )
+        for job_id, interval_s, fetch in jobs:
+            self._scheduler.add_job(
+                queue.request,
+                self._interval(interval_s),
+                args=(job_id,),
+                kwargs={"fetch": fetch},
+                id=job_id,
+            )
 
     @staticmethod
     def _interval(seconds: float) -> IntervalTrigger:

@@ -29,25 +29,25 @@ def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]
     Raises BuildError when either escapes the checkout (a symlink or ``..``) or does not exist.
     """
     root = repo_root.resolve()
-    context = (root / build.context).resolve()
-    if not context.is_relative_to(root):
-        raise BuildError(
-            f"build context {build.context!r} resolves to {context}, outside the repository "
-            f"checkout {root}: refused",
-            hint="keep repository.buildContext inside the repository, without symlinks out of it",
-        )
+    context = _resolve_inside(
+        root,
+        build.context,
+        "build context",
+        "repository checkout",
+        hint="keep repository.buildContext inside the repository, without symlinks out of it",
+    )
     if not context.is_dir():
         raise BuildError(
             f"build context {build.context!r} is not a directory in the repository",
             hint="check repository.url and repository.buildContext in the definition",
         )
-    container_file = (context / build.container_file).resolve()
-    if not container_file.is_relative_to(context):
-        raise BuildError(
-            f"container file {build.container_file!r} resolves to {container_file}, outside the "
-            f"build context {context}: refused",
-            hint="keep repository.containerFile inside the build context",
-        )
+    container_file = _resolve_inside(
+        context,
+        build.container_file,
+        "container file",
+        "build context",
+        hint="keep repository.containerFile inside the build context",
+    )
     if not container_file.is_file():
         raise BuildError(
             f"container file {build.container_file!r} does not exist in build context "
@@ -55,6 +55,17 @@ def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]
             hint="check repository.containerFile in the definition",
         )
     return context, str(container_file.relative_to(context))
+
+
+def _resolve_inside(parent: Path, relative: str, what: str, parent_is: str, *, hint: str) -> Path:
+    """``parent / relative`` with links resolved; BuildError when that leaves ``parent``."""
+    path = (parent / relative).resolve()
+    if not path.is_relative_to(parent):
+        raise BuildError(
+            f"{what} {relative!r} resolves to {path}, outside the {parent_is} {parent}: refused",
+            hint=hint,
+        )
+    return path
 
 
 def ensure_image(

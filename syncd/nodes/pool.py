@@ -8,9 +8,9 @@ previous observation is still stuck is reported unreachable instead of piling up
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from types import TracebackType
+from typing import TypeVar
 
 from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
@@ -64,19 +64,11 @@ class NodePool:
 
     def driver(self, node_id: str) -> NodeDriver:
         """The node's driver; NodeError for an unknown id."""
-        try:
-            return self._drivers[node_id]
-        except KeyError:
-            known = ", ".join(self._drivers) or "none"
-            raise NodeError(f"unknown node {node_id!r} (known: {known})") from None
+        return _known(self._drivers, node_id, "node")
 
     def swarm(self, swarm_id: str) -> SwarmCluster:
         """The backend of one Swarm cluster; NodeError for an unknown id."""
-        try:
-            return self._swarms[swarm_id]
-        except KeyError:
-            known = ", ".join(self._swarms) or "none"
-            raise NodeError(f"unknown swarm {swarm_id!r} (known: {known})") from None
+        return _known(self._swarms, swarm_id, "swarm")
 
     def proxy(self, node_id: str) -> NodeProxy:
         """The node's proxy (HAProxy run by syncd over the node's own engine connection);
@@ -180,10 +172,17 @@ class NodePool:
     def __enter__(self) -> NodePool:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_Backend = TypeVar("_Backend")
+
+
+def _known(table: Mapping[str, _Backend], key: str, kind: str) -> _Backend:
+    """``table[key]``; NodeError naming the known ids when ``key`` is not one of them."""
+    try:
+        return table[key]
+    except KeyError:
+        known = ", ".join(table) or "none"
+        raise NodeError(f"unknown {kind} {key!r} (known: {known})") from None

@@ -137,12 +137,12 @@ class SecretProvider:
             ) from None
         if not stat.S_ISDIR(dir_stat.st_mode):
             raise SecretError(f"secrets directory {directory} is not a directory")
-        if dir_stat.st_mode & _SHARED_BITS:
-            raise SecretError(
-                f"secrets directory {directory} is accessible by group/others "
-                f"(mode {stat.filemode(dir_stat.st_mode)}); refusing to read secret {name!r}",
-                hint=f"chmod 700 {directory}",
-            )
+        _refuse_shared(
+            dir_stat.st_mode,
+            f"secrets directory {directory}",
+            hint=f"chmod 700 {directory}",
+            refusal=f"refusing to read secret {name!r}",
+        )
         path = directory / name
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -155,12 +155,12 @@ class SecretProvider:
             file_stat = os.fstat(handle.fileno())
             if not stat.S_ISREG(file_stat.st_mode):
                 raise SecretError(f"secret {name!r} at {path} is not a regular file")
-            if file_stat.st_mode & _SHARED_BITS:
-                raise SecretError(
-                    f"secret {name!r} at {path} is accessible by group/others "
-                    f"(mode {stat.filemode(file_stat.st_mode)}); refusing to read it",
-                    hint=f"chmod 600 {path}",
-                )
+            _refuse_shared(
+                file_stat.st_mode,
+                f"secret {name!r} at {path}",
+                hint=f"chmod 600 {path}",
+                refusal="refusing to read it",
+            )
             data = handle.read(_MAX_SECRET_BYTES + 1)
         if len(data) > _MAX_SECRET_BYTES:
             raise SecretError(f"secret {name!r} at {path} is larger than 1 MiB")
@@ -223,13 +223,11 @@ class SecretProvider:
                     f"cannot read age identity {identity_file}: {exc.strerror}"
                 ) from None
             with os.fdopen(fd, "rb") as handle:
-                mode = os.fstat(handle.fileno()).st_mode
-                if mode & _SHARED_BITS:
-                    raise SecretError(
-                        f"age identity {identity_file} is accessible by group/others "
-                        f"(mode {stat.filemode(mode)})",
-                        hint=f"chmod 600 {identity_file}",
-                    )
+                _refuse_shared(
+                    os.fstat(handle.fileno()).st_mode,
+                    f"age identity {identity_file}",
+                    hint=f"chmod 600 {identity_file}",
+                )
                 text = handle.read().decode("utf-8", errors="replace")
             identities: list[object] = []
             for number, line in enumerate(text.splitlines(), start=1):
@@ -263,6 +261,16 @@ class SecretProvider:
         if self.secrets_dir is None and self.repo_root is None:
             return "pass --secrets-dir DIR or commit secrets/NAME.age"
         return f"create {name} in the secrets directory (chmod 600) or commit secrets/{name}.age"
+
+
+def _refuse_shared(mode: int, subject: str, *, hint: str, refusal: str = "") -> None:
+    """SecretError when group or others may touch ``subject``: a secret must be the owner's alone."""
+    if mode & _SHARED_BITS:
+        then = f"; {refusal}" if refusal else ""
+        raise SecretError(
+            f"{subject} is accessible by group/others (mode {stat.filemode(mode)}){then}",
+            hint=hint,
+        )
 
 
 def _text(name: str, where: str, data: bytes) -> str:

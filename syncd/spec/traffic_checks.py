@@ -57,29 +57,30 @@ def routed_port_problems(
     """A routed port goes through the node's proxy: TCP only, and the proxy owns its address."""
     if not port.routed:
         return []
-    problems = []
-    if port.protocol != "tcp":
-        problems.append(
-            document.problem(
-                ("ports", index, "protocol"),
-                "a routed port is served by the node's proxy, which speaks tcp (and http) only: "
-                "remove `routed: true` or use protocol tcp",
-            )
-        )
-    if port.host_ip != "127.0.0.1":
-        problems.append(
-            document.problem(
-                ("ports", index, "hostIp"),
-                "a routed port listens on the node's proxy.address, not on hostIp: set the "
-                "address in the node's `proxy:` block and remove hostIp here",
-            )
-        )
-    if definition.network in ("none",) or (definition.network or "").startswith("container:"):
-        problems.append(
-            document.problem(
-                ("ports", index, "routed"),
-                f"network {definition.network!r} cannot be reached by the node's proxy: use "
-                "host or a bridge network (or remove `routed: true`)",
-            )
-        )
-    return problems
+    network = definition.network or ""
+    # (the mistake, the field to point at, what to do about it)
+    checks = (
+        (
+            port.protocol != "tcp",
+            "protocol",
+            "a routed port is served by the node's proxy, which speaks tcp (and http) only: "
+            "remove `routed: true` or use protocol tcp",
+        ),
+        (
+            port.host_ip != "127.0.0.1",
+            "hostIp",
+            "a routed port listens on the node's proxy.address, not on hostIp: set the "
+            "address in the node's `proxy:` block and remove hostIp here",
+        ),
+        (
+            network == "none" or network.startswith("container:"),
+            "routed",
+            f"network {definition.network!r} cannot be reached by the node's proxy: use "
+            "host or a bridge network (or remove `routed: true`)",
+        ),
+    )
+    return [
+        document.problem(("ports", index, field), message)
+        for wrong, field, message in checks
+        if wrong
+    ]

@@ -6,7 +6,6 @@ scripts use them too); they are imported here so apply tests find everything in 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from syncd.apply.report import ApplyOptions, ApplyReport
@@ -63,15 +62,3 @@ def apply_repo(
     result = sync.run(loaded)
     assert result.plan is not None and result.report is not None
     return result.plan, result.report
-
-
-def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
-    """Poll until ``predicate()`` is truthy; returns its value (fails the test on timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(interval_s)

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, DeploymentResult
 from syncd.apply.strategies import resolve_bounds
-from syncd.plan.planner import plan
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import NodeSpec, Strategy
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
 from syncd.state import LABEL_REPLICA, LABEL_SPEC_HASH
 from testkit.memory_driver import Fault, FaultKind, MemoryCluster, Snapshot
+from testkit.memory_pass import memory_pass
 from testkit.repo import TestRepo
 from testkit.services import deployment, service_definition
 
@@ -137,15 +136,7 @@ def one_pass(
     cluster: MemoryCluster, desired: DesiredState, *, commit: str, options: ApplyOptions = OPTIONS
 ) -> ApplyReport:
     """Observe, plan and apply: the pass the daemon runs, against the fake."""
-    pool = cluster.pool()
-    return apply_plan(
-        plan(desired, pool.observe()),
-        pool,
-        repo_root=None,
-        secrets=None,
-        commit=commit,
-        options=options,
-    )
+    return memory_pass(cluster.pool(), desired, commit=commit, options=options)
 
 
 _SET_UP: dict[tuple[str, int], MemoryCluster] = {}

@@ -16,8 +16,8 @@ from tests.apply.applykit import (
     deployment,
     list_deployment,
     plan_repo,
-    wait_for,
 )
+from tests.daemon.helpers import wait_for
 
 
 def test_killed_mid_rollout_then_rerun_converges(engines, pool, repo) -> None:
@@ -38,7 +38,8 @@ def test_killed_mid_rollout_then_rerun_converges(engines, pool, repo) -> None:
                 s.spec_hash != target and not s.running
                 for s in list_deployment(clients, "depl_kill")
             ),
-            timeout_s=60,
+            timeout=60,
+            what="an old instance parked mid-rollout",
             interval_s=0.05,
         )
     finally:

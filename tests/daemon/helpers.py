@@ -105,9 +105,14 @@ def stop(daemon: subprocess.Popen) -> str:
     return out
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``
-    (a safety net against hanging, not a timing assertion)."""
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 60,
+    what: str = "condition",
+    interval_s: float = 0.1,
+):
+    """Poll ``condition`` every ``interval_s`` until it returns something truthy; fail the test
+    after ``timeout`` (a safety net against hanging, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -115,7 +120,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(interval_s)
 
 
 def read_json(path: Path) -> dict | None:

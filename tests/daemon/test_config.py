@@ -34,8 +34,13 @@ def write(tmp_path, text):
     return path
 
 
+def load_written(tmp_path, text):
+    """The settings of a config file holding ``text``."""
+    return load_config(write(tmp_path, text))
+
+
 def test_the_issue_example_loads(tmp_path):
-    settings = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    settings = load_written(tmp_path, ISSUE_EXAMPLE)
     assert settings.repo.url == "/srv/deployments.git"
     assert settings.repo.poll_interval_s == 60.0
     assert settings.reconcile_interval_s == 15.0
@@ -44,12 +49,10 @@ def test_the_issue_example_loads(tmp_path):
 
 
 def test_defaults_and_relative_paths(tmp_path):
-    settings = load_config(
-        write(
-            tmp_path,
-            "repo: {url: repo.git, sshKey: keys/deploy}\nstateDir: state\n"
-            "webhook: {githubSecretFile: gh.secret}\n",
-        )
+    settings = load_written(
+        tmp_path,
+        "repo: {url: repo.git, sshKey: keys/deploy}\nstateDir: state\n"
+        "webhook: {githubSecretFile: gh.secret}\n",
     )
     assert settings.repo.url == str(tmp_path / "repo.git")
     assert settings.repo.ssh_key == tmp_path / "keys/deploy"
@@ -70,7 +73,7 @@ def test_defaults_and_relative_paths(tmp_path):
 
 def test_remote_urls_are_kept(tmp_path):
     for url in ("https://git.example.com/x.git", "ssh://git@h/x.git", "git@h:o/x.git", "file:///x"):
-        assert load_config(write(tmp_path, f"repo: {{url: '{url}'}}\n")).repo.url == url
+        assert load_written(tmp_path, f"repo: {{url: '{url}'}}\n").repo.url == url
 
 
 def test_every_mistake_is_reported_with_its_line(tmp_path):
@@ -109,10 +112,10 @@ def test_problems_code_finds_are_located_too(tmp_path):
 
 def test_a_missing_repo_and_bad_yaml(tmp_path):
     with pytest.raises(SpecError) as invalid:
-        load_config(write(tmp_path, "stateDir: /x\n"))
+        load_written(tmp_path, "stateDir: /x\n")
     assert "missing required field 'repo'" in str(invalid.value)
     with pytest.raises(SpecError) as invalid:
-        load_config(write(tmp_path, "repo: {url: /x}\nrepo: {url: /y}\n"))
+        load_written(tmp_path, "repo: {url: /x}\nrepo: {url: /y}\n")
     assert ":2:" in str(invalid.value)
 
 
@@ -130,19 +133,17 @@ def test_the_schema_is_valid_and_the_example_config_validates():
 
 
 def test_extra_nodes_are_typed_and_their_mistakes_located(tmp_path):
-    settings = load_config(
-        write(
-            tmp_path,
-            "repo: {url: /x}\n"
-            "onlyNodes: [node-a]\n"
-            "nodes:\n"
-            "  - id: node-a\n"
-            "    url: unix:///run/docker.sock\n"
-            "    cluster: local\n"
-            "  - id: node-b\n"
-            "    url: ssh://root@127.0.0.1:2222\n"
-            "    ssh: {identityFile: keys/id, knownHosts: keys/known_hosts}\n",
-        )
+    settings = load_written(
+        tmp_path,
+        "repo: {url: /x}\n"
+        "onlyNodes: [node-a]\n"
+        "nodes:\n"
+        "  - id: node-a\n"
+        "    url: unix:///run/docker.sock\n"
+        "    cluster: local\n"
+        "  - id: node-b\n"
+        "    url: ssh://root@127.0.0.1:2222\n"
+        "    ssh: {identityFile: keys/id, knownHosts: keys/known_hosts}\n",
     )
     assert [node.id for node in settings.nodes] == ["node-a", "node-b"]
     assert settings.nodes[0].cluster == "local"

@@ -3,6 +3,7 @@ of a rollout, a revert and a scale-down of a routed deployment."""
 
 from __future__ import annotations
 
+from syncd.apply.report import ApplyOptions
 from syncd.spec.models import Strategy
 from tests.traffic.trafficking import NODES, ROUTE, ProxiedCluster, render, with_strategy
 
@@ -36,28 +37,23 @@ def test_a_rolling_update_drains_each_old_instance_before_it_stops(tmp_path):
     strategy = Strategy(max_surge=1, max_unavailable=0)
     old = with_strategy(render(tmp_path, version="1", replicas=4, nodes=ONE_NODE), strategy)
     new = with_strategy(render(tmp_path, version="2", replicas=4, nodes=ONE_NODE), strategy)
-    cluster = ProxiedCluster.of(ONE_NODE)
-    assert cluster.apply(old, "v1").ok
-    old_names = set(cluster.served("node-a"))
-    first = len(cluster.log)
-    assert cluster.apply(new, "v2").ok
-    new_names = set(cluster.served("node-a"))
-    assert len(new_names) == 4 and not new_names & old_names
-    steps = cluster.log[first:]
-    for name in old_names:
+    change = ProxiedCluster.of(ONE_NODE).change(old, new)
+    assert change.report.ok
+    assert len(change.after) == 4 and not change.after & change.before
+    for name in change.before:
         # weight 0 in one apply, gone in a later one: drained, then out
         drained_at = next(
             index
-            for index, (_, _, routes) in enumerate(steps)
+            for index, (_, _, routes) in enumerate(change.steps)
             if dict((b.server, b.weight) for b in routes[0].backends).get(name) == 0
         )
         gone_at = next(
             index
-            for index, (_, _, routes) in enumerate(steps)
+            for index, (_, _, routes) in enumerate(change.steps)
             if index > drained_at and name not in {b.server for b in routes[0].backends}
         )
         assert drained_at < gone_at
-    for _, _, routes in steps:
+    for _, _, routes in change.steps:
         # never fewer than 4 backends serving (maxUnavailable 0), never more than 5 (surge 1)
         serving = [b for b in routes[0].backends if b.weight > 0]
         assert 4 <= len(serving) <= 5, routes
@@ -67,37 +63,20 @@ def test_a_new_instance_joins_only_once_it_serves(tmp_path):
     old = render(tmp_path, version="1", replicas=2, nodes=ONE_NODE)
     sick = render(tmp_path, version="2", replicas=2, mode="sick", nodes=ONE_NODE)
     cluster = ProxiedCluster.of(ONE_NODE)
-    assert cluster.apply(old, "v1").ok
-    old_names = set(cluster.served("node-a"))
-    from syncd.apply import report as report_module
-
-    short = report_module.ApplyOptions(
+    short = ApplyOptions(
         concurrency=1,
         progress_deadline_s=0.2,
         settle_s=0.0,
         stop_grace_s=0.0,
         poll_interval_s=0.01,
     )
-    from syncd.apply.executor import apply_plan
-    from syncd.plan.planner import plan
-
-    pool = cluster.pool()
-    report = apply_plan(
-        plan(sick, pool.observe()),
-        pool,
-        repo_root=None,
-        secrets=None,
-        commit="v2",
-        options=short,
-        proxies=pool,
-        nodes=sick.nodes,
-    )
-    (result,) = report.results
+    change = cluster.change(old, sick, options=short)
+    (result,) = change.report.results
     assert result.outcome == "failed" and result.reverted
     # the never-healthy version never got traffic; the old one serves at full weight again
     for _, _, routes in cluster.log:
-        assert {b.server for b in routes[0].backends} <= old_names
-    assert set(cluster.served("node-a")) == old_names
+        assert {b.server for b in routes[0].backends} <= change.before
+    assert change.after == change.before
     assert set(cluster.served("node-a").values()) == {100}
 
 
@@ -105,28 +84,22 @@ def test_a_crashing_version_is_reverted_with_traffic_back_on_the_old_one(tmp_pat
     old = render(tmp_path, version="1", replicas=3, nodes=ONE_NODE)
     crash = render(tmp_path, version="2", replicas=3, mode="crash", nodes=ONE_NODE)
     cluster = ProxiedCluster.of(ONE_NODE)
-    assert cluster.apply(old, "v1").ok
-    old_names = set(cluster.served("node-a"))
-    report = cluster.apply(crash, "v2")
-    assert not report.ok
-    assert set(cluster.served("node-a")) == old_names
-    assert old_names <= _running(cluster)
+    change = cluster.change(old, crash)
+    assert not change.report.ok
+    assert change.after == change.before
+    assert change.before <= _running(cluster)
 
 
 def test_scale_down_drains_before_removing(tmp_path):
     three = render(tmp_path, version="1", replicas=3, nodes=ONE_NODE)
     one = render(tmp_path, version="1", replicas=1, nodes=ONE_NODE)
-    cluster = ProxiedCluster.of(ONE_NODE)
-    assert cluster.apply(three, "v1").ok
-    before = set(cluster.served("node-a"))
-    first = len(cluster.log)
-    assert cluster.apply(one, "v1").ok
-    after = set(cluster.served("node-a"))
-    assert len(after) == 1 and after <= before
+    change = ProxiedCluster.of(ONE_NODE).change(three, one, commits=("v1", "v1"))
+    assert change.report.ok
+    assert len(change.after) == 1 and change.after <= change.before
     weights_seen = [
-        {b.server: b.weight for b in routes[0].backends} for _, _, routes in cluster.log[first:]
+        {b.server: b.weight for b in routes[0].backends} for _, _, routes in change.steps
     ]
-    for name in before - after:
+    for name in change.before - change.after:
         assert any(seen.get(name) == 0 for seen in weights_seen), name
 
 

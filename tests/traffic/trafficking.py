@@ -9,16 +9,15 @@ from pathlib import Path
 
 import yaml
 
-from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
 from syncd.nodes.proxy.model import Route
-from syncd.plan.planner import plan
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import NodeSpec, ProxySettings, Strategy
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
 from syncd.state import ObservedState
 from testkit.memory_driver import MemoryCluster, MemoryNode
+from testkit.memory_pass import memory_pass
 from testkit.memory_proxy import MemoryProxy
 from testkit.repo import TestRepo
 from testkit.services import deployment, node_document, service_definition
@@ -105,6 +104,16 @@ def with_strategy(desired: DesiredState, strategy: Strategy) -> DesiredState:
     return replace(desired, deployments=(shaped,))
 
 
+@dataclass(frozen=True)
+class Change:
+    """One pass from an applied version to the next, as node-a's proxy saw it."""
+
+    before: set[str]  # the instance names served before the pass
+    after: set[str]  # and after it
+    steps: list[tuple[int, str, tuple[Route, ...]]]  # the proxy applies the pass made
+    report: ApplyReport
+
+
 @dataclass
 class ProxiedCluster:
     """``MemoryCluster`` plus one ``MemoryProxy`` per node; ``log`` holds, for every proxy
@@ -127,23 +136,32 @@ class ProxiedCluster:
     def served(self, node_id: str, route: str = ROUTE) -> dict[str, int]:
         return self.proxies[node_id].weights(route)
 
+    def change(
+        self,
+        old: DesiredState,
+        new: DesiredState,
+        *,
+        commits: tuple[str, str] = ("v1", "v2"),
+        options: ApplyOptions = OPTIONS,
+    ) -> Change:
+        """Apply ``old`` (which must succeed), then ``new``: what node-a served around the
+        second pass (run with ``options``) and the proxy applies it made."""
+        assert self.apply(old, commits[0]).ok
+        before = set(self.served("node-a"))
+        first = len(self.log)
+        report = self.apply(new, commits[1], options=options)
+        return Change(before, set(self.served("node-a")), self.log[first:], report)
+
     def apply(
         self,
         desired: DesiredState,
         commit: str,
         events: Callable[[ProgressEvent], None] | None = None,
+        options: ApplyOptions = OPTIONS,
     ) -> ApplyReport:
         pool = self.pool()
-        return apply_plan(
-            plan(desired, pool.observe()),
-            pool,
-            repo_root=None,
-            secrets=None,
-            commit=commit,
-            options=OPTIONS,
-            proxies=pool,
-            nodes=desired.nodes,
-            events=events,
+        return memory_pass(
+            pool, desired, commit=commit, options=options, proxies=pool, events=events
         )
 
 
