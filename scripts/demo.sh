@@ -47,6 +47,13 @@ if ! curl -sf --unix-socket "$DEMO/docker.sock" http://localhost/_ping >/dev/nul
   done
 fi
 export DOCKER_HOST="unix://$DEMO/docker.sock"
+# The demo shows a first sync: containers an earlier demo left on this engine (its data root is
+# kept between runs, with whatever owner that run had) would only crowd the node.
+leftovers=$(docker ps -aq --filter label=io.syncd.managed=true)
+if [ -n "$leftovers" ]; then
+  echo "== removing $(echo "$leftovers" | wc -l) container(s) an earlier demo left"
+  docker rm -f $leftovers >/dev/null
+fi
 if ! docker image inspect syncd-test/busybox:latest >/dev/null 2>&1; then
   echo "== importing the offline base image syncd-test/busybox:latest"
   rootfs=$(mktemp -d)
