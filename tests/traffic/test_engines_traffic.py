@@ -41,6 +41,17 @@ def _applied(pool: NodePool, root: Path) -> None:
     assert result.report.ok, [r.reason for r in result.report.failures]
 
 
+def _version_1_applied(
+    pool: NodePool, nodes: list, tmp_path: Path, replicas: int, strategy: dict
+) -> Path:
+    """The web repository at version 1, written and converged: every test's starting point."""
+    root = write_web_repo(
+        tmp_path / "repo", nodes, version="1", replicas=replicas, strategy=strategy
+    )
+    _applied(pool, root)
+    return root
+
+
 def _node_a(proxied: HarnessHandle, tmp_path: Path):
     nodes = [proxied_node(proxied.node("node-a"))]
     return nodes, NodePool(nodes)
@@ -51,8 +62,7 @@ def test_a_rolling_update_of_4_replicas_on_one_node_fails_no_request(
 ) -> None:
     nodes, pool = _node_a(proxied, tmp_path)
     with pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=4, strategy=ROLLING)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 4, ROLLING)
         assert get(URL_A) == "1"
         with RequestLoop([URL_A]) as loop:
             write_web_repo(root, nodes, version="2", replicas=4, strategy=ROLLING)
@@ -69,8 +79,7 @@ def test_the_automatic_revert_of_a_crashing_version_fails_no_request(
 ) -> None:
     nodes, pool = _node_a(proxied, tmp_path)
     with pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=4, strategy=ROLLING)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 4, ROLLING)
         with RequestLoop([URL_A]) as loop:
             write_web_repo(root, nodes, version="2", replicas=4, strategy=ROLLING, mode="crash")
             result = _one_pass(pool, root)
@@ -87,8 +96,7 @@ def test_blue_green_fails_no_request_and_the_version_flips_once(
     strategy = {"type": "BlueGreen", "keepOldFor": "2s", "drainTimeout": "5s"}
     nodes, pool = _node_a(proxied, tmp_path)
     with pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=3, strategy=strategy)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 3, strategy)
         with RequestLoop([URL_A]) as loop:
             write_web_repo(root, nodes, version="2", replicas=3, strategy=strategy)
             _applied(pool, root)
@@ -108,8 +116,7 @@ def test_a_canary_at_10_percent_gets_10_percent_and_a_failing_one_is_reverted(
     }
     nodes, pool = _node_a(proxied, tmp_path)
     with pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=2, strategy=canary)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 2, canary)
         with RequestLoop([URL_A], minimum=1000) as loop:
 
             def watch(event) -> None:  # count the answers while the canary holds 10%
@@ -146,8 +153,7 @@ def test_a_rolling_update_of_6_replicas_over_3_nodes_incl_ssh_fails_no_request(
     nodes = [proxied_node(node) for node in engines]
     urls = [f"http://{ADDRESSES[node.id]}:{STABLE_PORT}/" for node in nodes]
     with NodePool(nodes) as pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=6, strategy=ROLLING)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 6, ROLLING)
         assert {get(url) for url in urls} == {"1"}
         with RequestLoop(urls) as loop:
             write_web_repo(root, nodes, version="2", replicas=6, strategy=ROLLING)
@@ -166,8 +172,7 @@ def test_a_killed_proxy_is_put_back_by_the_next_pass_from_labels(
 
     nodes, pool = _node_a(proxied, tmp_path)
     with pool:
-        root = write_web_repo(tmp_path / "repo", nodes, version="1", replicas=2, strategy=ROLLING)
-        _applied(pool, root)
+        root = _version_1_applied(pool, nodes, tmp_path, 2, ROLLING)
         served = pool.proxy("node-a").observe().routes
         client = proxied.docker("node-a")
         (container,) = client.containers.list(filters={"label": f"{LABEL_ROLE}={ROLE_PROXY}"})
