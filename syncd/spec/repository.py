@@ -188,6 +188,7 @@ def _load_repository(
                 *((item.model, item.document) for item in loaded["Node"]),
                 *((node, None) for node in extra_nodes),
             ],
+            [(swarm.model, swarm.document) for swarm in swarms],
         )
         problems.extend(assignment_problems)
         notes.extend(assignment_notes)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from syncd.errors import SpecError, SpecProblem
 from syncd.spec.loading import MAX_FILE_BYTES, Document, load_yaml
-from syncd.spec.models import Deployment, NodeSpec, SourceLocation
+from syncd.spec.models import Deployment, NodeSpec, SourceLocation, SwarmClusterSpec
 
 SHARDS_FILE = "shards.yaml"
 
@@ -128,22 +128,26 @@ def check_assignment(
     shard_map: ShardMap,
     deployments: Sequence[tuple[Deployment, Document]],
     nodes: Sequence[tuple[NodeSpec, Document | None]],
+    swarms: Sequence[tuple[SwarmClusterSpec, Document]] = (),
 ) -> tuple[list[SpecProblem], list[SpecProblem]]:
     """Problems and notes of the assignment against what the repository declares: a cluster of
-    some node in no shard, a deployment spanning shards (problems); a shard cluster without
-    nodes (a note: its nodes may be on their way). A node without a document (the config's)
-    is located by its source."""
+    some node or Swarm in no shard, a deployment spanning shards (problems); a shard cluster
+    without nodes (a note: its nodes may be on their way). A node without a document (the
+    config's) is located by its source. A Swarm is one cluster like a group of hosts: left out
+    of every shard, no daemon would hand its services to Swarm."""
     problems: list[SpecProblem] = []
     notes: list[SpecProblem] = []
-    first_node: dict[str, tuple[NodeSpec, Document | None]] = {}
-    for node, document in nodes:
+    first_node: dict[str, tuple[NodeSpec | SwarmClusterSpec, Document | None]] = {}
+    declared: list[tuple[NodeSpec | SwarmClusterSpec, Document | None]] = [*nodes, *swarms]
+    for node, document in declared:
         first_node.setdefault(node.cluster, (node, document))
     for cluster, (node, document) in sorted(first_node.items()):
         if shard_map.shard_of(cluster) is not None:
             continue
+        declared_by = "Swarm" if isinstance(node, SwarmClusterSpec) else "node"
         message = (
-            f"cluster {cluster!r} (of node {node.id!r}) is in no shard, so no daemon would "
-            f"apply it: add it to one shard's clusters in {SHARDS_FILE} "
+            f"cluster {cluster!r} (of {declared_by} {node.id!r}) is in no shard, so no daemon "
+            f"would apply it: add it to one shard's clusters in {SHARDS_FILE} "
             f"(shards: {', '.join(shard_map.names)})"
         )
         if document is not None:

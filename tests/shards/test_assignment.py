@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from syncd.errors import SpecError
 from syncd.spec.repository import load_repository
@@ -80,3 +81,27 @@ def test_a_bad_shard_name_is_a_schema_problem(tmp_path: Path) -> None:
 def test_shards_yaml_must_say_shards(tmp_path: Path) -> None:
     problems = _problems(write_repo(tmp_path, shards="clusters: [eu-1]\n"))
     assert problems and all(p.startswith("shards.yaml:") for p in problems)
+
+
+def test_a_swarm_cluster_in_no_shard_is_refused_at_its_node_file(tmp_path: Path) -> None:
+    root = write_repo(tmp_path, deployments=())
+    swarm = {"kind": "swarm", "id": "sw-ap", "cluster": "ap-1", "managers": ["unix:///m.sock"]}
+    (root / "nodes" / "sw-ap.yaml").write_text(yaml.safe_dump(swarm, sort_keys=False))
+    problems = _problems(root)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        "nodes/sw-ap.yaml:3:10: $.cluster: cluster 'ap-1' (of Swarm 'sw-ap')"
+    )
+    assert "is in no shard" in problems[0]
+
+
+def test_a_swarm_cluster_in_a_shard_is_assigned_like_hosts(tmp_path: Path) -> None:
+    shards = "shards:\n  east:\n    clusters: [eu-1, sw-1]\n  west:\n    clusters: [us-1, us-2]\n"
+    root = write_repo(tmp_path, shards=shards, deployments=())
+    swarm = {"kind": "swarm", "id": "sw", "cluster": "sw-1", "managers": ["unix:///m.sock"]}
+    (root / "nodes" / "sw.yaml").write_text(yaml.safe_dump(swarm, sort_keys=False))
+    repo = load_repository(root)
+    assert repo.shards is not None and repo.shards.shard_of("sw-1") == "east"
+    assert [swarm.id for swarm in repo.swarms] == ["sw"]
+    # the Swarm declares its cluster: no "lists cluster ..., which no node declares" note
+    assert not [note for note in repo.notes if "sw-1" in note.message]
