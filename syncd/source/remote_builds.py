@@ -17,9 +17,11 @@ The files are only read by the build; the caller checks the context stays inside
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -54,6 +56,8 @@ _GIT_CONFIG = (
 #: how many loads back a commit's tree is kept after no definition names it (a build of the
 #: previous revision may still be reading it)
 KEEP_LOADS = 2
+#: a fetch in progress (``.<sha>.partial``) younger than this is another process's, left alone
+PARTIAL_FETCH_MAX_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,30 @@ VERSION_HINT = (
     "set repository.version to a full 40-character commit sha (pinned), a tag, or a branch "
     "(it moves: each new revision builds the branch's head at that time)"
 )
+
+
+def user_cache_dir() -> Path:
+    """Where the CLI fetches remote builds: never the daemon's state dir, whose trees a
+    command-line run must not prune."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "syncd" / "remote-builds"
+
+
+def _scrubbed(reason: str, url: str) -> str:
+    """Git's words with the URL's credentials taken out: git repeats the URL it was given."""
+    reason = reason.replace(url, display_url(url))
+    netloc = urlsplit(url).netloc if "://" in url else ""
+    userinfo = netloc.rpartition("@")[0]
+    for secret in {userinfo, userinfo.partition(":")[2]} - {""}:
+        reason = reason.replace(secret, "***")
+    return reason
+
+
+def _age_s(path: Path, now: float) -> float:
+    try:
+        return now - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _valid_ref(name: str) -> bool:
@@ -142,9 +170,13 @@ class RemoteBuildCache:
             keep = set().union(*self._recent_loads)
             if not self.root.is_dir():
                 return
+            now = time.time()
             for entry in self.root.iterdir():
-                if entry.name not in keep:
-                    shutil.rmtree(entry, ignore_errors=True)
+                if entry.name in keep:
+                    continue
+                if entry.name.startswith(".") and _age_s(entry, now) < PARTIAL_FETCH_MAX_AGE_S:
+                    continue
+                shutil.rmtree(entry, ignore_errors=True)
 
     # -- git ----------------------------------------------------------------------------------
 
@@ -162,7 +194,9 @@ class RemoteBuildCache:
                 raise RemoteVersionNotFound(
                     shown, version, "no such tag or branch", hint=VERSION_HINT
                 ) from None
-            raise RemoteSourceError(shown, version, git_message(exc), hint=_REACH_HINT) from None
+            raise RemoteSourceError(
+                shown, version, _scrubbed(git_message(exc), url), hint=_REACH_HINT
+            ) from None
         refs: dict[str, str] = {}
         for line in listing.splitlines():
             sha, _, name = line.partition("\t")
@@ -187,9 +221,11 @@ class RemoteBuildCache:
             shutil.rmtree(partial, ignore_errors=True)
             if version is not None and _FULL_SHA.match(version) and self._reachable(url):
                 raise RemoteVersionNotFound(
-                    shown, version, git_message(exc), hint=VERSION_HINT
+                    shown, version, _scrubbed(git_message(exc), url), hint=VERSION_HINT
                 ) from None
-            raise RemoteSourceError(shown, version, git_message(exc), hint=_REACH_HINT) from None
+            raise RemoteSourceError(
+                shown, version, _scrubbed(git_message(exc), url), hint=_REACH_HINT
+            ) from None
         shutil.rmtree(partial / ".git")
         partial.rename(tree)
         self.fetches += 1
