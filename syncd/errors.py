@@ -291,10 +291,18 @@ class RemoteSourceError(SourceError):
     ``reason`` is git's own line. Temporary: the same commit may build once the remote answers."""
 
     def __init__(
-        self, url: str, version: str | None, reason: str, *, hint: str | None = None
+        self,
+        url: str,
+        version: str | None,
+        reason: str,
+        *,
+        hint: str | None = None,
+        where: str | None = None,
     ) -> None:
         at = f" at version {version!r}" if version else ""
-        super().__init__(f"cannot fetch {url}{at}: {reason}", hint=hint)
+        prefix = f"{where}: " if where else ""  # the definition's FILE:LINE, once known
+        super().__init__(f"{prefix}cannot fetch {url}{at}: {reason}", hint=hint)
+        self.where = where
         self.url = url
         self.version = version
         self.reason = reason

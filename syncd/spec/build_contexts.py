@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from syncd.errors import RemoteVersionNotFound, SourceError, SpecProblem
+from syncd.errors import RemoteSourceError, RemoteVersionNotFound, SpecProblem
 from syncd.spec.desired import BuildSpec
 from syncd.spec.models import Definition, SourceLocation
 
@@ -33,7 +33,7 @@ class RemoteTree(Protocol):
 
 class RemoteTrees(Protocol):
     """Gives the files of a remote repository at a version (``syncd.source.remote_builds``);
-    raises SourceError with git's own words when it cannot."""
+    raises RemoteSourceError with git's own words when it cannot."""
 
     def checkout(self, url: str, version: str | None) -> RemoteTree: ...
 
@@ -126,7 +126,17 @@ def _remote_image(
     repository = definition.repository
     try:
         tree = remote_builds.checkout(repository.url, repository.version)
-    except SourceError as error:
+    except RemoteSourceError as error:
+        if error.retryable:
+            # The remote did not answer: not the commit's fault, so not a problem of its files
+            # (which would refuse the commit for good); the caller retries the load later.
+            raise RemoteSourceError(
+                error.url,
+                error.version,
+                error.reason,
+                hint=error.hint,
+                where=f"{definition.source}: $.repository.url" if definition.source else None,
+            ) from None
         field_name = "version" if isinstance(error, RemoteVersionNotFound) else "url"
         hint = f" ({error.hint})" if error.hint else ""
         problems.append(

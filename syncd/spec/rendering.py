@@ -53,7 +53,8 @@ def render_desired(
     so its image tag names the commit; without it (validation, offline plans: no network) the
     tag stands for (url, version). Raises SpecError listing every problem (a missing
     environment variable, a build context that is missing or leaves the repository, a remote
-    version that cannot be fetched, an unknown definition).
+    version that does not exist, an unknown definition); RemoteSourceError (retryable) when a
+    remote build's repository does not answer.
     """
     env = os.environ if environ is None else environ
     problems: list[SpecProblem] = []

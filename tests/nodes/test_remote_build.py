@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from syncd.errors import SpecError
+from syncd.errors import RemoteSourceError, SpecError
 from syncd.nodes.pool import NodePool
 from syncd.plan import render
 from syncd.source.remote_builds import RemoteBuildCache
@@ -139,10 +139,12 @@ def test_a_bad_version_or_an_unreachable_url_changes_nothing(
     assert (problem.file, problem.path) == ("definitions/def_remote.yaml", "$.repository.version")
     assert "no such tag or branch" in problem.message
 
+    # Unreachable is not the commit's fault: a retryable error (the daemon loads it again at
+    # its next pass) that still names the definition, with git's own line.
     _write(repo, f"git://127.0.0.1:{free_port()}/app.git", "r1")
-    with pytest.raises(SpecError) as unreachable:
+    with pytest.raises(RemoteSourceError) as unreachable:
         sync.run(Revision(repo.root, "c3"))
-    (problem,) = unreachable.value.problems
-    assert problem.path == "$.repository.url"
-    assert "Connection refused" in problem.message  # git's own line
+    assert unreachable.value.retryable
+    assert unreachable.value.where == "definitions/def_remote.yaml:1: $.repository.url"
+    assert "Connection refused" in unreachable.value.reason
     assert _greetings(client) == running == ["hello v1"]

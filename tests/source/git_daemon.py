@@ -36,10 +36,10 @@ class GitServer:
 
 
 @contextlib.contextmanager
-def git_server(base: Path) -> Iterator[GitServer]:
+def git_server(base: Path, port: int | None = None) -> Iterator[GitServer]:
     """Serve every repository under ``base`` until the block ends (the process is stopped by
-    its own pid)."""
-    port = free_port()
+    its own pid), on ``port`` (default: a free one)."""
+    port = port or free_port()
     log = base.parent / f"git-daemon-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
