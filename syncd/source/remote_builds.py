@@ -137,7 +137,9 @@ class RemoteBuildCache:
     ) -> None:
         self.root = Path(root)
         self.timeout_s = timeout_s
-        self._env: dict[str, str] = {}
+        # A git-lfs installed for the user must not fetch more than the commit: its files stay
+        # pointers, as the docs say.
+        self._env: dict[str, str] = {"GIT_LFS_SKIP_SMUDGE": "1"}
         command = ssh_command(ssh_key, known_hosts)
         if command is not None:
             self._env["GIT_SSH_COMMAND"] = command
