@@ -65,8 +65,8 @@ def load_revision(
                 repo_root=revision.root,
                 age_identity=settings.age_identity,
             )
-        # An offline preview (no secrets read) contacts nothing, a remote build's Git neither.
-        remote_builds = settings.remote_builds if read_secrets else None
+        # None for offline previews (their settings are the defaults): they fetch nothing.
+        remote_builds = settings.remote_builds
         desired = render_desired(
             repo, environ=environ, secrets=secrets, remote_builds=remote_builds
         )

@@ -205,3 +205,31 @@ def test_without_a_cache_nothing_is_fetched_and_the_tag_stands_for_the_version(
     (desired,) = offline.desired.deployments
     assert desired.spec.build is not None and desired.spec.build.root is None
     assert server.upload_packs() == requests
+
+
+@pytest.mark.parametrize(
+    ("repository", "path", "refused"),
+    [
+        ({"url": "https://git.example.test/app.git", "version": "v1"}, None, None),
+        ({"url": "git@git.example.test:team/app.git"}, None, None),
+        ({"url": "https://git.example.test/app.git", "version": "-uhack"}, "version", "version"),
+        ({"url": "https://git.example.test/app.git", "version": "a/../b"}, "version", "version"),
+        ({"url": "file:///srv/git/app.git"}, "url", "file: URL"),
+        ({"url": "./missing"}, "url", "not a directory"),
+    ],
+)
+def test_validation_accepts_a_url_without_contacting_it(
+    tmp_path, repository, path, refused
+) -> None:
+    """``syncd validate`` (load_repository) checks form only: a URL is accepted with no Git
+    server anywhere, a version git could misread is refused, a local path must exist."""
+    from syncd.spec.repository import load_repository
+
+    repo = _write_repo(tmp_path / "repo", repository)
+    if refused is None:
+        load_repository(repo.root)
+        return
+    with pytest.raises(SpecError) as error:
+        load_repository(repo.root)
+    (problem,) = error.value.problems
+    assert problem.path == f"$.repository.{path}" and refused in problem.message
