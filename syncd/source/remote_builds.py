@@ -35,7 +35,8 @@ from syncd.source.gitrepo import display_url
 log = logging.getLogger(__name__)
 
 _SCHEMES = frozenset({"https", "http", "ssh", "git", "git+ssh", "ssh+git"})
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
+# user@host:path; a host that starts with "-" would reach ssh as an option
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:(?!//)")
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # What a tag or branch name may look like here: git's own rules, minus what could be an option.
 _REF_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$")
@@ -76,17 +77,20 @@ def check_remote_url(url: str) -> None:
         raise RemoteVersionNotFound(shown, None, "not a Git URL git may fetch: refused")
     if _SCP_LIKE.match(url):
         return
-    if "://" not in url or urlsplit(url).scheme.lower() not in _SCHEMES:
+    parts = urlsplit(url)
+    if "://" not in url or parts.scheme.lower() not in _SCHEMES:
         raise RemoteVersionNotFound(
             shown, None, "unsupported URL: use https://, ssh://, git:// or user@host:path"
         )
+    if not parts.hostname or parts.hostname.startswith("-"):
+        raise RemoteVersionNotFound(shown, None, "not a host git may contact: refused")
 
 
-def check_version(version: str | None) -> None:
+def check_version(shown_url: str, version: str | None) -> None:
     """A version is a full commit sha, a tag or a branch name; anything else is refused."""
     if version is not None and not (_FULL_SHA.match(version) or _valid_ref(version)):
         raise RemoteVersionNotFound(
-            "", version, "not a full commit sha, tag or branch name", hint=VERSION_HINT
+            shown_url, version, "not a full commit sha, tag or branch name", hint=VERSION_HINT
         )
 
 
@@ -153,8 +157,8 @@ class RemoteBuildCache:
         when that commit is not in the cache. Raises RemoteVersionNotFound (permanent) or
         RemoteSourceError (the remote could not be read: retryable), both with git's words."""
         check_remote_url(url)
-        check_version(version)
         shown = display_url(url)
+        check_version(shown, version)
         if version is not None and _FULL_SHA.match(version):
             commit = version
         else:

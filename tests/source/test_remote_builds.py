@@ -105,6 +105,8 @@ def test_an_unreachable_remote_is_retryable_and_names_the_url_without_credential
         ("ext::sh -c touch% /tmp/pwned", "v1"),
         ("file:///etc", "v1"),
         ("/srv/git/app.git", "v1"),
+        ("git@-oProxyCommand=touch:x", "v1"),
+        ("ssh://-oProxyCommand=touch/x", "v1"),
         ("git://127.0.0.1:1/app.git", "--upload-pack=touch /tmp/pwned"),
         ("git://127.0.0.1:1/app.git", "main/../../x"),
     ],
