@@ -210,15 +210,14 @@ class Commits:
         except SpecError as exc:
             self._refuse(sha, exc.problems, "invalid")
             return
-        except RemoteSourceError as exc:
-            if exc.retryable:  # a remote build's repository did not answer: try again later
+        except SyncdError as exc:
+            if isinstance(exc, RemoteSourceError) and exc.retryable:
+                # A remote build's repository did not answer: not the commit's fault, so it is
+                # not refused; the next pass loads it again.
                 self.state.error = exc.message
                 self.state.failing_since = self.state.failing_since or time.time()
                 self._errors.error("remote-build", f"cannot load {sha[:12]}: {exc.message}")
                 return
-            self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
-            return
-        except SyncdError as exc:
             self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
             return
         self._errors.clear("remote-build")
