@@ -283,3 +283,33 @@ class CanaryFailed(InstanceFailed):
     the version is wrong, not unlucky, so it is not retried until the commit changes."""
 
     retryable = False
+
+
+class RemoteSourceError(SourceError):
+    """A build's remote repository (a definition's ``repository.url``) could not be read:
+    unreachable, refused, or a host key that does not match. ``url`` carries no credentials;
+    ``reason`` is git's own line. Temporary: the same commit may build once the remote answers."""
+
+    def __init__(
+        self,
+        url: str,
+        version: str | None,
+        reason: str,
+        *,
+        hint: str | None = None,
+        where: str | None = None,
+    ) -> None:
+        at = f" at version {version!r}" if version else ""
+        prefix = f"{where}: " if where else ""  # the definition's FILE:LINE, once known
+        super().__init__(f"{prefix}cannot fetch {url}{at}: {reason}", hint=hint)
+        self.where = where
+        self.url = url
+        self.version = version
+        self.reason = reason
+
+
+class RemoteVersionNotFound(RemoteSourceError):
+    """The remote answered but has no tag, branch or commit named ``version``: refused until a
+    commit changes the definition."""
+
+    retryable = False

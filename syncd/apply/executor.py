@@ -63,7 +63,9 @@ class ImageCache:
         with lock:
             if key not in self.done:
                 try:
-                    run.driver(node_id).ensure_image(spec.image, spec.build, repo_root)
+                    # A remote build's context is its commit's files in the cache, not ours.
+                    root = Path(spec.build.root) if spec.build and spec.build.root else repo_root
+                    run.driver(node_id).ensure_image(spec.image, spec.build, root)
                     self.done[key] = None
                 except BuildError as exc:
                     self.done[key] = exc

@@ -105,6 +105,7 @@ def sync_settings(
     the config's ``owner``, else derived from the checkout at ``repo_path`` the way a daemon
     following it derives its own, so both plan the same containers as theirs."""
     from syncd.source.owner import checkout_owner
+    from syncd.source.remote_builds import RemoteBuildCache, user_cache_dir
     from syncd.sync import SyncSettings
 
     config = None
@@ -121,6 +122,11 @@ def sync_settings(
         progress_deadline_s=progress_deadline_s,
         owner=checkout_owner(repo_path, config.owner if config is not None else None),
         history_dir=repo_path,
+        remote_builds=RemoteBuildCache(
+            user_cache_dir(),
+            ssh_key=config.repo.ssh_key if config is not None else None,
+            known_hosts=config.repo.known_hosts if config is not None else None,
+        ),
     )
 
 

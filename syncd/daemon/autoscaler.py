@@ -8,26 +8,43 @@ Each pass, for every deployment of the applied commit that has ``autoScaling``:
 3. return the counts as the planner's ``replica_overrides`` and a status text per deployment
    (``autoscaled 2..10, now 4``).
 
-The count lives in memory only. A restarted daemon starts from the number of replicas its
-instances show (labels are the state, docs/architecture.md), within the range; a changed
-``replicas`` or ``autoScaling`` in Git starts again from Git's count. Because the count is keyed
-by that baseline only, a rollout (any other change) keeps the autoscaled count.
+What the next pass needs survives a restart in ``stateDir/autoscaling.json`` (written through
+``persist.py`` after each pass that changed it): each deployment's count, the stabilisation
+window's recent recommendations and the recent scale changes, with wall-clock times (the
+daemon's clock is monotonic, which a restart resets), and a digest of its Git baseline. A
+restarted daemon resumes a deployment whose baseline is unchanged as if it had not stopped (the
+downtime counts as time passed in the window); one whose ``replicas`` or ``autoScaling``
+changed meanwhile, or with no usable entry (missing, corrupt, another version), starts as
+before the file existed: from the number of replicas its instances show, within the range.
+Because the count is keyed by that baseline only, a rollout (any other change) keeps the
+autoscaled count.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
+from syncd.daemon.persist import read_state, write_state
 from syncd.nodes.stats import CpuSampler, DriverLookup, StatsTarget
 from syncd.plan.autoscaling import (
     DEFAULT_SCALE_DOWN_WINDOW_S,
     DEFAULT_TOLERANCE,
     AutoscaleDecision,
     Autoscaler,
+    AutoscaleState,
+    Baseline,
+    ScaleDownStabilizer,
+    ScaleUpLimiter,
     ScaleUpPolicy,
+    clamp,
 )
 from syncd.spec.models import Deployment
 from syncd.state import ObservedInstance, ObservedState
@@ -62,10 +79,23 @@ class DeploymentAutoscaler:
         sampler: CpuSampler | None = None,
         clock: Callable[[], float] = time.monotonic,
         scale_up: ScaleUpPolicy | None = None,
+        *,
+        state_file: Path | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.autoscaler = Autoscaler(scale_down_window_s, tolerance, scale_up)
         self.sampler = sampler or CpuSampler()
         self.clock = clock
+        self.wall_clock = wall_clock
+        # stateDir/autoscaling.json: read once, each entry resumed at the first pass that
+        # sees its deployment (the commit is not loaded yet when the daemon starts)
+        self.state_file = state_file
+        self._saved: dict[str, Any] = {}
+        self._to_resume: dict[str, Any] = {}
+        if state_file is not None:
+            entries = read_state(state_file).get("deployments")
+            self._to_resume = dict(entries) if isinstance(entries, dict) else {}
+            self._saved = dict(self._to_resume)
 
     def reconfigure(
         self, scale_down_window_s: float, scale_up: ScaleUpPolicy | None = None
@@ -89,9 +119,11 @@ class DeploymentAutoscaler:
         without ``autoScaling`` get no override.
         """
         scaled = [d for d in deployments if d.auto_scaling is not None]
+        self._resume(scaled)
         if not scaled:
             self.autoscaler.decide((), {}, self.clock())
             self.sampler.measure(driver_of, ())
+            self._save()
             return AutoscaleResult()
         targets: list[StatsTarget] = []
         serving: dict[str, list[str]] = {}
@@ -122,8 +154,100 @@ class DeploymentAutoscaler:
                     decision.recommendation,
                     decision.count,
                 )
+        self._save()
         return AutoscaleResult(
             overrides={d.deployment_id: d.count for d in decisions.values()},
             status={d.deployment_id: d.status for d in decisions.values()},
             decisions=decisions,
         )
+
+    # ------------------------------------------------------------------ across a restart
+
+    def _resume(self, deployments: list[Deployment]) -> None:
+        """Give the autoscaler the saved state of each deployment it has not seen since the
+        start, when the saved baseline is Git's now; anything else in the file is dropped."""
+        if not self._to_resume:
+            return
+        to_wall = self.wall_clock() - self.clock()  # wall time = monotonic time + this
+        for deployment in deployments:
+            entry = self._to_resume.pop(deployment.id, None)
+            baseline = Baseline.of(deployment)
+            if entry is None or baseline is None or self.autoscaler.state(deployment.id):
+                continue
+            state = _state_from(entry, baseline, to_wall, self.autoscaler)
+            if state is None:
+                log.info(
+                    "autoscaling %s: starting afresh, its saved state does not apply", deployment.id
+                )
+                continue
+            self.autoscaler.resume(deployment.id, state)
+            log.info("autoscaling %s: resumed at %d replicas", deployment.id, state.count)
+        self._to_resume.clear()  # deployments gone from Git or no longer autoscaled
+
+    def _save(self) -> None:
+        """Write every state when it changed since the last write (one small file)."""
+        if self.state_file is None:
+            return
+        to_wall = self.wall_clock() - self.clock()
+        entries = {
+            deployment_id: _entry_of(state, to_wall)
+            for deployment_id, state in sorted(self.autoscaler.states().items())
+        }
+        if entries != self._saved and write_state(self.state_file, {"deployments": entries}):
+            self._saved = entries
+
+
+def baseline_digest(baseline: Baseline) -> str:
+    """What a saved state is valid for: Git's ``replicas`` and ``autoScaling`` block."""
+    document = {"replicas": baseline.replicas, "autoScaling": asdict(baseline.auto_scaling)}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _entry_of(state: AutoscaleState, to_wall: float) -> dict[str, Any]:
+    return {
+        "baseline": baseline_digest(state.baseline),
+        "count": state.count,
+        # only the recommendations that can still decide a maximum: one followed by a higher
+        # or equal one is dominated for as long as it stays in the window
+        "recommendations": [
+            [round(at + to_wall, 3), value]
+            for at, value in _undominated(state.stabilizer.recommendations())
+        ],
+        "scaleChanges": [
+            [round(at + to_wall, 3), change] for at, change in state.limiter.changes()
+        ],
+    }
+
+
+def _undominated(history: tuple[tuple[float, int], ...]) -> list[tuple[float, int]]:
+    kept: list[tuple[float, int]] = []
+    for at, value in history:
+        while kept and kept[-1][1] <= value:
+            kept.pop()
+        kept.append((at, value))
+    return kept
+
+
+def _state_from(
+    entry: Any, baseline: Baseline, to_wall: float, autoscaler: Autoscaler
+) -> AutoscaleState | None:
+    """The state a saved entry describes, or None when it is for another baseline or not
+    well formed (a damaged file costs the resumed state, never a wrong count)."""
+    try:
+        if entry["baseline"] != baseline_digest(baseline):
+            return None
+        count = entry["count"]
+        recommendations = [(float(at) - to_wall, int(v)) for at, v in entry["recommendations"]]
+        changes = [(float(at) - to_wall, int(c)) for at, c in entry["scaleChanges"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(count, int) or isinstance(count, bool):
+        return None
+    scaling = baseline.auto_scaling
+    window = ScaleDownStabilizer(autoscaler.scale_down_window_s, deque(sorted(recommendations)))
+    return AutoscaleState(
+        baseline=baseline,
+        count=clamp(count, scaling.min_replicas, scaling.max_replicas),
+        stabilizer=window,
+        limiter=ScaleUpLimiter(autoscaler.scale_up, deque(sorted(changes))),
+    )

@@ -16,7 +16,14 @@ import git
 from syncd.daemon.config import DaemonSettings
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.persist import APPLIED_FILE, read_state, write_state
-from syncd.errors import SignatureError, SourceError, SpecError, SpecProblem, SyncdError
+from syncd.errors import (
+    RemoteSourceError,
+    SignatureError,
+    SourceError,
+    SpecError,
+    SpecProblem,
+    SyncdError,
+)
 from syncd.source.gitcommand import run_git
 from syncd.source.gitrepo import GitSource
 from syncd.source.revisions import checkout_revision
@@ -204,8 +211,16 @@ class Commits:
             self._refuse(sha, exc.problems, "invalid")
             return
         except SyncdError as exc:
+            if isinstance(exc, RemoteSourceError) and exc.retryable:
+                # A remote build's repository did not answer: not the commit's fault, so it is
+                # not refused; the next pass loads it again.
+                self.state.error = exc.message
+                self.state.failing_since = self.state.failing_since or time.time()
+                self._errors.error("remote-build", f"cannot load {sha[:12]}: {exc.message}")
+                return
             self._refuse(sha, [SpecProblem("(commit)", 1, 1, "$", exc.message)], "invalid")
             return
+        self._errors.clear("remote-build")
         too_many = replica_problems(
             (d.deployment for d in loaded.desired.deployments), self.settings.max_replicas
         )

@@ -34,6 +34,7 @@ from syncd.daemon.config import DaemonSettings, load_config
 from syncd.daemon.http import HttpServer
 from syncd.daemon.lock import StateDirLock
 from syncd.daemon.logs import setup_logging
+from syncd.daemon.persist import AUTOSCALING_FILE
 from syncd.daemon.reconciler import GoodCommit, Reconciler
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
@@ -56,7 +57,9 @@ class Daemon:
         self.queue = TriggerQueue()
         self.states = DeploymentStates(settings.retry)
         self.autoscaler = DeploymentAutoscaler(
-            settings.autoscaling.scale_down_window_s, scale_up=settings.autoscaling.scale_up
+            settings.autoscaling.scale_down_window_s,
+            scale_up=settings.autoscaling.scale_up,
+            state_file=settings.state_dir / AUTOSCALING_FILE,
         )
         self.status_writer = StatusWriter(settings)
         self.lock = StateDirLock(settings.state_dir)

@@ -2,7 +2,8 @@
 atomically (a temporary file, fsync, rename) and carrying a format version.
 
 Labels on the nodes and the Git history stay the source of truth; these files only let a
-restarted daemon resume where it was (the last applied commit for the rollback guard). A file
+restarted daemon resume where it was (the last applied commit for the rollback guard, the
+autoscaled counts and their stabilisation windows). A file
 that is missing, unreadable, corrupt or of another version is never fatal: it is logged and the
 daemon starts from nothing, as before the file existed.
 """
@@ -20,6 +21,8 @@ log = logging.getLogger("syncd.daemon")
 
 FORMAT_VERSION = 1
 APPLIED_FILE = "applied.json"  # {"version": 1, "commit": "<sha>"}
+# {"version": 1, "deployments": {id: {"baseline", "count", "recommendations", "scaleChanges"}}}
+AUTOSCALING_FILE = "autoscaling.json"
 
 
 def read_state(path: Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from syncd.daemon.triggers import Trigger
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import DeploymentPlan, Plan
 from syncd.source.owner import daemon_owner
+from syncd.source.remote_builds import RemoteBuildCache
 from syncd.spec.cache import ParseCache
 from syncd.spec.desired import DesiredDeployment
 from syncd.state import ObservedState
@@ -300,4 +301,9 @@ def _sync_settings(settings: DaemonSettings) -> SyncSettings:
     would hold it forever, so such a daemon runs without it (docs/operations.md says so)."""
     owner = daemon_owner(settings.repo.url, settings.repo.path, settings.owner)
     history = None if settings.repo.allow_non_fast_forward else settings.checkout_dir
-    return SyncSettings.of(settings, owner=owner, history_dir=history)
+    remote_builds = RemoteBuildCache(
+        settings.state_dir / "remote-builds",
+        ssh_key=settings.repo.ssh_key,
+        known_hosts=settings.repo.known_hosts,
+    )
+    return SyncSettings.of(settings, owner=owner, history_dir=history, remote_builds=remote_builds)

@@ -1,7 +1,10 @@
 """Making an image present on a node: already there, built from the Git checkout, or pulled.
 
 A build context comes from the repository, i.e. from whoever can push to it: it is resolved
-(symlinks and ``..`` included) and refused when it leaves the checkout. Build and pull output is
+(symlinks and ``..`` included) and refused when it leaves the checkout. A build from another
+repository (``BuildSpec.root``: its commit's files, fetched by ``syncd.source.remote_builds``
+in the sync layer's load phase, since nodes do not import source) gets the same checks inside
+that commit's files; the caller passes that directory as ``repo_root``. Build and pull output is
 streamed; the engine's own error line reaches the user verbatim (``COPY failed: ...``).
 """
 
@@ -37,8 +40,9 @@ def resolve_build_context(build: BuildSpec, repo_root: Path) -> tuple[Path, str]
         hint="keep repository.buildContext inside the repository, without symlinks out of it",
     )
     if not context.is_dir():
+        where = "the remote repository's commit" if build.root else "the repository"
         raise BuildError(
-            f"build context {build.context!r} is not a directory in the repository",
+            f"build context {build.context!r} is not a directory in {where}",
             hint="check repository.url and repository.buildContext in the definition",
         )
     container_file = _resolve_inside(

@@ -132,6 +132,10 @@ class ScaleUpLimiter:
         if after != before:
             self._changes.append((now, after - before))
 
+    def changes(self) -> tuple[tuple[float, int], ...]:
+        """The (time, change of the count) pairs recorded, oldest first."""
+        return tuple(self._changes)
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -262,6 +266,15 @@ class Autoscaler:
 
     def state(self, deployment_id: str) -> AutoscaleState | None:
         return self._states.get(deployment_id)
+
+    def states(self) -> dict[str, AutoscaleState]:
+        """Every autoscaled deployment's state (what the daemon keeps across a restart)."""
+        return dict(self._states)
+
+    def resume(self, deployment_id: str, state: AutoscaleState) -> None:
+        """Take ``state`` (read back after a restart) as the deployment's: the next ``decide``
+        steps it like any other, or restarts it from Git if its baseline is not Git's now."""
+        self._states[deployment_id] = state
 
     def decide(
         self,

@@ -8,7 +8,7 @@ container. The functions that build these live in ``syncd.spec.rendering``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncd.spec.models import (
     Definition,
@@ -24,12 +24,16 @@ from syncd.spec.models import (
 
 @dataclass(frozen=True)
 class BuildSpec:
-    """An image built from a context inside the Git checkout, tagged by the context's content."""
+    """An image built from a context inside the Git checkout, tagged by the context's content;
+    or, for a remote ``repository.url``, inside that repository's commit, tagged by the commit."""
 
-    context: str  # directory relative to the repository root
+    context: str  # directory relative to the repository root (a remote build: to ``root``)
     container_file: str  # relative to the context
-    content_hash: str  # sha256 over the context's files (names, modes, contents)
+    content_hash: str  # sha256 over the context's files, or over (url, commit, context, file)
     image_tag: str  # e.g. "syncd-build/def_webapp:3f2a9c1b07e4"
+    # A remote build's files (source/remote_builds.py). Never hashed: where the cache lives is
+    # not what runs, and the commit is already in content_hash and the tag.
+    root: str | None = field(default=None, metadata={"hash_omit": True})
 
 
 @dataclass(frozen=True)

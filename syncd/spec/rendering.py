@@ -15,16 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 from syncd.errors import SpecError, SpecProblem
-from syncd.spec.desired import BuildSpec, DesiredDeployment, DesiredState, InstanceSpec
+from syncd.spec.build_contexts import RemoteTrees, build_of
+from syncd.spec.build_contexts import build_context_hash as build_context_hash  # re-exported
+from syncd.spec.desired import DesiredDeployment, DesiredState, InstanceSpec
 from syncd.spec.models import Definition, Deployment, RepoSpec, SourceLocation
 from syncd.spec.templating import resolve_env, secret_names
 
@@ -43,13 +43,18 @@ def render_desired(
     *,
     environ: Mapping[str, str] | None = None,
     secrets: SecretDigests | None = None,
+    remote_builds: RemoteTrees | None = None,
 ) -> DesiredState:
     """Render every deployment of ``repo`` into the instance it wants, with its spec hash.
 
     ``environ`` resolves ``{{env:NAME}}`` (default: this process's environment). ``secrets``
     gives digests of secret values for the hash; without it (offline plans) the hash covers the
-    secret names only. Raises SpecError listing every problem (a missing environment variable,
-    a build context that is missing or leaves the repository, an unknown definition).
+    secret names only. ``remote_builds`` fetches a remote ``repository.url`` at its version
+    so its image tag names the commit; without it (validation, offline plans: no network) the
+    tag stands for (url, version). Raises SpecError listing every problem (a missing
+    environment variable, a build context that is missing or leaves the repository, a remote
+    version that does not exist, an unknown definition); RemoteSourceError (retryable) when a
+    remote build's repository does not answer.
     """
     env = os.environ if environ is None else environ
     problems: list[SpecProblem] = []
@@ -69,7 +74,12 @@ def render_desired(
             )
             continue
         spec, found = render_instance(
-            deployment, definition, repo.root, env, content_hashes=content_hashes
+            deployment,
+            definition,
+            repo.root,
+            env,
+            content_hashes=content_hashes,
+            remote_builds=remote_builds,
         )
         problems.extend(found)
         if spec is None:
@@ -96,6 +106,7 @@ def render_instance(
     environ: Mapping[str, str],
     *,
     content_hashes: dict[tuple[str, str], str] | None = None,
+    remote_builds: RemoteTrees | None = None,
 ) -> tuple[InstanceSpec | None, list[SpecProblem]]:
     """Merge one deployment into its definition; returns the spec (None on problems) and the
     problems found."""
@@ -123,7 +134,7 @@ def render_instance(
             )
         resolved.append((key, new_value))
 
-    image, build = _image(definition, repo_root, problems, content_hashes)
+    image, build = build_of(definition, repo_root, problems, content_hashes, remote_builds)
     if problems or image is None:
         return None, problems
     spec = InstanceSpec(
@@ -156,33 +167,6 @@ def spec_hash(spec: InstanceSpec, secret_digests: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build_context_hash(repo_root: Path, context: str) -> str:
-    """sha256 over a build context: each entry's relative path, kind, executable bit and contents
-    (symlinks by their target text: nothing is followed, so nothing outside the repo is read).
-
-    Only the executable bit counts among the mode bits: Git records nothing else, so two
-    checkouts of one commit always hash alike whatever their umask.
-    """
-    base = repo_root / context
-    digest = hashlib.sha256()
-    for relative, path in _walk(base):
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            kind, payload = "link", os.readlink(path).encode()
-        elif stat.S_ISREG(info.st_mode):
-            kind = "exec" if info.st_mode & 0o111 else "file"
-            payload = path.read_bytes()
-        else:
-            continue  # sockets, fifos: nothing a build could copy
-        header = f"{kind}\0{relative}\0{len(payload)}\0".encode()
-        digest.update(header)
-        digest.update(payload)
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- helpers
-
-
 def _plain(value: object) -> object:
     """What ``dataclasses.asdict`` gives (field dicts, sequences as lists), without its deep
     copies: ten times faster, and the JSON, hence every hash, is byte for byte the same."""
@@ -203,10 +187,12 @@ def _plain(value: object) -> object:
 def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
     """Each field's name, and its default when the field is left out of the hash at that value
     (``metadata={"hash_omit_default": True}``: a field added later that must not change the
-    hash of every spec that does not use it); ``_MISSING`` for the others."""
+    hash of every spec that does not use it); ``_MISSING`` for the others. A field with
+    ``metadata={"hash_omit": True}`` (where a file lives, not what it holds) is never hashed."""
     return tuple(
         (f.name, f.default if f.metadata.get("hash_omit_default") else _MISSING)
         for f in fields(kind)
+        if not f.metadata.get("hash_omit")
     )
 
 
@@ -238,111 +224,6 @@ def _secret_digests(spec: InstanceSpec, secrets: SecretDigests | None) -> dict[s
             if digest is not None:
                 digests[name] = digest
     return digests
-
-
-_TAG_UNSAFE = re.compile(r"[^a-z0-9._-]")
-
-
-def _image(
-    definition: Definition,
-    repo_root: Path,
-    problems: list[SpecProblem],
-    content_hashes: dict[tuple[str, str], str] | None,
-) -> tuple[str | None, BuildSpec | None]:
-    if definition.image is not None:
-        return definition.image.name, None
-    repository = definition.repository
-    if repository is None:
-        problems.append(
-            _problem(definition.source, "$", "definition has neither image nor repository")
-        )
-        return None, None
-    repo_name = _TAG_UNSAFE.sub("-", definition.id.lower())
-    if _is_remote(repository.url):
-        # Docker builds a remote Git context itself ("URL#REF:DIR"); its content is not ours to
-        # read, so the reference (url, version, dir, file) stands in for the content.
-        context = f"{repository.url}#{repository.version or ''}:{repository.build_context}"
-        content_hash = hashlib.sha256(
-            f"{context}\0{repository.container_file}".encode()
-        ).hexdigest()
-    else:
-        local = _local_context(definition, repo_root, problems)
-        if local is None:
-            return None, None
-        context = local
-        key = (context, repository.container_file)
-        cached = content_hashes.get(key) if content_hashes is not None else None
-        if cached is None:
-            cached = build_context_hash(repo_root, context)
-            if content_hashes is not None:
-                content_hashes[key] = cached
-        content_hash = cached
-    tag = f"syncd-build/{repo_name}:{content_hash[:12]}"
-    return tag, BuildSpec(
-        context=context,
-        container_file=repository.container_file,
-        content_hash=content_hash,
-        image_tag=tag,
-    )
-
-
-def _is_remote(url: str) -> bool:
-    return "://" in url or url.startswith("git@")
-
-
-def _local_context(
-    definition: Definition, repo_root: Path, problems: list[SpecProblem]
-) -> str | None:
-    """The build context as a posix path relative to the repo root, checked to stay inside it."""
-    assert definition.repository is not None
-    repository = definition.repository
-    root = repo_root.resolve()
-    candidate = (root / repository.url / repository.build_context).resolve()
-    if not candidate.is_relative_to(root):
-        problems.append(
-            _problem(
-                definition.source,
-                "$.repository.buildContext",
-                f"build context {repository.url}/{repository.build_context} leaves the "
-                "repository: use a path inside it",
-            )
-        )
-        return None
-    if not candidate.is_dir():
-        problems.append(
-            _problem(
-                definition.source,
-                "$.repository.url",
-                f"build context {candidate.relative_to(root).as_posix() or '.'} is not a "
-                "directory in the repository",
-            )
-        )
-        return None
-    container_file = (candidate / repository.container_file).resolve()
-    if not container_file.is_relative_to(root) or not container_file.is_file():
-        problems.append(
-            _problem(
-                definition.source,
-                "$.repository.containerFile",
-                f"container file {repository.container_file} not found in build context "
-                f"{candidate.relative_to(root).as_posix() or '.'}",
-            )
-        )
-        return None
-    return candidate.relative_to(root).as_posix() or "."
-
-
-def _walk(base: Path) -> Iterator[tuple[str, Path]]:
-    """Entries under ``base`` sorted by relative posix path; symlinked dirs are not entered."""
-    entries: list[tuple[str, Path]] = []
-    for directory, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = [name for name in dirnames if name != ".git"]
-        here = Path(directory)
-        for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
-            path = here / name
-            entries.append((path.relative_to(base).as_posix(), path))
-    entries.sort(key=lambda entry: entry[0])
-    return iter(entries)
 
 
 def _problem(where: SourceLocation | None, path: str, message: str) -> SpecProblem:

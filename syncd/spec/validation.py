@@ -176,8 +176,20 @@ def _repository_problems(
             return [
                 document.problem(
                     (*base, "url"),
-                    f"unsupported URL scheme {scheme!r}: use https://, ssh://, git@host:path "
-                    "or a path inside this repository",
+                    f"unsupported URL scheme {scheme!r}: use https://, ssh://, git://, "
+                    "git@host:path or a path inside this repository",
+                )
+            ]
+        # a commit sha, a tag or a branch name; nothing git could read as an option
+        version = source.version
+        if version is not None and (
+            not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._/+-]*", version) or ".." in version
+        ):
+            return [
+                document.problem(
+                    (*base, "version"),
+                    f"version {version!r} is not a full commit sha, a tag or a branch name: "
+                    "pin a 40-character commit sha or a tag (a branch moves)",
                 )
             ]
     directory = "." if remote else _inside(url)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from syncd.errors import SpecError
 from syncd.spec.cache import ParseCache
@@ -64,11 +65,23 @@ def load_revision(
                 repo_root=revision.root,
                 age_identity=settings.age_identity,
             )
-        desired = render_desired(repo, environ=environ, secrets=secrets)
+        # None for offline previews (their settings are the defaults): they fetch nothing.
+        remote_builds = settings.remote_builds
+        desired = render_desired(
+            repo, environ=environ, secrets=secrets, remote_builds=remote_builds
+        )
     except SpecError as error:
         if invalid_hint is not None:
             error.hint = invalid_hint
         raise
+    if remote_builds is not None:
+        remote_builds.keep_only(
+            {
+                Path(d.spec.build.root).name
+                for d in desired.deployments
+                if d.spec.build and d.spec.build.root
+            }
+        )
     if settings.extra_nodes:
         desired = dataclasses.replace(desired, nodes=(*desired.nodes, *settings.extra_nodes))
     return LoadedRevision(revision, repo, desired, secrets, tuple(repo.swarms))

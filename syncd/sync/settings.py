@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from syncd.apply.report import DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_DEADLINE_S, ApplyOptions
+from syncd.source.remote_builds import RemoteBuildCache
 from syncd.spec.models import NodeSpec
 
 
@@ -65,6 +66,10 @@ class SyncSettings:
     # clone, the CLI's checkout): instances written from a newer one are left alone. None: no
     # history to ask, nothing counts as newer.
     history_dir: Path | None = None
+    # Where builds from another Git repository (a definition's repository.url) are fetched to,
+    # by commit: the daemon's stateDir/remote-builds, the CLI's user cache. None: such builds
+    # are tagged by (url, version) and not fetched (tests of the pure layers).
+    remote_builds: RemoteBuildCache | None = None
 
     @classmethod
     def of(
@@ -78,10 +83,12 @@ class SyncSettings:
         progress_deadline_s: float | None = None,
         owner: str | None = None,
         history_dir: Path | None = None,
+        remote_builds: RemoteBuildCache | None = None,
     ) -> SyncSettings:
         """The command line's values (None: not given) over ``config``'s, over the defaults.
         ``owner`` is the identity the caller derived (``syncd.source.owner``) from its source;
-        ``history_dir`` the clone or checkout it loads revisions from."""
+        ``history_dir`` the clone or checkout it loads revisions from; ``remote_builds`` the
+        cache its remote builds are fetched to."""
         if config is None:
             return cls(
                 secrets_dir=secrets_dir,
@@ -91,6 +98,7 @@ class SyncSettings:
                 progress_deadline_s=progress_deadline_s or DEFAULT_PROGRESS_DEADLINE_S,
                 owner=owner,
                 history_dir=history_dir,
+                remote_builds=remote_builds,
             )
         return cls(
             secrets_dir=secrets_dir or config.secrets.dir,
@@ -103,6 +111,7 @@ class SyncSettings:
             owner=owner,
             shard=config.shard,
             history_dir=history_dir,
+            remote_builds=remote_builds,
         )
 
     def apply_options(self, *, concurrency: int | None = None) -> ApplyOptions:
