@@ -19,6 +19,7 @@ from syncd.apply.report import ProgressEvent
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
+from syncd.daemon.history import HISTORY_FILE, RolloutHistory
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.persist import read_state, write_state
 from syncd.daemon.reporting import PassView, StatusWriter
@@ -72,7 +73,9 @@ class Reconciler:
             cache=parse_cache,
             pool_in_use=lambda pool: self.rollouts.uses(pool),
         )
-        self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished)
+        # How each rollout ended, kept across restarts (history.py).
+        self.history = RolloutHistory(settings.state_dir / HISTORY_FILE)
+        self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished, self.history)
         self.errors = RepeatedErrors(
             log, settings.retry.backoff_min_s, settings.retry.backoff_max_s
         )
