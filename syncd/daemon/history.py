@@ -255,4 +255,3 @@ def _most_common(values: Iterable[str]) -> str | None:
 def records_json(records: Iterable[RolloutRecord]) -> list[dict[str, Any]]:
     """The records as the API answers them."""
     return [record.to_json() for record in records]
-
