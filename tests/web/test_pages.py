@@ -109,6 +109,14 @@ def test_the_token_is_required_when_configured(start_page_daemon, tmp_path):
     cookie = accepted.getheader("Set-Cookie").split(";", 1)[0]
     assert "HttpOnly" in accepted.getheader("Set-Cookie")
     assert daemon.get("/plan", {"Cookie": cookie})[0] == 200
+    # the rollout history through the API: its token, and a body in the API's shape
+    status, body = daemon.post("/deploy-svc/rollouts", {"deploymentId": "depl_sleeper"})
+    assert status == 401
+    bearer = {"Authorization": f"Bearer {PAGE_TOKEN}"}
+    status, body = daemon.post("/deploy-svc/rollouts", {"deployment": "depl_sleeper"}, bearer)
+    assert status == 400 and "unknown field(s) deployment" in body["error"]  # type: ignore[index]
+    status, body = daemon.post("/deploy-svc/rollouts", {}, bearer)
+    assert status == 200 and isinstance(body["rollouts"], list)  # type: ignore[index]
 
 
 def test_without_tokens_or_loopback_access_the_page_says_how_to_turn_it_on(start_page_daemon):
