@@ -123,6 +123,11 @@ class HeadPreviews:
             )
         except SyncdError as exc:
             return RefusedHead(sha, problems, time.time(), preview_error=exc.message)
+        except OSError as exc:  # its files could not be written (a full disk)
+            why = exc.strerror or str(exc)
+            return RefusedHead(
+                sha, problems, time.time(), preview_error=f"could not write its files: {why}"
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
