@@ -57,3 +57,16 @@ def test_a_rollout_and_a_reverted_one_show_on_the_deployment_page(start_page_dae
     records = daemon.rollouts("depl_sleeper")
     assert records[0]["outcome"] == "reverted" and "boom" in records[0]["reason"]
     assert records[-1]["outcome"] == "succeeded" and records[-1]["from"]["specHash"] is None
+    # a restarted daemon still has them (one cut short by the stop is added as cancelled)
+    daemon.process.stop()
+    daemon.process.start()
+    wait_for(lambda: answers(daemon), 90, "the restarted daemon's first pass")
+    after = daemon.rollouts("depl_sleeper")
+    assert all(record in after for record in records), (records, after)
+
+
+def answers(daemon) -> bool:
+    try:
+        return daemon.get("/api/status")[0] == 200
+    except OSError:
+        return False
