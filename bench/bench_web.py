@@ -27,11 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_plan import make_repo  # noqa: E402
 
 from syncd.daemon.config import DaemonSettings, RepoSettings  # noqa: E402
+from syncd.daemon.head_preview import HeadPreviews, RefusedHead  # noqa: E402
+from syncd.daemon.history import PER_DEPLOYMENT, RolloutHistory, RolloutRecord  # noqa: E402
 from syncd.daemon.http import HttpServer  # noqa: E402
 from syncd.daemon.web import WebPage  # noqa: E402
-from syncd.errors import SourceError  # noqa: E402
+from syncd.errors import SourceError, SpecProblem  # noqa: E402
 from syncd.plan.planner import plan  # noqa: E402
 from syncd.spec.rendering import render_desired  # noqa: E402
+from syncd.state import ObservedState  # noqa: E402
 from syncd.status.model import (  # noqa: E402
     DeploymentStatus,
     InstanceStatus,
@@ -41,6 +44,7 @@ from syncd.status.model import (  # noqa: E402
 from testkit.simulated import steady_state  # noqa: E402
 
 PAGES = ["/", "/?fragment=main", "/nodes", "/plan", "/deployments/depl-00500", "/ui/state.json"]
+REFUSED = "b" * 40  # a branch head the rollback guard refused, planned: the Plan page's top
 
 
 class _OpenAccess:
@@ -83,12 +87,38 @@ def stand_in(deployments: int, nodes: int) -> SimpleNamespace:
             NodeStatus(n.id, n.url, True, engine_version="27.0", last_seen=now, cluster=n.cluster)
             for n in desired.nodes
         ),
-        head_commit="a" * 40,
+        head_commit=REFUSED,
     )
 
     def no_commit(sha: str) -> None:
         raise SourceError("no checkout in the bench")
 
+    settings = DaemonSettings(repo=RepoSettings(url="/nonexistent"))
+    # A full history: every deployment's last rollouts (the page shows one deployment's).
+    history = RolloutHistory(None, total=deployments * PER_DEPLOYMENT)
+    for number in range(PER_DEPLOYMENT):
+        for d in desired.deployments:
+            history.add(
+                RolloutRecord(
+                    d.id,
+                    "rollout",
+                    "reverted" if number % 4 == 0 else "succeeded",
+                    f"rolling-update {d.replicas} replicas",
+                    "RollingUpdate",
+                    "a" * 40,
+                    started_at=time.time() - 60 * (PER_DEPLOYMENT - number) - 30,
+                    finished_at=time.time() - 60 * (PER_DEPLOYMENT - number),
+                    to_spec_hash=d.spec_hash,
+                    from_spec_hash="f" * 64,
+                    from_commit="e" * 40,
+                    reason="exited with code 3: boom" if number % 4 == 0 else "",
+                )
+            )
+    previews = HeadPreviews(settings, sync=None)  # type: ignore[arg-type]
+    why = SpecProblem("(commit)", 1, 1, "$", "commit bbbbbbbbbbbb is not a descendant of ...")
+    # what the head would change: every deployment created anew (1,000 pending rows)
+    would_be = plan(desired, ObservedState(nodes=observed.nodes, instances=()))
+    previews.current = RefusedHead(REFUSED, (why,), time.time(), plan=would_be)
     reconciler = SimpleNamespace(
         observed=observed,
         last_plan=the_plan,
@@ -97,13 +127,14 @@ def stand_in(deployments: int, nodes: int) -> SimpleNamespace:
         last_pass_at=time.time(),
         last_pass_s=0.5,
         rollouts_in_progress=dict,
+        history=history,
+        previews=previews,
     )
-    settings = DaemonSettings(repo=RepoSettings(url="/nonexistent"))
     return SimpleNamespace(
         last_status=status,
         reconciler=reconciler,
         settings=settings,
-        good=SimpleNamespace(desired=desired),
+        good=SimpleNamespace(desired=desired, sha="a" * 40),
         source=SimpleNamespace(commit_info=no_commit, checkout_dir=Path("/nonexistent")),
     )
 

@@ -1,13 +1,16 @@
-"""The Deploy Svc HTTP API on the daemon's listener: three endpoints over Git commits.
+"""The Deploy Svc HTTP API on the daemon's listener: three endpoints over Git commits, and the
+rollout history.
 
 Git stays the source of truth: saving or removing a deployment through the API is a commit on the
 branch the daemon follows (``syncd.source.editing.RepoEditor``), authored by the API token's name
 (``syncd.daemon.tokens``), pushed like any other, then applied by the daemon like any other commit.
 
 ``DeploySvcApi`` serves ``PUT /deploy-svc/deployment``, ``POST /deploy-svc/deployments`` and
-``DELETE /deploy-svc/deployment`` with the reference's bodies and errors (``{"error": "message"}``:
-400 bad body, 401 no or bad token, 503 when the daemon cannot serve the request now: its tokens
-file is unusable, or Git refused the commit). ``daemon_api`` builds it the way the daemon serves it.
+``DELETE /deploy-svc/deployment`` with the reference's bodies, and in the same shape ``POST
+/deploy-svc/rollouts`` (the finished rollouts the daemon recorded: ``history.py``). Errors are
+the reference's (``{"error": "message"}``: 400 bad body, 401 no or bad token, 503 when the
+daemon cannot serve the request now: its tokens file is unusable, or Git refused the commit).
+``daemon_api`` builds it the way the daemon serves it.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ class DeploySvcApi:
 
     ``editor`` makes the commits; ``deployments_root`` gives the directory whose deployments the
     listing shows (the daemon's checkout of the applied commit); ``status_of`` the latest status
-    per deployment id; ``on_commit`` is called with the new sha so the daemon runs a pass now.
+    per deployment id; ``on_commit`` is called with the new sha so the daemon runs a pass now;
+    ``rollouts_of`` gives the recorded rollouts, newest first, of one deployment (or of all for
+    None), as JSON records.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class DeploySvcApi:
         deployments_root: Callable[[], Path | None],
         status_of: Callable[[], Mapping[str, DeploymentStatus]],
         on_commit: Callable[[str], None] = lambda sha: None,
+        rollouts_of: Callable[[str | None], list[dict[str, Any]]] = lambda deployment_id: [],
         redact: Callable[[str], str] = lambda text: text,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
@@ -69,6 +75,7 @@ class DeploySvcApi:
         self.deployments_root = deployments_root
         self.status_of = status_of
         self.on_commit = on_commit
+        self.rollouts_of = rollouts_of
         self.redact = redact
         self.max_body_bytes = max_body_bytes
 
@@ -76,6 +83,7 @@ class DeploySvcApi:
         server.route("PUT", "/deploy-svc/deployment", self._guarded(self.save_deployment))
         server.route("POST", "/deploy-svc/deployments", self._guarded(self.list_deployments))
         server.route("DELETE", "/deploy-svc/deployment", self._guarded(self.remove_deployment))
+        server.route("POST", "/deploy-svc/rollouts", self._guarded(self.list_rollouts))
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -161,6 +169,20 @@ class DeploySvcApi:
             listed.append({**document, "status": state.status, "details": state.details})
         return Response.json(200, {"deployments": listed})
 
+    def list_rollouts(self, name: str, body: dict[str, Any]) -> Response:
+        """``POST /deploy-svc/rollouts`` ``{"deploymentId": "..."}`` (or ``{}`` for every
+        deployment) -> ``{"rollouts": [...]}``, newest first."""
+        deployment_id = body.get("deploymentId")
+        extra = sorted(set(body) - {"deploymentId"})
+        if extra or not (
+            deployment_id is None or (isinstance(deployment_id, str) and deployment_id)
+        ):
+            what = f"unknown field(s) {', '.join(extra)}" if extra else "deploymentId is not a name"
+            return Response.error(
+                400, f'the body must be {{"deploymentId": "..."}} or {{}}: {what}'
+            )
+        return Response.json(200, {"rollouts": self.rollouts_of(deployment_id)})
+
 
 def daemon_api(
     settings: DaemonSettings,
@@ -168,6 +190,7 @@ def daemon_api(
     status_of: Callable[[], Mapping[str, DeploymentStatus]],
     deployments_root: Callable[[], Path | None],
     on_commit: Callable[[str], None],
+    rollouts_of: Callable[[str | None], list[dict[str, Any]]] = lambda deployment_id: [],
 ) -> DeploySvcApi:
     """The API as ``syncd daemon`` serves it: commits go through a clone of its own
     (``STATE_DIR/api-checkout``, brought to the branch head before every edit, so it never races
@@ -200,5 +223,6 @@ def daemon_api(
         deployments_root=deployments_root,
         status_of=status_of,
         on_commit=on_commit,
+        rollouts_of=rollouts_of,
         redact=lambda text: text.replace(repo.url, shown_url),
     )

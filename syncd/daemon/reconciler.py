@@ -19,6 +19,8 @@ from syncd.apply.report import ProgressEvent
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
+from syncd.daemon.head_preview import HeadPreviews, autoscaled_counts
+from syncd.daemon.history import HISTORY_FILE, RolloutHistory
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.persist import read_state, write_state
 from syncd.daemon.reporting import PassView, StatusWriter
@@ -73,11 +75,14 @@ class Reconciler:
             cache=parse_cache,
             pool_in_use=lambda pool: self.rollouts.uses(pool),
         )
-        self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished)
+        # How each rollout ended, kept across restarts (history.py).
+        self.history = RolloutHistory(settings.state_dir / HISTORY_FILE)
+        self.rollouts = Rollouts(self.sync, settings.concurrency, on_finished, self.history)
         self.errors = RepeatedErrors(
             log, settings.retry.backoff_min_s, settings.retry.backoff_max_s
         )
         self.commits = Commits(settings, self.sync, parse_cache, self.errors)
+        self.previews = HeadPreviews(settings, self.sync)  # what a refused head would change
         self.plan_error: str | None = None
         self.observed: ObservedState | None = None
         self.last_plan: Plan | None = None
@@ -101,6 +106,7 @@ class Reconciler:
         last good commit rendered again at the next pass (env, secrets, extra nodes)."""
         self.settings = new
         self.commits.reconfigure(new)
+        self.previews.settings = new
         self.sync.settings = _sync_settings(new)
         self.errors.reconfigure(new.retry.backoff_min_s, new.retry.backoff_max_s)
         self.rerender = True
@@ -127,6 +133,13 @@ class Reconciler:
             return False
         if commits.good is not None:
             self._reconcile(commits.good, dispatch=dispatch)
+        # After the pass, so the applied commit never waits on it; only the page shows it.
+        if self.settings.web.enabled and not self._stop.is_set():
+            self.previews.consider(
+                commits.invalid,
+                commits.good.desired if commits.good is not None else None,
+                autoscaled_counts(self.last_plan),
+            )
         self.passes += 1
         self.last_pass_at = time.time()
         self.last_pass_s = time.monotonic() - started

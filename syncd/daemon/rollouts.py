@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from syncd.apply.report import DeploymentResult, ProgressEvent
+from syncd.daemon.history import RolloutHistory, finished_rollout
 from syncd.daemon.logs import RepeatedErrors
 from syncd.daemon.reporting import StatusWriter
 from syncd.daemon.retries import DeploymentStates
@@ -45,14 +46,25 @@ class RolloutJob:
     # The deployment was OK at this very commit: whatever the plan does now undoes drift
     # (a container that died, was stopped or removed by hand), not a rollout.
     healing: bool = False
+    # For its record in the history (history.py): when it ran, the last canary step reached.
+    started_at: float | None = None
+    finished_at: float | None = None
+    canary_step: str | None = None
 
 
 class Rollouts:
     """The jobs in flight (at most one per deployment) on a bounded pool of worker threads."""
 
-    def __init__(self, sync: Sync, concurrency: int, on_finished: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        sync: Sync,
+        concurrency: int,
+        on_finished: Callable[[str], None],
+        history: RolloutHistory | None = None,
+    ) -> None:
         self._sync = sync
         self._on_finished = on_finished  # wakes the pass thread to collect
+        self.history = history  # each collected job is recorded there
         self.jobs: dict[str, RolloutJob] = {}
         self._finished: list[RolloutJob] = []
         self._lock = threading.Lock()
@@ -99,9 +111,12 @@ class Rollouts:
 
     def _run(self, job: RolloutJob, result: SyncResult) -> None:
         job.started = True
+        job.started_at = time.time()
 
         def on_event(event: ProgressEvent) -> None:
             job.progress = event
+            if event.phase == "canary":
+                job.canary_step = event.message
 
         try:
             report = self._sync.apply(
@@ -121,6 +136,7 @@ class Rollouts:
             )
         with self._lock:
             job.result = outcome
+            job.finished_at = time.time()
             self._finished.append(job)
         self._on_finished(job.deployment_id)
 
@@ -169,6 +185,8 @@ class Rollouts:
             settled, state = states.settle_rollout(
                 job.deployment_id, job.fingerprint, result, healed=healed, nodes=nodes_of(job.plan)
             )
+            if self.history is not None:
+                self.history.add(finished_rollout(job, settled, healed=healed))
             key = f"deployment:{job.deployment_id}"
             if settled == "superseded":
                 log.info("%s: %s (%s)", job.deployment_id, result.outcome, result.reason or "done")
@@ -194,6 +212,8 @@ class Rollouts:
             if result.reverted:
                 writer.count_revert(job.deployment_id)
             writer.count_rollout(job.deployment_id, result.outcome)
+        if finished and self.history is not None:
+            self.history.save()
 
     def shutdown(self) -> None:
         """Stop taking jobs; the threads of running ones are not joined (see syncd.cli.daemon)."""

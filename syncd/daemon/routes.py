@@ -1,5 +1,5 @@
 """The daemon's HTTP routes: /healthz, /metrics, /api/status, the webhook, the Deploy Svc
-API and the web page, registered on the daemon's HttpServer (``syncd.daemon.http``)."""
+API (with the rollout history) and the web page, registered on the daemon's HttpServer (``syncd.daemon.http``)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def add_routes(server: HttpServer, daemon: Daemon) -> None:
         ),
     )
     from syncd.daemon.api import DeploymentStatus, daemon_api
+    from syncd.daemon.history import records_json
 
     def status_of() -> dict[str, ApiDeploymentStatus]:
         status = daemon.last_status
@@ -66,6 +67,11 @@ def add_routes(server: HttpServer, daemon: Daemon) -> None:
         status_of=status_of,
         deployments_root=deployments_root,
         on_commit=lambda sha: daemon.queue.request("api", fetch=True),
+        rollouts_of=lambda deployment_id: records_json(
+            daemon.reconciler.history.newest()
+            if deployment_id is None
+            else daemon.reconciler.history.of(deployment_id)
+        ),
     ).register(server)
     if daemon.settings.web.enabled:
         from syncd.daemon.web import WebPage

@@ -37,6 +37,7 @@ def test_only_the_applied_commits_tree_is_kept(repo, make_config, engines, tmp_p
         "applied.json",
         "checkout",
         "deployments.json",
+        "rollouts.json",
         "status.json",
         "syncd.lock",
         "trees",

@@ -4,6 +4,7 @@ repository it follows, and helpers to read its pages."""
 from __future__ import annotations
 
 import http.client
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,13 @@ import pytest
 from testkit.daemon_process import DaemonProcess
 from tests.daemon.conftest import config_writer
 from tests.daemon.helpers import DEFINITION, DeploymentsRepo, deployment, wait_for
+from tests.source.gitrepos import git
 
-# A known secret: written to the tokens file and used as a webhook secret; no page may show it.
+# Known secrets: written to the tokens file, used as a webhook secret and as a deployment's
+# secret env value; no page may show one.
 PAGE_TOKEN = "page-token-0123456789abcdef"
 WEBHOOK_SECRET = "webhook-secret-fedcba9876543210"
+DB_SECRET = "db-secret-5f4e3d2c1b0a9988"
 
 
 @pytest.fixture(autouse=True)
@@ -43,19 +47,67 @@ class RunningDaemon:
         finally:
             conn.close()
 
+    def post(
+        self, path: str, body: object, headers: dict[str, str] | None = None
+    ) -> tuple[int, object]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("POST", path, json.dumps(body), headers=headers or {})
+            response = conn.getresponse()
+            return response.status, json.loads(response.read() or b"null")
+        finally:
+            conn.close()
+
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def rollouts(self, deployment_id: str) -> list[dict]:
+        """The daemon's recorded rollouts of ``deployment_id`` (the API; needs PAGE_TOKEN in
+        ``api.tokensFile``: ``secret_files`` puts it there)."""
+        status, body = self.post(
+            "/deploy-svc/rollouts",
+            {"deploymentId": deployment_id},
+            {"Authorization": f"Bearer {PAGE_TOKEN}"},
+        )
+        assert status == 200, body
+        assert isinstance(body, dict)
+        return body["rollouts"]
+
+    def push_unrelated_head(self, files: dict[str, str], message: str) -> str:
+        """Force-push a commit that does not descend from the applied one (a history rewrite):
+        the rollback guard refuses it, whatever its files say. Returns its sha."""
+        work = self.repo.work
+        git(work, "checkout", "-q", "--orphan", "rewritten")
+        git(work, "rm", "-rq", "--cached", ".")
+        for rel, content in files.items():
+            path = work / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            git(work, "add", rel)
+        git(work, "commit", "-q", "-m", message)
+        git(work, "push", "-qf", "origin", "rewritten:main")
+        return git(work, "rev-parse", "HEAD")
+
 
 def secret_files(tmp_path: Path) -> dict[str, object]:
-    """A tokens file and a webhook secret file (mode 600), as config keys."""
+    """A tokens file (the page's and the API's), a webhook secret file and a secrets dir
+    holding ``db-password`` (mode 600), as config keys."""
     tokens = tmp_path / "page-tokens"
     tokens.write_text(f"viewer {PAGE_TOKEN}\n")
     tokens.chmod(0o600)
     hook = tmp_path / "github.secret"
     hook.write_text(WEBHOOK_SECRET + "\n")
     hook.chmod(0o600)
-    return {"web": {"tokensFile": str(tokens)}, "webhook": {"githubSecretFile": str(hook)}}
+    secrets = tmp_path / "secrets.d"
+    secrets.mkdir(mode=0o700)
+    (secrets / "db-password").write_text(DB_SECRET + "\n")
+    (secrets / "db-password").chmod(0o600)
+    return {
+        "web": {"tokensFile": str(tokens)},
+        "api": {"tokensFile": str(tokens)},
+        "webhook": {"githubSecretFile": str(hook)},
+        "secrets": {"dir": str(secrets)},
+    }
 
 
 @pytest.fixture

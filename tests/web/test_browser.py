@@ -62,7 +62,7 @@ def test_overview_lists_the_deployments_and_the_rollout_moves_without_a_reload(
         assert len(seen) >= 2, seen
         driver.get(daemon.url("/deployments/depl_sleeper"))
         assert "depl_sleeper" in driver.find_element("tag name", "h1").text
-        assert len(driver.find_elements("css selector", "table tbody tr")) == 3
+        assert len(driver.find_elements("css selector", "table.instances tbody tr")) == 3
         screenshot(driver, "deployment")
 
 

@@ -8,8 +8,11 @@ from urllib.parse import urlencode
 
 import html5lib
 import pytest
+import yaml
 
-from .conftest import PAGE_TOKEN, WEBHOOK_SECRET, secret_files
+from tests.daemon.helpers import DEFINITION, wait_for
+
+from .conftest import DB_SECRET, PAGE_TOKEN, WEBHOOK_SECRET, secret_files
 
 PAGES = ["/", "/nodes", "/plan", "/deployments/depl_sleeper", "/deployments/nope", "/login"]
 
@@ -22,10 +25,43 @@ def assert_valid_html(text: str, where: str) -> None:
         pytest.fail(f"{where} is not valid HTML: {exc}\n{text[:2000]}")
 
 
+def with_secret(version: str, key: str) -> str:
+    """depl_sleeper with a secret in its env under ``key``."""
+    body = {
+        "id": "depl_sleeper",
+        "definitionId": "def_sleeper",
+        "replicas": 2,
+        "envars": {"VERSION": version, key: "{{secret:db-password}}"},
+    }
+    return yaml.safe_dump(body, sort_keys=False)
+
+
 def test_pages_are_valid_html_and_show_no_secret(start_page_daemon, tmp_path):
     daemon = start_page_daemon(**secret_files(tmp_path))
     auth = {"Authorization": f"Bearer {PAGE_TOKEN}"}
-    seen = []
+    # A rollout of a secret env (its record on the Deployment page), then a head the rollback
+    # guard refuses that moves the secret (its would-be change on the Plan page).
+    applied = daemon.repo.commit(
+        {"deployments/sleeper.yaml": with_secret("v2", "DB_PASSWORD")}, "Add the password"
+    )
+    wait_for(
+        lambda: any(r["to"]["commit"] == applied for r in daemon.rollouts("depl_sleeper")),
+        90,
+        "the rollout of the secret env recorded",
+    )
+    daemon.push_unrelated_head(
+        {
+            "definitions/sleeper.yaml": DEFINITION,
+            "deployments/sleeper.yaml": with_secret("v3", "DATABASE_PASSWORD"),
+        },
+        "Rewrite history",
+    )
+    wait_for(
+        lambda: 'id="would-depl_sleeper"' in daemon.get("/plan", auth)[1],
+        60,
+        "the refused head's would-be change",
+    )
+    seen = [json.dumps(daemon.rollouts("depl_sleeper"))]
     for path in PAGES:
         for shown in (path, f"{path}?fragment=main"):
             status, body, headers = daemon.get(shown, auth)
@@ -41,9 +77,12 @@ def test_pages_are_valid_html_and_show_no_secret(start_page_daemon, tmp_path):
     seen.append(state)
     for path in ("/static/web.css", "/static/live.js"):
         assert daemon.get(path)[0] == 200
+    plan_page = daemon.get("/plan", auth)[1]
+    assert "(secret db-password)" in plan_page  # the change is shown, its value masked
     for body in seen:
         assert PAGE_TOKEN not in body
         assert WEBHOOK_SECRET not in body
+        assert DB_SECRET not in body
 
 
 def test_the_token_is_required_when_configured(start_page_daemon, tmp_path):
@@ -70,6 +109,14 @@ def test_the_token_is_required_when_configured(start_page_daemon, tmp_path):
     cookie = accepted.getheader("Set-Cookie").split(";", 1)[0]
     assert "HttpOnly" in accepted.getheader("Set-Cookie")
     assert daemon.get("/plan", {"Cookie": cookie})[0] == 200
+    # the rollout history through the API: its token, and a body in the API's shape
+    status, body = daemon.post("/deploy-svc/rollouts", {"deploymentId": "depl_sleeper"})
+    assert status == 401
+    bearer = {"Authorization": f"Bearer {PAGE_TOKEN}"}
+    status, body = daemon.post("/deploy-svc/rollouts", {"deployment": "depl_sleeper"}, bearer)
+    assert status == 400 and "unknown field(s) deployment" in body["error"]  # type: ignore[index]
+    status, body = daemon.post("/deploy-svc/rollouts", {}, bearer)
+    assert status == 200 and isinstance(body["rollouts"], list)  # type: ignore[index]
 
 
 def test_without_tokens_or_loopback_access_the_page_says_how_to_turn_it_on(start_page_daemon):

@@ -1,5 +1,5 @@
-"""The page's routes on the daemon's listener: ``/`` (overview), ``/deployments/ID``,
-``/nodes``, ``/plan``, ``/ui/state.json``, ``/login`` and ``/static/*``.
+"""The page's routes on the daemon's listener: ``/`` (overview), ``/deployments/ID`` (with its
+rollout history), ``/nodes``, ``/plan``, ``/ui/state.json``, ``/login`` and ``/static/*``.
 
 Server-rendered with Jinja2 (autoescaped: a deployment's details or a commit subject is text,
 never markup), and ``static/live.js`` swaps ``<main>`` with ``?fragment=main`` every few seconds,
@@ -20,6 +20,8 @@ import jinja2
 from syncd.daemon.http import Request, Response
 from syncd.daemon.web.access import COOKIE, PageAccess
 from syncd.daemon.web.facts import STATE_MARKS, DaemonFacts
+from syncd.daemon.web.head_facts import refused_head
+from syncd.daemon.web.rollout_facts import rollout_rows
 
 if TYPE_CHECKING:
     from syncd.daemon.http import HttpServer
@@ -141,6 +143,7 @@ class WebPage:
             d=row,
             wanted=wanted,
             planned=planned,
+            rollouts=rollout_rows(self.daemon.reconciler.history, wanted),
             commit=self.facts.commit(),
             status=404 if row is None and self.daemon.last_status is not None else 200,
         )
@@ -156,6 +159,7 @@ class WebPage:
             page="plan",
             plan=self.facts.plan(),
             plan_error=self.facts.plan_error(),
+            refused=refused_head(self.facts),
             commits=self.facts.recent_commits(),
         )
 

@@ -25,6 +25,7 @@ from syncd.status.notes_format import SEPARATOR as NOTE_SEPARATOR
 if TYPE_CHECKING:
     from syncd.apply.report import ProgressEvent
     from syncd.daemon.loop import Daemon
+    from syncd.plan.model import Plan
     from syncd.state import ObservedInstance
     from syncd.status.model import DeploymentStatus, SyncStatus
 
@@ -82,7 +83,7 @@ class DaemonFacts:
         status = self._status()
         if status is None or status.commit is None:
             return None
-        info = self._commit_info(status.commit)
+        info = self.commit_info(status.commit)
         head = status.head_commit
         return {
             "sha": status.commit,
@@ -210,16 +211,7 @@ class DaemonFacts:
 
     def plan(self) -> dict[str, Any] | None:
         plan = self.daemon.reconciler.last_plan
-        if plan is None:
-            return None
-        shown = render.as_dict(plan)
-        shown["summary"] = summary_line(plan)
-        changing = {d.deployment_id for d in plan.deployments if d.has_changes}
-        deployments: list[dict[str, Any]] = shown["deployments"]  # type: ignore[assignment]
-        for entry in deployments:
-            entry["has_changes"] = entry["id"] in changing
-        shown["pending"] = [d for d in deployments if d["has_changes"]]
-        return shown
+        return plan_view(plan) if plan is not None else None
 
     def plan_error(self) -> str:
         return self.daemon.reconciler.plan_error or ""
@@ -237,7 +229,7 @@ class DaemonFacts:
             for info, note in self._recent(limit)
         ]
 
-    def _commit_info(self, sha: str) -> CommitInfo | None:
+    def commit_info(self, sha: str) -> CommitInfo | None:
         """Author, date and subject (commits never change: read each once)."""
         if sha not in self._infos:
             try:
@@ -261,7 +253,7 @@ class DaemonFacts:
         ref = self.daemon.settings.notes.ref
         recent = []
         for sha in shas:
-            info = self._commit_info(sha)
+            info = self.commit_info(sha)
             if info is not None:
                 try:
                     # the human part; the JSON after the separator is for machines
@@ -289,6 +281,19 @@ class DaemonFacts:
             "nodes": self.nodes(),
             "lastPass": self.last_pass(),
         }
+
+
+def plan_view(plan: Plan) -> dict[str, Any]:
+    """A plan as the templates show it: ``syncd plan``'s JSON (secrets masked there), its
+    summary line, and the deployments that change."""
+    shown = render.as_dict(plan)
+    shown["summary"] = summary_line(plan)
+    changing = {d.deployment_id for d in plan.deployments if d.has_changes}
+    deployments: list[dict[str, Any]] = shown["deployments"]  # type: ignore[assignment]
+    for entry in deployments:
+        entry["has_changes"] = entry["id"] in changing
+    shown["pending"] = [d for d in deployments if d["has_changes"]]
+    return shown
 
 
 def _started(found: ObservedInstance | None) -> str:
