@@ -22,6 +22,7 @@ from tests.traffic.web import (
     write_web_repo,
 )
 
+
 def test_a_rolling_update_of_4_replicas_on_one_node_fails_no_request(
     proxied: HarnessHandle, tmp_path: Path
 ) -> None:

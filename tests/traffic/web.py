@@ -109,7 +109,10 @@ def write_web_repo(
 
 
 def one_pass(
-    pool: NodePool, root: Path, events: EventHook | None = None, settings: SyncSettings | None = None
+    pool: NodePool,
+    root: Path,
+    events: EventHook | None = None,
+    settings: SyncSettings | None = None,
 ) -> SyncResult:
     """One ``Sync.run`` of the repository at ``root`` over ``pool``."""
     with Sync(settings or SyncSettings(), pool=pool, environ={}) as sync:
@@ -198,4 +201,3 @@ class RequestLoop:
 
     def flips(self) -> int:
         return sum(1 for a, b in zip(self.versions, self.versions[1:], strict=False) if a != b)
-
