@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from syncd.errors import NodeError, ProxyError
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import is_routed, private_ports_of, proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
@@ -158,3 +159,34 @@ def proxy_change(
     if running and error is None and current == wanted:
         return None
     return ProxyChange(node_id, wanted, current, running, error, tuple(derived), held)
+
+
+def proxy_troubles(
+    deployments: Sequence[DesiredDeployment],
+    nodes: Sequence[NodeSpec],
+    instances: Iterable[ObservedInstance],
+    errors: Mapping[str, NodeError],
+) -> dict[str, str]:
+    """Per routed deployment with an instance on a node whose proxy refused this pass (the
+    route phase's ``errors`` by node id), what its status says: ``proxy on node-a
+    127.0.0.2:18090: cannot listen on ...`` (one clause per such node, with the fix)."""
+    if not errors:
+        return {}
+    node_specs = {node.id: node for node in nodes}
+    present = {(instance.deployment_id, instance.node_id) for instance in instances}
+    troubles: dict[str, str] = {}
+    for desired in deployments:
+        if not is_routed(desired):
+            continue
+        clauses = []
+        for node_id, error in sorted(errors.items()):
+            if (desired.id, node_id) not in present:
+                continue
+            node = node_specs.get(node_id)
+            binds = ", ".join(route_bind(node, port) for _, port in routed_ports(desired))
+            reason = error.reason if isinstance(error, ProxyError) else error.message
+            fix = f" ({error.hint})" if error.hint else ""
+            clauses.append(f"proxy on {node_id} {binds}: {reason}{fix}")
+        if clauses:
+            troubles[desired.id] = "; ".join(clauses)
+    return troubles

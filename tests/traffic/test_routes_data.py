@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from syncd.apply.routes import merge_routes, node_routes, proxy_change
+from syncd.apply.routes import merge_routes, node_routes, proxy_change, proxy_troubles
+from syncd.errors import NodeError, ProxyImageMissing
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.plan.model import ActionKind, Placement
 from syncd.plan.planner import plan
@@ -61,6 +62,22 @@ def test_a_node_whose_instances_all_fail_keeps_an_empty_route(tmp_path):
     assert node_routes(desired.deployments, desired.nodes, [sick]) == {
         "node-a": (Route(ROUTE, "127.0.0.2:18090"),)
     }
+
+
+def test_a_refusing_proxy_is_the_trouble_of_the_deployments_it_should_serve(tmp_path):
+    desired = render(tmp_path, version="1", replicas=2)
+    instances = [_instance(desired, "web-0"), _instance(desired, "web-1", node_id="node-b")]
+    errors = {
+        "node-b": ProxyImageMissing("node-b", "haproxy:9"),
+        "node-c": NodeError("a node without the deployment"),
+    }
+    troubles = proxy_troubles(desired.deployments, desired.nodes, instances, errors)
+    assert list(troubles) == [DEPLOYMENT]
+    assert troubles[DEPLOYMENT].startswith(
+        "proxy on node-b 127.0.0.3:18090: image haproxy:9 is not present and could not be "
+        "pulled (load or pull haproxy:9 on node node-b"
+    )
+    assert proxy_troubles(desired.deployments, desired.nodes, instances, {}) == {}
 
 
 def test_an_instance_whose_labels_do_not_match_the_ports_is_not_routed(tmp_path):
