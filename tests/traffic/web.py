@@ -12,6 +12,7 @@ share its network namespace, so two test runs at once must not bind the same one
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import threading
 import urllib.request
 from collections import Counter
@@ -191,7 +192,7 @@ class RequestLoop:
                 self.versions.append(version)
                 if self.window.is_set():
                     self.in_window[version] += 1
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:  # refused, reset, cut short
                 self.failures.append(f"{url}: {error!r}")
             made += 1
 
