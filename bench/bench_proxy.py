@@ -8,8 +8,10 @@ Run by hand (not in CI), against the test harness::
 One httpd on node-a's address (127.0.0.2:20001, host network) and the node's proxy serving
 127.0.0.2:18090 to it (``HaproxyNode.apply``, the offline test image). Requests alternate
 between the two addresses, one new TCP connection each (HTTP/1.0 GET /, as a client without
-keep-alive would), so both sides see the same machine load. Prints p50, p90, p99 and max of each
-side and the difference.
+keep-alive would), so both sides see the same machine load. Prints p50, p90, p99, p99.9 and max
+of each side, the difference and the ratio of each percentile, and the load average before and
+after: on a shared machine the tail is the machine's as much as the proxy's, and only the
+difference between two sides measured under the same load is the proxy's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
+import os
 import statistics
 import sys
 import time
@@ -56,7 +59,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="per side (default 2000)")
+    parser.add_argument("--requests", type=int, default=20000, help="per side (default 20000)")
     add_harness_arguments(parser)
     args = parser.parse_args()
     with bench_harness(args.harness_dir, down=args.down) as handle:
@@ -88,19 +91,22 @@ def main() -> None:
                 one_request(BACKEND_PORT), one_request(ROUTE_PORT)
             direct: list[float] = []
             proxied: list[float] = []
+            load_before = os.getloadavg()
             for _ in range(args.requests):
                 direct.append(one_request(BACKEND_PORT))
                 proxied.append(one_request(ROUTE_PORT))
+            load_after = os.getloadavg()
     print(f"{args.requests} requests per side, alternating, new connection each, loopback")
-    print(f"{'':10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mean ms':>9}")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    fractions = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999))
+    print(f"{'':10}" + "".join(f"{label + ' ms':>10}" for label, _ in fractions), end="")
+    print(f"{'max ms':>10}{'mean ms':>10}")
     for name, values in (("direct", direct), ("proxied", proxied)):
-        print(
-            f"{name:10}{percentile(values, 0.5):9.3f}{percentile(values, 0.9):9.3f}"
-            f"{percentile(values, 0.99):9.3f}{max(values):9.3f}{statistics.mean(values):9.3f}"
-        )
-    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-        added = percentile(proxied, fraction) - percentile(direct, fraction)
-        print(f"added {label}: {added:.3f} ms")
+        cells = "".join(f"{percentile(values, fraction):10.3f}" for _, fraction in fractions)
+        print(f"{name:10}{cells}{max(values):10.3f}{statistics.mean(values):10.3f}")
+    for label, fraction in fractions:
+        near, far = percentile(direct, fraction), percentile(proxied, fraction)
+        print(f"added {label}: {far - near:.3f} ms (proxied / direct {far / near:.2f})")
 
 
 if __name__ == "__main__":

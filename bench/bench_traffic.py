@@ -14,8 +14,8 @@ version 1 to 2, each from a clean node:
 
 One replica each, as an unrouted fixed port allows only one per node. The request loop makes
 sequential GETs (a new connection each, 2 s timeout) from before the update pass starts until
-it returns, and at least ``--minimum``; a refused or reset connection or a timeout is a failed
-request. Variants alternate inside each run, so all see the same machine load. Prints raw counts
+it returns (and on to at least ``--minimum`` in all); a refused or reset connection, an answer
+cut short or a timeout is a failed request. Variants alternate inside each run, so all see the same machine load. Prints raw counts
 per run and the load average.
 """
 
@@ -113,8 +113,20 @@ def converge(pool: NodePool, root: Path) -> None:
     raise RuntimeError(f"version 1 did not converge: {result.report}")
 
 
-def measure(handle: HarnessHandle, variant: Variant, minimum: int) -> tuple[int, int, float]:
-    """(requests made, requests failed, seconds of the update pass) for one update."""
+@dataclass(frozen=True)
+class Counted:
+    """One update: the requests made and failed while its pass ran (and in all, with the
+    requests after it up to the minimum), and the pass's seconds."""
+
+    made: int
+    failed: int
+    made_in_all: int
+    failed_in_all: int
+    seconds: float
+
+
+def measure(handle: HarnessHandle, variant: Variant, minimum: int) -> Counted:
+    """The counts of one update from version 1 to 2 with ``variant``."""
     handle.cleanup()
     nodes = [proxied_node(handle.node("node-a"))]
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as folder, NodePool(nodes) as pool:
@@ -134,18 +146,19 @@ def measure(handle: HarnessHandle, variant: Variant, minimum: int) -> tuple[int,
             started = time.monotonic()
             result = one_pass(pool, root, settings=SETTINGS)
             took = time.monotonic() - started
+            made, failed = loop.made, len(loop.failures)
         if result.report is None or not result.report.ok:
             raise RuntimeError(f"{variant.name}: the update failed: {result.report}")
         if get(URL_A) != "2":
             raise RuntimeError(f"{variant.name}: version 2 does not answer")
-    return loop.made, len(loop.failures), took
+    return Counted(made, failed, loop.made, len(loop.failures), took)
 
 
 def main() -> None:
     parser = harness_bench_parser(__doc__, runs=3)
     parser.add_argument("--minimum", type=int, default=1000, help="requests per update, at least")
     args = parser.parse_args()
-    counts: dict[str, list[tuple[int, int, float]]] = {v.name: [] for v in VARIANTS}
+    counts: dict[str, list[Counted]] = {v.name: [] for v in VARIANTS}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with bench_harness(args.harness_dir, down=args.down) as handle:
         for run in range(args.runs):
@@ -156,10 +169,9 @@ def main() -> None:
                     f"run {run + 1} {variant.name:42} {failed:5} failed of {made:6} ({took:.1f}s)"
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"\n{'variant':42}{'failed / made, per run':>40}")
+    print(f"\n{'variant':42}  failed / made during the update pass, per run")
     for name, runs in counts.items():
-        cells = ", ".join(f"{failed}/{made}" for made, failed, _ in runs)
-        print(f"{name:42}{cells:>40}")
+        print(f"{name:42}  " + ", ".join(f"{c.failed}/{c.made}" for c in runs))
 
 
 if __name__ == "__main__":

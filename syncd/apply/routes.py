@@ -138,7 +138,7 @@ class ProxyChange:
             lines.append(f"    {sign} {route.name} {route.bind}: {backends}")
         lines += [f"    - {name}" for name in sorted(served)]
         if len(lines) == 1:  # same routes, but a config it cannot vouch for: rewrite it
-            lines[0] += f" rewrite its configuration ({self.error or 'changed by hand'})"
+            lines[0] += f" put it right ({self.error or 'changed by hand'})"
         return tuple(lines)
 
 

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from syncd.apply.routes import ProxyChange, proxy_change, route_bind, route_name
+from syncd.errors import ProxyPortTaken
 from syncd.nodes.proxy import NodeProxy
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, MAX_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import proxy_address, routed_ports
@@ -96,7 +97,11 @@ class RouteTables:
 
     def heal(self, change: ProxyChange) -> None:
         """The route phase's act on one node: merge the derived routes with what the proxy
-        serves *now* (a rollout may have moved traffic since the pass looked) and apply."""
+        serves *now* (a rollout may have moved traffic since the pass looked) and apply.
+
+        A new route whose stable port something else holds is left out and the rest applied,
+        so one deployment's taken port does not keep the node's other routes from being put
+        right; the ``ProxyPortTaken`` is raised afterwards (the node's error of this pass)."""
         proxy = self.proxy(change.node_id)
         with proxy_lock(proxy):
             state = proxy.observe()
@@ -108,8 +113,21 @@ class RouteTables:
                 error=state.error,
                 held=change.held,
             )
-            if current is not None:
-                proxy.apply(current.routes)
+            if current is None:
+                return
+            routes = current.routes
+            taken: ProxyPortTaken | None = None
+            while True:
+                try:
+                    proxy.apply(routes)
+                    break
+                except ProxyPortTaken as error:
+                    rest = tuple(r for r in routes if r.bind != error.bind)
+                    if len(rest) == len(routes):  # not a route's port: the control port
+                        raise
+                    taken, routes = taken or error, rest  # fewer routes each time round
+            if taken is not None:
+                raise taken
 
 
 class Traffic:

@@ -71,7 +71,11 @@ class HaproxyNode:
             return ProxyState(False, (), {}, f"the {PROXY_CONTAINER} container is {status}")
         reading = read_config(self.container.read_config(details["Id"]) or "")
         stats = self.container.stats(details["Id"])
-        return ProxyState(True, reading.routes, stats.stats if stats else {}, reading.error)
+        error = reading.error
+        image = details["Config"]["Image"]
+        if image != self.settings.image:  # the node's proxy.image changed: the next apply swaps
+            error = f"it runs image {image}, the node's proxy.image is {self.settings.image}"
+        return ProxyState(True, reading.routes, stats.stats if stats else {}, error)
 
     def wait_drained(self, route: str, server: str, timeout_s: float) -> bool:
         """Poll the server's open connections until 0 (True) or the timeout (False). A server
@@ -146,6 +150,8 @@ class HaproxyNode:
                 config = self.container.read_config(str(details["Id"])) or ""
                 if read_config(config).error is None:
                     return str(details["Id"]), config
+            # the image first: a proxy that cannot be made anew leaves the old one serving
+            self.container.ensure_image()
             self.container.call(
                 "removing the old proxy",
                 lambda api: api.remove_container(details["Id"], force=True),
