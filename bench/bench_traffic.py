@@ -163,10 +163,13 @@ def main() -> None:
     with bench_harness(args.harness_dir, down=args.down) as handle:
         for run in range(args.runs):
             for variant in VARIANTS:
-                made, failed, took = measure(handle, variant, args.minimum)
-                counts[variant.name].append((made, failed, took))
+                counted = measure(handle, variant, args.minimum)
+                counts[variant.name].append(counted)
                 print(
-                    f"run {run + 1} {variant.name:42} {failed:5} failed of {made:6} ({took:.1f}s)"
+                    f"run {run + 1} {variant.name:42} {counted.failed:4} failed of "
+                    f"{counted.made:5} during the {counted.seconds:.1f}s pass; "
+                    f"{counted.failed_in_all} of {counted.made_in_all} in all",
+                    flush=True,
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\n{'variant':42}  failed / made during the update pass, per run")

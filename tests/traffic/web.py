@@ -124,13 +124,13 @@ def applied(pool: NodePool, root: Path) -> None:
     """The setup pass of a test. Level-triggered like the daemon: a pass whose outcome is
     retryable (on a loaded machine an instance has crash-looped once at start) is followed by
     one more, which must converge; the reasons of both are in the failure message."""
-    result = one_pass(pool, root)
-    assert result.report is not None
-    if not result.report.ok and all(r.retryable for r in result.report.failures):
-        first = [r.reason for r in result.report.failures]
-        result = one_pass(pool, root)
-        assert result.report is not None and result.report.ok, (first, result.report.failures)
-    assert result.report.ok, [r.reason for r in result.report.failures]
+    report = one_pass(pool, root).report
+    assert report is not None
+    if not report.ok and all(r.retryable for r in report.failures):
+        first = [r.reason for r in report.failures]
+        report = one_pass(pool, root).report
+        assert report is not None and report.ok, (first, report and report.failures)
+    assert report.ok, [r.reason for r in report.failures]
 
 
 def version_1_applied(
