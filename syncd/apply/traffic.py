@@ -91,6 +91,13 @@ class RouteTables:
                 current = updated.get(name) or Route(name=name, bind=bind)
                 backends = tuple(sorted(change(current.backends), key=lambda b: b.server))
                 updated[name] = dataclasses.replace(current, bind=bind, backends=backends)
+            # A route left without servers on a stable port another deployment now takes (a
+            # commit moved the port from one to the other) serves nothing: it gives way. One
+            # with servers stays, and the proxy refuses the conflict (ProxyRouteConflict).
+            wanted = {bind: name for name, bind in changes}
+            for name, route in list(updated.items()):
+                if wanted.get(route.bind, name) != name and not route.backends:
+                    del updated[name]
             if state.running and state.error is None and updated == table:
                 return
             proxy.apply(tuple(sorted(updated.values(), key=lambda r: r.name)))

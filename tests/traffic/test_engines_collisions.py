@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from syncd.errors import ProxyImageMissing, SpecError
+from syncd.nodes.pool import NodePool
 from testkit.harness import HarnessHandle
 from tests.proxy.conftest import start_httpd
 from tests.traffic.web import (
@@ -91,8 +92,7 @@ def test_a_node_whose_proxy_image_is_missing_is_that_nodes_error_and_the_proxy_k
         for node in nodes
     ]
     write_web_repo(root, missing, version="1", replicas=2, strategy=ROLLING)
-    _, pool = node_a(proxied)
-    with pool, RequestLoop([URL_A]) as loop:
+    with NodePool(missing) as pool, RequestLoop([URL_A]) as loop:
         result = one_pass(pool, root)
     error = result.proxy_errors["node-a"]
     assert isinstance(error, ProxyImageMissing) and error.image == "syncd-test/no-such-haproxy:3"
@@ -112,10 +112,37 @@ def test_a_commit_moving_a_deployment_onto_a_held_stable_port_is_refused_and_bot
         write_other(root, STABLE_PORT)  # onto the port depl_web holds
         with RequestLoop([URL_A, url_other]) as loop, pytest.raises(SpecError) as refused:
             one_pass(pool, root)
-        (problem,) = refused.value.problems
-        assert problem.file == f"deployments/{OTHER}.yaml"
-        assert f"routed port {STABLE_PORT}/tcp of deployment '{OTHER}'" in problem.message
-        assert f"deployment '{DEPLOYMENT}'" in problem.message and "node node-a" in problem.message
+        (problem,) = refused.value.problems  # at the later file of the two, naming the other
+        assert problem.file == f"deployments/{DEPLOYMENT}.yaml"
+        assert f"routed port {STABLE_PORT}/tcp of deployment '{DEPLOYMENT}'" in problem.message
+        assert f"collides with deployment '{OTHER}'" in problem.message
+        assert "on node node-a" in problem.message
         assert loop.made >= 1000 and loop.failures == []
         assert set(loop.versions) == {"1", "b1"}
         assert get(URL_A) == "1" and get(url_other) == "b1"
+
+
+def test_a_stable_port_handed_from_one_deployment_to_another_in_one_commit_moves_both(
+    proxied: HarnessHandle, tmp_path: Path
+) -> None:
+    # validation cannot see this one: in the new commit no two deployments share a port, but
+    # on the node depl_web's instances still hold the port depl_other is given
+    nodes, pool = node_a(proxied)
+    with pool:
+        root = version_1_applied(pool, nodes, tmp_path / "repo", 2, ROLLING)
+        write_other(root, STABLE_PORT + 2)
+        applied(pool, root)
+        path = root / "definitions" / "def_web.yaml"
+        definition = yaml.safe_load(path.read_text())
+        definition["ports"][0]["host"] = STABLE_PORT + 3
+        path.write_text(yaml.safe_dump(definition))
+        write_other(root, STABLE_PORT)
+        applied(pool, root)  # one pass, or two when the handover raced (a retryable conflict)
+        assert get(URL_A) == "b1"
+        assert get(f"http://{ADDRESS}:{STABLE_PORT + 3}/") == "1"
+        state = pool.proxy("node-a").observe()
+        assert state.error is None
+        assert sorted(route.bind for route in state.routes) == [
+            f"{ADDRESS}:{STABLE_PORT}",
+            f"{ADDRESS}:{STABLE_PORT + 3}",
+        ]

@@ -107,3 +107,14 @@ def test_a_route_whose_port_is_taken_does_not_keep_the_others_from_being_healed(
         tables.heal(change)
     assert raised.value.bind == "127.0.0.2:18091"
     assert proxy.running and proxy.routes == (mine,)
+
+
+def test_an_emptied_route_gives_its_port_to_the_deployment_that_takes_it():
+    proxy = MemoryProxy("node-a")
+    left = Route("old-18090", "127.0.0.2:18090")  # its deployment moved away, drained
+    busy = Route("busy-18091", "127.0.0.2:18091", backends=(Backend("b0", "127.0.0.2:21002"),))
+    proxy.apply((left, busy))
+    tables = RouteTables(SimpleNamespace(proxy=lambda node_id: proxy), ONE_NODE)
+    joined = Backend("n0", "127.0.0.2:21003")
+    tables.change("node-a", {("new-18090", "127.0.0.2:18090"): lambda backends: (joined,)})
+    assert proxy.routes == (busy, Route("new-18090", "127.0.0.2:18090", backends=(joined,)))

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import docker
 
-from syncd.errors import NodeError, ProxyError, ProxyPortTaken
+from syncd.errors import NodeError, ProxyError, ProxyPortTaken, ProxyRouteConflict
 from syncd.nodes.connection import EngineConnection
 from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY
 from syncd.nodes.proxy.config import (
     CONFIG_PATH,
     CONTROL_PORT,
+    bind_conflicts,
     read_config,
     render_config,
     route_problems,
@@ -101,6 +102,10 @@ class HaproxyNode:
         problems = route_problems(routes, self.settings.address)
         if problems:
             raise ProxyError(self.node_id, "; ".join(problems))
+        conflicts = sorted(bind_conflicts(routes).items())
+        if conflicts:
+            bind, names = conflicts[0]
+            raise ProxyRouteConflict(self.node_id, bind, names)
         with self._applying:
             self._apply(routes)
 
