@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds of --requests (default 1)")
     add_harness_arguments(parser)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # rounds as they end
     with bench_harness(args.harness_dir, down=args.down) as handle:
         handle.docker("node-a").containers.run(
             BASE_IMAGE,
