@@ -11,11 +11,13 @@ the planner may not import ``syncd.nodes`` at all.)
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncd.errors import NodeError, ProxyError
+from syncd.apply.report import ApplyReport
+from syncd.errors import NodeError, ProxyError, ProxyPortTaken, ProxyRouteConflict
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import is_routed, private_ports_of, proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
@@ -183,10 +185,26 @@ def proxy_troubles(
             if (desired.id, node_id) not in present:
                 continue
             node = node_specs.get(node_id)
-            binds = ", ".join(route_bind(node, port) for _, port in routed_ports(desired))
+            wanted = [route_bind(node, port) for _, port in routed_ports(desired)]
+            if isinstance(error, ProxyPortTaken | ProxyRouteConflict) and error.bind not in wanted:
+                continue  # another deployment's port: this one's routes were applied
+            binds = ", ".join(wanted)
             reason = error.reason if isinstance(error, ProxyError) else error.message
             fix = f" ({error.hint})" if error.hint else ""
             clauses.append(f"proxy on {node_id} {binds}: {reason}{fix}")
         if clauses:
             troubles[desired.id] = "; ".join(clauses)
     return troubles
+
+
+def with_proxy_troubles(report: ApplyReport, troubles: Mapping[str, str]) -> ApplyReport:
+    """``report`` with every deployment in ``troubles`` whose own apply went well turned into
+    an ``error`` that says why its node's proxy does not serve it (retryable: it is the node's
+    condition, and the next pass puts the proxy right once it is fixed)."""
+    results = []
+    for result in report.results:
+        trouble = troubles.get(result.deployment_id)
+        if trouble and result.outcome in ("ok", "noop"):
+            result = dataclasses.replace(result, outcome="error", reason=trouble, retryable=True)
+        results.append(result)
+    return dataclasses.replace(report, results=tuple(results))

@@ -97,7 +97,11 @@ def test_a_node_whose_proxy_image_is_missing_is_that_nodes_error_and_the_proxy_k
     error = result.proxy_errors["node-a"]
     assert isinstance(error, ProxyImageMissing) and error.image == "syncd-test/no-such-haproxy:3"
     assert "node node-a" in error.message
-    assert outcomes(result)[DEPLOYMENT].outcome == "noop"
+    # its instances are as planned, but the report (and `syncd apply`'s exit code) says the
+    # node's proxy does not serve it, and where
+    web = outcomes(result)[DEPLOYMENT]
+    assert web.outcome == "error" and web.retryable, web
+    assert web.reason.startswith(f"proxy on node-a {ADDRESS}:{STABLE_PORT}: image "), web.reason
     assert loop.made >= 1000 and loop.failures == [] and set(loop.versions) == {"1"}
 
 
