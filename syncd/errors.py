@@ -313,3 +313,22 @@ class RemoteVersionNotFound(RemoteSourceError):
     commit changes the definition."""
 
     retryable = False
+
+
+class ProxyRouteConflict(ProxyError):
+    """Two routes of one node's proxy want the same stable address: another deployment still
+    serves there (a commit handed its port to this one and it has not moved away yet).
+    Temporary: the next pass finds the port free once the other one left it."""
+
+    retryable = True
+
+    def __init__(self, node_id: str, bind: str, routes: tuple[str, ...]) -> None:
+        super().__init__(
+            node_id,
+            f"{bind} is wanted by routes {' and '.join(routes)}: one stable port serves one "
+            "deployment",
+            hint="retried by the next pass once the other deployment left the port; if it "
+            "keeps it, give one of them another host port",
+        )
+        self.bind = bind
+        self.routes = routes

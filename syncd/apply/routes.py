@@ -11,10 +11,13 @@ the planner may not import ``syncd.nodes`` at all.)
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from syncd.apply.report import ApplyReport
+from syncd.errors import NodeError, ProxyError, ProxyPortTaken, ProxyRouteConflict
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import is_routed, private_ports_of, proxy_address, routed_ports
 from syncd.spec.desired import DesiredDeployment
@@ -137,7 +140,7 @@ class ProxyChange:
             lines.append(f"    {sign} {route.name} {route.bind}: {backends}")
         lines += [f"    - {name}" for name in sorted(served)]
         if len(lines) == 1:  # same routes, but a config it cannot vouch for: rewrite it
-            lines[0] += f" rewrite its configuration ({self.error or 'changed by hand'})"
+            lines[0] += f" put it right ({self.error or 'changed by hand'})"
         return tuple(lines)
 
 
@@ -158,3 +161,50 @@ def proxy_change(
     if running and error is None and current == wanted:
         return None
     return ProxyChange(node_id, wanted, current, running, error, tuple(derived), held)
+
+
+def proxy_troubles(
+    deployments: Sequence[DesiredDeployment],
+    nodes: Sequence[NodeSpec],
+    instances: Iterable[ObservedInstance],
+    errors: Mapping[str, NodeError],
+) -> dict[str, str]:
+    """Per routed deployment with an instance on a node whose proxy refused this pass (the
+    route phase's ``errors`` by node id), what its status says: ``proxy on node-a
+    127.0.0.2:18090: cannot listen on ...`` (one clause per such node, with the fix)."""
+    if not errors:
+        return {}
+    node_specs = {node.id: node for node in nodes}
+    present = {(instance.deployment_id, instance.node_id) for instance in instances}
+    troubles: dict[str, str] = {}
+    for desired in deployments:
+        if not is_routed(desired):
+            continue
+        clauses = []
+        for node_id, error in sorted(errors.items()):
+            if (desired.id, node_id) not in present:
+                continue
+            node = node_specs.get(node_id)
+            wanted = [route_bind(node, port) for _, port in routed_ports(desired)]
+            if isinstance(error, ProxyPortTaken | ProxyRouteConflict) and error.bind not in wanted:
+                continue  # another deployment's port: this one's routes were applied
+            binds = ", ".join(wanted)
+            reason = error.reason if isinstance(error, ProxyError) else error.message
+            fix = f" ({error.hint})" if error.hint else ""
+            clauses.append(f"proxy on {node_id} {binds}: {reason}{fix}")
+        if clauses:
+            troubles[desired.id] = "; ".join(clauses)
+    return troubles
+
+
+def with_proxy_troubles(report: ApplyReport, troubles: Mapping[str, str]) -> ApplyReport:
+    """``report`` with every deployment in ``troubles`` whose own apply went well turned into
+    an ``error`` that says why its node's proxy does not serve it (retryable: it is the node's
+    condition, and the next pass puts the proxy right once it is fixed)."""
+    results = []
+    for result in report.results:
+        trouble = troubles.get(result.deployment_id)
+        if trouble and result.outcome in ("ok", "noop"):
+            result = dataclasses.replace(result, outcome="error", reason=trouble, retryable=True)
+        results.append(result)
+    return dataclasses.replace(report, results=tuple(results))

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from syncd.apply.routes import ProxyChange, proxy_change, route_bind, route_name
+from syncd.errors import ProxyPortTaken
 from syncd.nodes.proxy import NodeProxy
 from syncd.nodes.proxy.model import DEFAULT_WEIGHT, MAX_WEIGHT, Backend, Route, proxy_safe_name
 from syncd.plan.routes import proxy_address, routed_ports
@@ -90,13 +91,24 @@ class RouteTables:
                 current = updated.get(name) or Route(name=name, bind=bind)
                 backends = tuple(sorted(change(current.backends), key=lambda b: b.server))
                 updated[name] = dataclasses.replace(current, bind=bind, backends=backends)
+            # A route left without servers on a stable port another deployment now takes (a
+            # commit moved the port from one to the other) serves nothing: it gives way. One
+            # with servers stays, and the proxy refuses the conflict (ProxyRouteConflict).
+            wanted = {bind: name for name, bind in changes}
+            for name, route in list(updated.items()):
+                if wanted.get(route.bind, name) != name and not route.backends:
+                    del updated[name]
             if state.running and state.error is None and updated == table:
                 return
             proxy.apply(tuple(sorted(updated.values(), key=lambda r: r.name)))
 
     def heal(self, change: ProxyChange) -> None:
         """The route phase's act on one node: merge the derived routes with what the proxy
-        serves *now* (a rollout may have moved traffic since the pass looked) and apply."""
+        serves *now* (a rollout may have moved traffic since the pass looked) and apply.
+
+        A new route whose stable port something else holds is left out and the rest applied,
+        so one deployment's taken port does not keep the node's other routes from being put
+        right; the ``ProxyPortTaken`` is raised afterwards (the node's error of this pass)."""
         proxy = self.proxy(change.node_id)
         with proxy_lock(proxy):
             state = proxy.observe()
@@ -108,8 +120,21 @@ class RouteTables:
                 error=state.error,
                 held=change.held,
             )
-            if current is not None:
-                proxy.apply(current.routes)
+            if current is None:
+                return
+            routes = current.routes
+            taken: ProxyPortTaken | None = None
+            while True:
+                try:
+                    proxy.apply(routes)
+                    break
+                except ProxyPortTaken as error:
+                    rest = tuple(r for r in routes if r.bind != error.bind)
+                    if len(rest) == len(routes):  # not a route's port: the control port
+                        raise
+                    taken, routes = taken or error, rest  # fewer routes each time round
+            if taken is not None:
+                raise taken
 
 
 class Traffic:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from syncd.apply.report import ProgressEvent
+from syncd.apply.routes import proxy_troubles
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
@@ -200,14 +201,23 @@ class Reconciler:
         due = self._nodes.notice(result.observed, self.states)
         if due:
             log.info("the nodes changed: retrying %s now", ", ".join(sorted(due)))
+        desired = result.loaded.desired
+        troubles = proxy_troubles(
+            desired.deployments, desired.nodes, result.observed.instances, result.proxy_errors
+        )
         for deployment_plan in result.plan.deployments:
-            self._consider(result, deployment_plan, dispatch=dispatch)
+            self._consider(result, deployment_plan, troubles, dispatch=dispatch)
         keep = {d.id for d in result.loaded.desired.deployments} | set(self.rollouts.jobs)
         self.states.forget_except(keep)
         self.errors.clear_except({f"deployment:{k}" for k in keep}, "deployment:")
 
     def _consider(
-        self, result: SyncResult, deployment_plan: DeploymentPlan, *, dispatch: bool
+        self,
+        result: SyncResult,
+        deployment_plan: DeploymentPlan,
+        proxy_troubles: Mapping[str, str],
+        *,
+        dispatch: bool,
     ) -> None:
         deployment_id = deployment_plan.deployment_id
         desired = deployment_plan.desired
@@ -226,6 +236,13 @@ class Reconciler:
             return
         overrides = result.replica_overrides
         wanted = max(overrides.get(deployment_id, desired.replicas), 1) if desired else 0
+        trouble = proxy_troubles.get(deployment_id)
+        if not deployment_plan.has_changes and trouble and state is not None:
+            # converged, but a node's proxy does not serve it: an error of the node, shown
+            # until a pass finds the proxy serving again
+            updated = self.states.proxy_failing(deployment_id, trouble)
+            self.errors.error(f"deployment:{deployment_id}", f"{deployment_id}: {updated.details}")
+            return
         if not deployment_plan.has_changes:
             if state is not None:  # converged, whatever came before (even by hand)
                 self.states.ok(deployment_id, self._ok_details(deployment_plan))

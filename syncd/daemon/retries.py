@@ -160,6 +160,18 @@ class DeploymentStates:
             waiting_on_nodes=True,
         )
 
+    def proxy_failing(self, deployment_id: str, reason: str) -> DeploymentState:
+        """Its instances run as planned, but a node's proxy refused its routes (``reason``:
+        which node and port, and why): Error, no attempt counted; the pass that finds the proxy
+        serving again makes it OK."""
+        return self.set(
+            deployment_id,
+            "Error",
+            f"{_sentence(reason)} Its instances run; traffic reaches them once the proxy serves.",
+            retry_at=None,
+            waiting_on_nodes=False,
+        )
+
     def nodes_changed(self, returned: frozenset[str] = frozenset()) -> list[str]:
         """A node came back, was added or freed capacity: every deployment in Error because of
         the nodes is due at once (its backoff is over), and one Failed by a rollout on a node in

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from syncd.errors import SpecProblem
 from syncd.spec.models import Definition, Deployment, NodeSpec, SwarmClusterSpec
 from syncd.spec.schemas import did_you_mean
+from syncd.spec.traffic_checks import routed_port_collisions
 from syncd.spec.validation import Loaded, Model, Rejected
 
 
@@ -135,6 +136,7 @@ def check_references(
         if node.zone:
             zones[node.cluster].add(node.zone)
     problems.extend(_swarm_problems(swarms, set(zones), deployments))
+    problems.extend(routed_port_collisions(deployments, definitions, all_nodes))
     swarm_clusters = {item.model.cluster for item in swarms}
     zones.update((cluster, set()) for cluster in swarm_clusters if cluster not in zones)
     invalid_definitions = {r.id: r.problem for r in rejected if r.kind == "Definition"}

@@ -3,11 +3,16 @@ traffic (deployments). Called from ``syncd.spec.validation``, like its own check
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from syncd.errors import SpecProblem
 from syncd.spec.loading import Document
-from syncd.spec.models import Definition, Deployment, PortMapping
+from syncd.spec.models import Definition, Deployment, NodeSpec, PortMapping
+
+if TYPE_CHECKING:  # validation imports this module
+    from syncd.spec.validation import Loaded
 
 
 def strategy_problems(deployment: Deployment, document: Document) -> list[SpecProblem]:
@@ -84,3 +89,50 @@ def routed_port_problems(
         for wrong, field, message in checks
         if wrong
     ]
+
+
+def _may_run_on(deployment: Deployment, node: NodeSpec) -> bool:
+    """The planner's region rule (syncd.plan.rooms.in_target_regions), which spec may not import."""
+    return not deployment.target_regions or any(
+        region.cluster == node.cluster and region.zone in (None, node.zone)
+        for region in deployment.target_regions
+    )
+
+
+def routed_port_collisions(
+    deployments: Sequence[Loaded[Deployment]],
+    definitions: Sequence[Loaded[Definition]],
+    nodes: Sequence[NodeSpec],
+) -> list[SpecProblem]:
+    """Two deployments whose routed ports share a stable port, on a node both may run on: that
+    node's proxy could serve only one of them there. Reported at the later deployment, naming
+    the other one, a node they share and the port."""
+    by_id = {item.model.id: item for item in definitions}
+    claims: dict[str, list[tuple[Loaded[Deployment], list[str]]]] = {}  # port -> holders
+    problems = []
+    for item in deployments:
+        definition = by_id.get(item.model.definition_id)
+        if definition is None:
+            continue  # reported by the reference checks
+        ports = [f"{p.host}/{p.protocol}" for p in definition.model.ports if p.routed]
+        hosts = [node.id for node in nodes if _may_run_on(item.model, node)]
+        for port in dict.fromkeys(ports):
+            for holder, holder_hosts in claims.get(port, []):
+                shared = sorted(set(hosts) & set(holder_hosts))
+                if not shared:
+                    continue
+                where = holder.document
+                line, _ = where.position(("id",))
+                others = f" (and {len(shared) - 1} more)" if len(shared) > 1 else ""
+                problems.append(
+                    item.document.problem(
+                        ("definitionId",),
+                        f"routed port {port} of deployment {item.model.id!r} (definition "
+                        f"{definition.model.id!r}) collides with deployment {holder.model.id!r} "
+                        f"({where.file}:{line}) on node "
+                        f"{shared[0]}{others}: one proxy port serves one deployment; give one "
+                        "of them another host port, or targetRegions that keep them apart",
+                    )
+                )
+            claims.setdefault(port, []).append((item, hosts))
+    return problems

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
-from syncd.apply.routes import ProxyChange, node_routes, proxy_change, route_name
+from syncd.apply.routes import (
+    ProxyChange,
+    node_routes,
+    proxy_change,
+    proxy_troubles,
+    route_name,
+    with_proxy_troubles,
+)
 from syncd.apply.traffic import RouteTables
 from syncd.errors import NodeError, PlanError, UsageError
 from syncd.nodes.pool import NodePool
@@ -148,7 +155,16 @@ class Sync:
         if dispatch is not None:
             dispatch(result)
             return result
-        return dataclasses.replace(result, report=self.apply(result, events=events, cancel=cancel))
+        report = self.apply(result, events=events, cancel=cancel)
+        # a deployment whose node's proxy refused its routes is not served, however its own
+        # apply went: say so in the report (the daemon puts the same into the status)
+        troubles = proxy_troubles(
+            loaded.desired.deployments,
+            loaded.desired.nodes,
+            observed.instances,
+            result.proxy_errors,
+        )
+        return dataclasses.replace(result, report=with_proxy_troubles(report, troubles))
 
     # ------------------------------------------------------------------ the phases
 

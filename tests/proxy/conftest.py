@@ -50,9 +50,12 @@ def pool_of() -> Iterator[Callable[[NodeSpec], NodePool]]:
         pool.close()
 
 
-def start_httpd(harness: HarnessHandle, node_id: str, port: int, page: str = "") -> str:
-    """A busybox httpd on the node's address and ``port`` (host network), serving ``page``."""
-    address = ADDRESSES[node_id]
+def start_httpd(
+    harness: HarnessHandle, node_id: str, port: int, page: str = "", address: str = ""
+) -> str:
+    """A busybox httpd on ``address`` (the node's, by default) and ``port`` (host network),
+    serving ``page`` (the port, by default)."""
+    address = address or ADDRESSES[node_id]
     script = f"mkdir -p /w && echo {page or port} > /w/index.html && exec httpd -f -p {address}:{port} -h /w"
     container = harness.docker(node_id).containers.run(
         BASE_IMAGE, ["sh", "-c", script], detach=True, network_mode="host", labels={TEST_LABEL: "1"}

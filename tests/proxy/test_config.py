@@ -9,9 +9,15 @@ from typing import cast
 
 import pytest
 
-from syncd.errors import ProxyError
+from syncd.errors import ProxyError, ProxyRouteConflict
 from syncd.nodes.connection import EngineConnection
-from syncd.nodes.proxy.config import CONTROL_PORT, read_config, render_config, route_problems
+from syncd.nodes.proxy.config import (
+    CONTROL_PORT,
+    bind_conflicts,
+    read_config,
+    render_config,
+    route_problems,
+)
 from syncd.nodes.proxy.haproxy import HaproxyNode
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.nodes.proxy.stats import parse_show_stat
@@ -106,9 +112,20 @@ def test_routes_that_would_make_a_bad_config_are_named() -> None:
         f"route dup: 127.0.0.2:{CONTROL_PORT} is the proxy's control port",
         "route dup is listed twice",
         "route noport: bind '127.0.0.2' is not HOST:PORT",
-        "route again: 127.0.0.2:18090 is bound by another route too",
         "route again: server name 'b/c' may hold only letters, digits, _ . : -",
     ]
+
+
+def test_two_routes_on_one_bind_are_a_retryable_conflict_naming_both() -> None:
+    other = Route("depl_b-18090", "127.0.0.2:18090")
+    assert bind_conflicts([WEB, DB]) == {}
+    assert bind_conflicts([WEB, other]) == {"127.0.0.2:18090": (WEB.name, "depl_b-18090")}
+    no_engine = cast(EngineConnection, object())  # any call on it would raise AttributeError
+    with pytest.raises(ProxyRouteConflict) as raised:
+        HaproxyNode("node-a", no_engine, ProxySettings()).apply([WEB, other])
+    assert raised.value.retryable and raised.value.bind == "127.0.0.2:18090"
+    assert raised.value.routes == (WEB.name, "depl_b-18090")
+    assert "node node-a" in str(raised.value)
 
 
 def test_apply_refuses_bad_routes_before_any_engine_call() -> None:

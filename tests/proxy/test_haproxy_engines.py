@@ -15,7 +15,7 @@ from syncd.nodes.proxy.config import CONFIG_PATH, CONTROL_PORT
 from syncd.nodes.proxy.haproxy import PROXY_CONTAINER
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.spec.models import NodeSpec
-from testkit.harness import TEST_LABEL, HarnessHandle
+from testkit.harness import PROXY_IMAGE, TEST_LABEL, HarnessHandle
 from tests.proxy.conftest import ADDRESSES, start_httpd, with_proxy
 
 PoolOf = Callable[[NodeSpec], NodePool]
@@ -194,3 +194,40 @@ def test_the_same_apply_over_ssh_and_tcp_tls(
     assert state.running and state.error is None
     assert state.stats[("web-18090", "s2")].requests_total >= 1
     assert proxy.wait_drained("web-18090", "s1", timeout_s=5) is True
+
+
+def test_a_proxy_image_that_is_missing_leaves_the_running_proxy_serving(
+    proxied: HarnessHandle, pool_of: PoolOf
+) -> None:
+    start_httpd(proxied, "node-a", 20001)
+    wanted = [route("node-a", ("s1", 20001, 100))]
+    pool_of(with_proxy(proxied.node("node-a"))).proxy("node-a").apply(wanted)
+    running = proxied.docker("node-a").containers.get(PROXY_CONTAINER).id
+    # the node's YAML now names an image the node does not have (a typo, or not pulled yet)
+    moved = pool_of(with_proxy(proxied.node("node-a"), image="syncd-test/no-such-haproxy:2"))
+    proxy = moved.proxy("node-a")
+    assert "syncd-test/no-such-haproxy:2" in (proxy.observe().error or "")
+    with pytest.raises(ProxyImageMissing) as raised:
+        proxy.apply(wanted)
+    assert raised.value.node_id == "node-a"
+    assert proxied.docker("node-a").containers.get(PROXY_CONTAINER).id == running
+    assert get("http://127.0.0.2:18090/").strip() == b"20001"
+
+
+def test_a_new_proxy_image_that_is_present_replaces_the_proxy(
+    proxied: HarnessHandle, pool_of: PoolOf
+) -> None:
+    start_httpd(proxied, "node-a", 20001)
+    wanted = [route("node-a", ("s1", 20001, 100))]
+    pool_of(with_proxy(proxied.node("node-a"))).proxy("node-a").apply(wanted)
+    proxied.docker("node-a").images.get(PROXY_IMAGE).tag("syncd-test/haproxy", "next")
+    proxy = pool_of(with_proxy(proxied.node("node-a"), image="syncd-test/haproxy:next")).proxy(
+        "node-a"
+    )
+    assert proxy.observe().error is not None  # so the next pass's route phase swaps it
+    proxy.apply(wanted)
+    state = proxy.observe()
+    assert state.running and state.error is None and state.routes == tuple(wanted)
+    container = proxied.docker("node-a").containers.get(PROXY_CONTAINER)
+    assert container.attrs["Config"]["Image"] == "syncd-test/haproxy:next"
+    assert get("http://127.0.0.2:18090/").strip() == b"20001"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -84,3 +86,35 @@ def test_a_bad_drain_timeout_says_what_to_write(tmp_path):
     )
     text = _problems(root)
     assert "drainTimeout" in text
+
+
+def _second_deployment(root, deployment_id: str, **fields) -> None:
+    """A second deployment of the same routed definition (and so the same stable port)."""
+    (first,) = (root / "deployments").glob("*.yaml")
+    document = yaml.safe_load(first.read_text())
+    document.update(id=deployment_id, **fields)
+    (root / "deployments" / f"{deployment_id}.yaml").write_text(yaml.safe_dump(document))
+
+
+def test_two_deployments_on_one_stable_port_are_refused_naming_both_the_node_and_port(tmp_path):
+    root = _repo(tmp_path, {"internal": 8080, "host": 18090, "routed": True})
+    _second_deployment(root, "depl_zz_other")
+    with pytest.raises(SpecError) as caught:
+        load_repository(root)
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("deployments/depl_zz_other.yaml") and problem.line >= 1
+    assert "routed port 18090/tcp of deployment 'depl_zz_other'" in problem.message
+    assert "collides with deployment 'depl_web' (deployments/depl_web.yaml:" in problem.message
+    assert "on node node-a (and 1 more)" in problem.message
+
+
+def test_deployments_kept_apart_by_their_regions_may_share_a_stable_port(tmp_path):
+    nodes = [dataclasses.replace(NODES[0], cluster="east"), NODES[1]]
+    root = write_repo(tmp_path / "repo", version="1", replicas=1, nodes=nodes)
+    path = root / "deployments" / "depl_web.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["targetRegions"] = [{"cluster": "east"}]
+    path.write_text(yaml.safe_dump(document))
+    _second_deployment(root, "depl_other", targetRegions=[{"cluster": "test"}])
+    desired = render_desired(load_repository(root), environ={})
+    assert len(desired.deployments) == 2

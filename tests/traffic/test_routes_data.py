@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from syncd.apply.routes import merge_routes, node_routes, proxy_change
+from syncd.apply.report import ApplyReport, DeploymentResult
+from syncd.apply.routes import (
+    merge_routes,
+    node_routes,
+    proxy_change,
+    proxy_troubles,
+    with_proxy_troubles,
+)
+from syncd.errors import NodeError, ProxyImageMissing, ProxyPortTaken
 from syncd.nodes.proxy.model import Backend, Route
 from syncd.plan.model import ActionKind, Placement
 from syncd.plan.planner import plan
@@ -61,6 +69,50 @@ def test_a_node_whose_instances_all_fail_keeps_an_empty_route(tmp_path):
     assert node_routes(desired.deployments, desired.nodes, [sick]) == {
         "node-a": (Route(ROUTE, "127.0.0.2:18090"),)
     }
+
+
+def test_a_refusing_proxy_is_the_trouble_of_the_deployments_it_should_serve(tmp_path):
+    desired = render(tmp_path, version="1", replicas=2)
+    instances = [_instance(desired, "web-0"), _instance(desired, "web-1", node_id="node-b")]
+    errors = {
+        "node-b": ProxyImageMissing("node-b", "haproxy:9"),
+        "node-c": NodeError("a node without the deployment"),
+    }
+    troubles = proxy_troubles(desired.deployments, desired.nodes, instances, errors)
+    assert list(troubles) == [DEPLOYMENT]
+    assert troubles[DEPLOYMENT].startswith(
+        "proxy on node-b 127.0.0.3:18090: image haproxy:9 is not present and could not be "
+        "pulled (load or pull haproxy:9 on node node-b"
+    )
+    assert proxy_troubles(desired.deployments, desired.nodes, instances, {}) == {}
+
+
+def test_a_port_taken_is_the_trouble_only_of_the_deployment_that_wants_it(tmp_path):
+    desired = render(tmp_path, version="1", replicas=1)
+    instances = [_instance(desired, "web-0")]
+    theirs = {"node-a": ProxyPortTaken("node-a", "127.0.0.2:18091")}
+    assert proxy_troubles(desired.deployments, desired.nodes, instances, theirs) == {}
+    mine = {"node-a": ProxyPortTaken("node-a", "127.0.0.2:18090")}
+    (trouble,) = proxy_troubles(desired.deployments, desired.nodes, instances, mine).values()
+    assert trouble.startswith("proxy on node-a 127.0.0.2:18090: cannot listen on 127.0.0.2:18090")
+
+
+def test_the_report_says_a_proxy_trouble_of_a_deployment_whose_apply_went_well():
+    report = ApplyReport(
+        "c",
+        (
+            DeploymentResult(DEPLOYMENT, "noop"),
+            DeploymentResult("depl_failed", "failed", "exited with 3"),
+            DeploymentResult("depl_fine", "ok"),
+        ),
+    )
+    troubles = {DEPLOYMENT: "proxy on node-a ...", "depl_failed": "proxy on node-a ..."}
+    reported = with_proxy_troubles(report, troubles)
+    assert [(r.outcome, r.reason, r.retryable) for r in reported.results] == [
+        ("error", "proxy on node-a ...", True),
+        ("failed", "exited with 3", False),  # its own failure says more
+        ("ok", "", False),
+    ]
 
 
 def test_an_instance_whose_labels_do_not_match_the_ports_is_not_routed(tmp_path):

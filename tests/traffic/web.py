@@ -2,7 +2,8 @@
 port syncd hands it (host networking), answering its ``VERSION``; and a bounded request loop.
 
 ``MODE=ok`` serves; ``crash`` exits 3 at once; ``late_sick`` serves, then fails its health check
-a few seconds after it started (a canary that goes bad once it has traffic).
+a few seconds after it started (a canary that goes bad once it has traffic); ``never_healthy``
+starts and serves its page but never its health check (a version that never becomes ready).
 
 The addresses and ports differ from tests/proxy's (127.0.0.2...): all harnesses of one machine
 share its network namespace, so two test runs at once must not bind the same ones.
@@ -11,6 +12,7 @@ share its network namespace, so two test runs at once must not bind the same one
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import threading
 import urllib.request
 from collections import Counter
@@ -21,19 +23,27 @@ from typing import Any
 
 import yaml
 
+from syncd.nodes.pool import NodePool
 from syncd.spec.models import NodeSpec, ProxySettings
-from testkit.harness import PROXY_IMAGE
+from syncd.sync.revisions import Revision
+from syncd.sync.settings import SyncSettings
+from syncd.sync.syncing import Sync, SyncResult
+from testkit.harness import PROXY_IMAGE, HarnessHandle
 from testkit.harness.base_image import BASE_IMAGE
 from testkit.services import node_document
 
 ADDRESSES = {"node-a": "127.0.0.12", "node-b": "127.0.0.13", "node-c": "127.0.0.14"}
 STABLE_PORT = 18190
 DEPLOYMENT = "depl_web"
+EventHook = Callable[[Any], None]
+URL_A = f"http://{ADDRESSES['node-a']}:{STABLE_PORT}/"
+ROLLING = {"type": "RollingUpdate", "maxSurge": 1, "maxUnavailable": 0, "drainTimeout": "5s"}
 
 WEB_SCRIPT = (
     'trap "exit 0" TERM; '
     'if [ "$MODE" = crash ]; then echo "boom: version $VERSION"; exit 3; fi; '
-    'mkdir -p /w && echo "$VERSION" > /w/index.html && echo ok > /w/health; '
+    'mkdir -p /w && echo "$VERSION" > /w/index.html; '
+    '[ "$MODE" = never_healthy ] || echo ok > /w/health; '
     'if [ "$MODE" = late_sick ]; then (sleep 6; rm -f /w/health) & fi; '
     'httpd -f -p "$HOST:$PORT" -h /w & wait'
 )
@@ -43,6 +53,12 @@ def proxied_node(node: NodeSpec) -> NodeSpec:
     return dataclasses.replace(
         node, proxy=ProxySettings(PROXY_IMAGE, ADDRESSES[node.id], (23000, 23999))
     )
+
+
+def node_a(harness: HarnessHandle) -> tuple[list[NodeSpec], NodePool]:
+    """node-a alone, with its proxy settings, and a pool over it (the caller closes it)."""
+    nodes = [proxied_node(harness.node("node-a"))]
+    return nodes, NodePool(nodes)
 
 
 def web_definition() -> dict[str, Any]:
@@ -90,6 +106,40 @@ def write_web_repo(
             "instancePorts": "-".join(map(str, node.proxy.instance_ports)),
         }
         (root / "nodes" / f"{node.id}.yaml").write_text(yaml.safe_dump(document))
+    return root
+
+
+def one_pass(
+    pool: NodePool,
+    root: Path,
+    events: EventHook | None = None,
+    settings: SyncSettings | None = None,
+) -> SyncResult:
+    """One ``Sync.run`` of the repository at ``root`` over ``pool``."""
+    with Sync(settings or SyncSettings(), pool=pool, environ={}) as sync:
+        return sync.run(Revision(root), events=events)
+
+
+def applied(pool: NodePool, root: Path) -> None:
+    """The setup pass of a test. Level-triggered like the daemon: a pass whose outcome is
+    retryable (on a loaded machine an instance has crash-looped once at start) is followed by
+    one more, which must converge; the reasons of both are in the failure message."""
+    report = one_pass(pool, root).report
+    assert report is not None
+    if not report.ok and all(r.retryable for r in report.failures):
+        first = [r.reason for r in report.failures]
+        report = one_pass(pool, root).report
+        assert report is not None and report.ok, (first, report and report.failures)
+    assert report.ok, [r.reason for r in report.failures]
+
+
+def version_1_applied(
+    pool: NodePool, nodes: list[NodeSpec], folder: Path, replicas: int, strategy: dict[str, Any]
+) -> Path:
+    """The web repository at version 1, written in ``folder`` and converged: every test's
+    starting point."""
+    root = write_web_repo(folder, nodes, version="1", replicas=replicas, strategy=strategy)
+    applied(pool, root)
     return root
 
 
@@ -142,7 +192,7 @@ class RequestLoop:
                 self.versions.append(version)
                 if self.window.is_set():
                     self.in_window[version] += 1
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:  # refused, reset, cut short
                 self.failures.append(f"{url}: {error!r}")
             made += 1
 
@@ -152,6 +202,3 @@ class RequestLoop:
 
     def flips(self) -> int:
         return sum(1 for a, b in zip(self.versions, self.versions[1:], strict=False) if a != b)
-
-
-EventHook = Callable[[Any], None]

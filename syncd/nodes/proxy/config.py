@@ -37,21 +37,26 @@ class ConfigReading:
     error: str | None = None
 
 
+def bind_conflicts(routes: Sequence[Route]) -> dict[str, tuple[str, ...]]:
+    """Binds wanted by more than one route, with the routes' names in their order."""
+    by_bind: dict[str, list[str]] = {}
+    for route in routes:
+        by_bind.setdefault(route.bind, []).append(route.name)
+    return {bind: tuple(names) for bind, names in by_bind.items() if len(names) > 1}
+
+
 def route_problems(routes: Sequence[Route], address: str) -> list[str]:
     """Why ``routes`` cannot be rendered (empty when they can): names HAProxy would refuse,
-    duplicates, weights out of range, binds that are not HOST:PORT or take the control port."""
+    duplicates, weights out of range, binds that are not HOST:PORT or take the control port.
+    (Two routes on one bind are ``bind_conflicts``.)"""
     problems: list[str] = []
     names: set[str] = set()
-    binds: set[str] = set()
     for route in routes:
         host, _, port = route.bind.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             problems.append(f"route {route.name}: bind {route.bind!r} is not HOST:PORT")
         elif route.bind == f"{address}:{CONTROL_PORT}":
             problems.append(f"route {route.name}: {route.bind} is the proxy's control port")
-        if route.bind in binds:
-            problems.append(f"route {route.name}: {route.bind} is bound by another route too")
-        binds.add(route.bind)
         if proxy_safe_name(route.name) != route.name or not route.name:
             problems.append(f"route name {route.name!r} may hold only letters, digits, _ . : -")
         if route.name in names:

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 
 import docker
 
-from syncd.errors import NodeError, ProxyError, ProxyPortTaken
+from syncd.errors import NodeError, ProxyError, ProxyPortTaken, ProxyRouteConflict
 from syncd.nodes.connection import EngineConnection
 from syncd.nodes.containers import LABEL_ROLE, ROLE_PROXY
 from syncd.nodes.proxy.config import (
     CONFIG_PATH,
     CONTROL_PORT,
+    bind_conflicts,
     read_config,
     render_config,
     route_problems,
@@ -71,7 +72,11 @@ class HaproxyNode:
             return ProxyState(False, (), {}, f"the {PROXY_CONTAINER} container is {status}")
         reading = read_config(self.container.read_config(details["Id"]) or "")
         stats = self.container.stats(details["Id"])
-        return ProxyState(True, reading.routes, stats.stats if stats else {}, reading.error)
+        error = reading.error
+        image = details["Config"]["Image"]
+        if image != self.settings.image:  # the node's proxy.image changed: the next apply swaps
+            error = f"it runs image {image}, the node's proxy.image is {self.settings.image}"
+        return ProxyState(True, reading.routes, stats.stats if stats else {}, error)
 
     def wait_drained(self, route: str, server: str, timeout_s: float) -> bool:
         """Poll the server's open connections until 0 (True) or the timeout (False). A server
@@ -97,6 +102,10 @@ class HaproxyNode:
         problems = route_problems(routes, self.settings.address)
         if problems:
             raise ProxyError(self.node_id, "; ".join(problems))
+        conflicts = sorted(bind_conflicts(routes).items())
+        if conflicts:
+            bind, names = conflicts[0]
+            raise ProxyRouteConflict(self.node_id, bind, names)
         with self._applying:
             self._apply(routes)
 
@@ -146,6 +155,8 @@ class HaproxyNode:
                 config = self.container.read_config(str(details["Id"])) or ""
                 if read_config(config).error is None:
                     return str(details["Id"]), config
+            # the image first: a proxy that cannot be made anew leaves the old one serving
+            self.container.ensure_image()
             self.container.call(
                 "removing the old proxy",
                 lambda api: api.remove_container(details["Id"], force=True),
