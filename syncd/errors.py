@@ -252,7 +252,10 @@ class ProxyError(NodeError):
 
 
 class ProxyImageMissing(ProxyError):
-    """The node's proxy image is not on the node and could not be pulled."""
+    """The node's proxy image is not on the node and could not be pulled. A condition of the
+    node, not of the version: retried at the capped backoff until someone loads the image."""
+
+    retryable = True
 
     def __init__(self, node_id: str, image: str, reason: str = "") -> None:
         detail = f": {reason}" if reason else ""
@@ -265,7 +268,10 @@ class ProxyImageMissing(ProxyError):
 
 
 class ProxyPortTaken(ProxyError):
-    """A route's stable address is already held on the node by something that is not its proxy."""
+    """A route's stable address is already held on the node by something that is not its proxy.
+    A condition of the node, not of the version: retried at the capped backoff until it is free."""
+
+    retryable = True
 
     def __init__(self, node_id: str, bind: str, reason: str = "") -> None:
         detail = f" ({reason})" if reason else ""

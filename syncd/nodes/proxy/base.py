@@ -14,7 +14,8 @@ from syncd.nodes.proxy.model import ProxyState, Route
 
 class NodeProxy(Protocol):
     """One node's proxy. Errors are typed (``syncd.errors``): ``ProxyImageMissing``,
-    ``ProxyPortTaken``, ``NodeUnreachable`` (retryable) and ``ProxyError`` for any other refusal."""
+    ``ProxyPortTaken``, ``NodeUnreachable`` (conditions of the node: retryable) and ``ProxyError``
+    for any other refusal."""
 
     node_id: str
 
