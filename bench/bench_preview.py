@@ -138,9 +138,7 @@ def phase_seconds(root: Path) -> dict[str, float]:
     profile = cProfile.Profile()
     with contextlib.redirect_stdout(io.StringIO()):
         profile.enable()
-        cli.main(
-            args=preview_command(ROOT, root)[3:], prog_name="syncd", standalone_mode=False
-        )
+        cli.main(args=preview_command(ROOT, root)[3:], prog_name="syncd", standalone_mode=False)
         profile.disable()
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     seconds = dict.fromkeys(PHASES, 0.0)
@@ -180,9 +178,13 @@ def main() -> None:
                 ratio = statistics.median(ours) / statistics.median(theirs)
                 line += f" | {args.code}: {statistics.median(theirs):.3f} s, ratio {ratio:.2f}"
             print(line, flush=True)
-            print("   imports by package (ms): " + ", ".join(f"{n} {us / 1000:.0f}" for us, n in top))
+            print(
+                "   imports by package (ms): " + ", ".join(f"{n} {us / 1000:.0f}" for us, n in top)
+            )
             phases = phase_seconds(root)
-            print("   phases (s, cProfile): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
+            print(
+                "   phases (s, cProfile): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items())
+            )
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
 
