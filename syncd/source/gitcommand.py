@@ -108,7 +108,7 @@ def tree_entries(cwd: Path, commit: str) -> list[tuple[int, str, str, bytes]]:
     """Every entry of ``commit``'s tree, recursively, parents before children: ``(mode, type,
     sha, path)`` with ``type`` ``blob``, ``tree`` or ``commit`` (a submodule) and the path as
     raw bytes relative to the top. One ``git ls-tree`` call. Raises GitCommandError."""
-    listing = _git_bytes(cwd, ("ls-tree", "-r", "-t", "-z", "--full-tree", commit))
+    listing = git_output(cwd, ("ls-tree", "-r", "-t", "-z", "--full-tree", commit))
     entries = []
     for record in listing.split(b"\0"):
         if not record:
@@ -158,8 +158,9 @@ def read_blobs(cwd: Path, shas: Sequence[str]) -> Iterator[bytes]:
         feeder.join()
 
 
-def _git_bytes(cwd: Path, args: Sequence[str]) -> bytes:
-    """stdout of ``git ARGS`` in ``cwd`` as bytes; GitCommandError with git's stderr."""
+def git_output(cwd: Path, args: Sequence[str]) -> bytes:
+    """stdout of ``git ARGS`` in ``cwd`` as bytes, from one process (no GitPython object
+    layer); GitCommandError with git's stderr, OSError when ``cwd`` does not exist."""
     done = subprocess.run(
         ["git", *args], cwd=cwd, env={**os.environ, **_BASE_ENV}, capture_output=True, check=False
     )
