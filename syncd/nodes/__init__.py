@@ -7,7 +7,9 @@ import sys as _sys
 # first imported, for an ssh adapter that only ssh nodes use. Hide paramiko for that one import:
 # docker.transport then skips its ssh adapter, and syncd.nodes.transports.ssh, the one user,
 # imports docker.transport.sshconn (and paramiko, for real) when a node is reached over ssh.
-# Every import of docker in syncd goes through this package, so this runs first.
+# Every import of docker in syncd goes through this package, so this runs first. The price:
+# docker-py's own ``ssh://`` base URL is unavailable in this process; syncd never uses it (it
+# mounts its own adapter on a placeholder URL, transports/ssh.py).
 if "docker" not in _sys.modules and "paramiko" not in _sys.modules:
     _sys.modules["paramiko"] = None  # type: ignore[assignment]  # an import of it fails
     try:
