@@ -8,13 +8,15 @@ engines, in a bare Git repository the daemon follows.
    converges, then sits for ``--idle`` seconds; its RSS (``/proc/PID/status`` VmRSS) and the CPU
    time it used (``/proc/PID/stat`` utime + stime) over that window, as a share of one core;
 2. passes, in this process: a ``Daemon`` over the same repository runs ``--passes`` passes
-   (fetch and reconcile alternating, as bench_daemon_passes.py does with one deployment); RSS
-   at checkpoints. Every Docker API request the daemon's clients send is counted (docker-py's
+   driven directly (no timer: 10,000 passes take minutes, not the 42 hours of the default
+   intervals), one fetch pass in every ``--fetch-every`` (4: the default intervals' ratio, poll
+   60 s to reconcile 15 s), the others reconcile passes; RSS at checkpoints, and its growth from
+   pass 100 to the last. Every Docker API request the daemon's clients send is counted (docker-py's
    ``APIClient.send`` wrapped: the transport every node driver call goes through), so the calls
    of one idle reconcile pass are listed by method and path.
 
     .venv/bin/python bench/bench_footprint.py --harness-dir /tmp/syncd-h-bench [--idle 60]
-        [--passes 1000]
+        [--passes 10000] [--fetch-every 4]
 """
 
 from __future__ import annotations
@@ -151,7 +153,9 @@ class CallCounter:
         return taken
 
 
-def passes_in_process(handle: HarnessHandle, root: Path, bare: Path, passes: int) -> None:
+def passes_in_process(
+    handle: HarnessHandle, root: Path, bare: Path, passes: int, fetch_every: int
+) -> None:
     settings = parse_config(
         config_text(bare, root / "state-passes", handle, "").encode(), "bench.yaml", base_dir=root
     )
@@ -175,21 +179,29 @@ def passes_in_process(handle: HarnessHandle, root: Path, bare: Path, passes: int
             daemon._pass(Trigger(fetch=True, reasons=("bench",)))
             fetch_calls = counter.take()
             print(f"... and in one idle fetch pass: {sum(fetch_calls.values())}")
-            checkpoints = {1, 10, 100, passes // 2, passes}
+            checkpoints = {1, 10, 100, 1000, passes // 2, passes}
+            rss_at: dict[int, int] = {}
             durations: dict[str, list[float]] = {"fetch": [], "reconcile": []}
             print(f"{'pass':>6} {'RSS KiB':>9}", flush=True)
             for number in range(1, passes + 1):
-                fetch = number % 2 == 1
+                fetch = number % fetch_every == 1 or fetch_every == 1
                 started = time.perf_counter()
                 daemon._pass(Trigger(fetch=fetch, reasons=("bench",)))
                 durations["fetch" if fetch else "reconcile"].append(time.perf_counter() - started)
                 if number in checkpoints:
-                    print(f"{number:>6} {rss_kib():>9}", flush=True)
+                    rss_at[number] = rss_kib()
+                    print(f"{number:>6} {rss_at[number]:>9}", flush=True)
             total = counter.take()
             print(
                 f"Docker API requests over the {passes} passes: {sum(total.values())} "
                 f"({sum(total.values()) / passes:.1f} a pass)"
             )
+            if 100 in rss_at and passes > 100:
+                grown = rss_at[passes] - rss_at[100]
+                print(
+                    f"RSS growth from pass 100 to {passes}: {grown} KiB "
+                    f"({grown * 1024 / (passes - 100):.1f} bytes a pass)"
+                )
             for kind, values in durations.items():
                 print(
                     f"{kind} pass: median {statistics.median(values) * 1000:.1f} ms, "
@@ -203,7 +215,10 @@ def passes_in_process(handle: HarnessHandle, root: Path, bare: Path, passes: int
 def main() -> None:
     parser = harness_bench_parser(__doc__)
     parser.add_argument("--idle", type=float, default=60.0, help="idle window, seconds")
-    parser.add_argument("--passes", type=int, default=1000)
+    parser.add_argument("--passes", type=int, default=10_000)
+    parser.add_argument(
+        "--fetch-every", type=int, default=4, help="one fetch pass in every N (default 4)"
+    )
     args = parser.parse_args()
     with (
         bench_harness(args.harness_dir, down=args.down) as handle,
@@ -213,7 +228,9 @@ def main() -> None:
         bare = make_repo(root)
         idle_process(handle, root, bare, args.idle)
         # the in-process daemon finds the containers the process left: nothing to roll out
-        passes_in_process(handle, root, bare, args.passes)
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+        passes_in_process(handle, root, bare, args.passes, args.fetch_every)
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

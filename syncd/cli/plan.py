@@ -14,7 +14,6 @@ import click
 
 from syncd.cli import common
 from syncd.errors import SyncdError, UsageError
-from syncd.spec.desired import DesiredState
 
 if TYPE_CHECKING:
     from syncd.plan.model import Plan
@@ -164,20 +163,16 @@ def _invalid(label: str | None) -> str | None:
 
 def _offline_plan(repo_path: Path, base: str, head: str) -> Plan:
     """Desired state at ``head`` against ``base``: no node, no secret, the same load step."""
-    from syncd.plan import plan_offline
-    from syncd.sync import checked_out, load_revision
+    from syncd.plan.offline import plan_offline
+    from syncd.sync.preview import load_base_and_head
 
-    environ = _KeepEnvReferences()
-    base_desired: DesiredState | None = None
-    with checked_out(repo_path, base) as base_revision:
-        if base_revision.root.is_dir():  # else the folder is new since base: all is created
-            base_desired = load_revision(
-                base_revision, environ=environ, read_secrets=False, invalid_hint=_invalid(base)
-            ).desired
-    with checked_out(repo_path, head) as head_revision:
-        head_desired = load_revision(
-            head_revision, environ=environ, read_secrets=False, invalid_hint=_invalid(head)
-        ).desired
+    base_desired, head_desired = load_base_and_head(
+        repo_path,
+        base,
+        head,
+        environ=_KeepEnvReferences(),
+        invalid_hint={base: _invalid(base), head: _invalid(head)},
+    )
     return plan_offline(base_desired, head_desired)
 
 

@@ -27,24 +27,26 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from syncd.daemon import systemd
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.config import DaemonSettings, load_config
-from syncd.daemon.http import HttpServer
 from syncd.daemon.lock import StateDirLock
 from syncd.daemon.logs import setup_logging
 from syncd.daemon.persist import AUTOSCALING_FILE
 from syncd.daemon.reconciler import GoodCommit, Reconciler
 from syncd.daemon.reporting import PassView, StatusWriter
 from syncd.daemon.retries import DeploymentStates
-from syncd.daemon.routes import add_routes
 from syncd.daemon.shutdown import PassClock, exit_after
 from syncd.daemon.triggers import RepoWatcher, Timers, Trigger, TriggerQueue, local_repo_path
 from syncd.errors import SyncdError
 from syncd.source.gitrepo import GitSource
 from syncd.spec.cache import ParseCache
 from syncd.status.model import SyncStatus
+
+if TYPE_CHECKING:
+    from syncd.daemon.http import HttpServer
 
 log = logging.getLogger("syncd.daemon")
 
@@ -215,6 +217,10 @@ class Daemon:
             self._start_http(settings.listen)
 
     def _start_http(self, listen: str) -> None:
+        # cheroot, werkzeug and (with the page) jinja2 load only in a daemon that listens
+        from syncd.daemon.http import HttpServer
+        from syncd.daemon.routes import add_routes
+
         self.http = HttpServer(listen, limits=self.settings.http)
         add_routes(self.http, self)
         self.http.start()

@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from syncd import __version__
 from syncd.daemon.config import DaemonSettings
-from syncd.daemon.http import WebhookSecrets
 from syncd.daemon.notify.changes import alert_events
 from syncd.daemon.notify.notifier import Notifier, notifier_for
 from syncd.daemon.retries import DeploymentState
-from syncd.daemon.webhooks import SecretFileRefused, read_secret_file
+from syncd.daemon.webhooks import SecretFileRefused, WebhookSecrets, read_secret_file
 from syncd.errors import SourceError, SpecProblem, SyncdError
 from syncd.plan.model import DeploymentPlan
 from syncd.source.gitrepo import display_url

@@ -12,12 +12,12 @@ Decisions read exception types and HTTP status codes only; the texts are only sh
 from __future__ import annotations
 
 import ssl
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 
 import docker
-import paramiko
 import requests
 import urllib3
 
@@ -28,10 +28,18 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     urllib3.exceptions.HTTPError,
-    paramiko.SSHException,
     OSError,
     EOFError,
 )
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """UNREACHABLE, with paramiko's SSHException once paramiko is loaded: it loads with the
+    first ssh node (syncd.nodes.transports), and nothing raises it before."""
+    paramiko = sys.modules.get("paramiko")
+    return UNREACHABLE if paramiko is None else (*UNREACHABLE, paramiko.SSHException)
+
+
 _MAX_REASON = 300
 
 
@@ -53,7 +61,7 @@ def translated(node_id: str, endpoint_url: str, action: str) -> Iterator[None]:
             hint="check the node's tls caCert, clientCert and clientKey against the "
             "engine's certificates",
         ) from None
-    except (*UNREACHABLE, docker.errors.DockerException) as error:
+    except (*_unreachable(), docker.errors.DockerException) as error:
         raise NodeUnreachable(node_id, f"{action}: {transport_reason(error)}") from None
 
 

@@ -8,7 +8,23 @@ JSON) and ``syncd.plan.markdown``.
 
 from __future__ import annotations
 
-from syncd.plan.offline import plan_offline
-from syncd.plan.planner import plan
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncd.plan.offline import plan_offline
+    from syncd.plan.planner import plan
+
+# Loaded on first use (PEP 562): the offline preview needs neither the planner nor the allocator.
+_HOMES = {"plan": "syncd.plan.planner", "plan_offline": "syncd.plan.offline"}
 
 __all__ = ["plan", "plan_offline"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

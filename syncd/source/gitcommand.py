@@ -7,8 +7,11 @@ a hung fetch, and no long-lived ``cat-file`` process is left behind between pass
 
 from __future__ import annotations
 
+import os
 import shlex
-from collections.abc import Mapping, Sequence
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import git
@@ -99,3 +102,68 @@ def source_error(
 ) -> SourceError:
     """A retryable SourceError saying what we were doing and what git answered."""
     return SourceError(f"{action}: {git_message(error)}", hint=hint)
+
+
+def tree_entries(cwd: Path, commit: str) -> list[tuple[int, str, str, bytes]]:
+    """Every entry of ``commit``'s tree, recursively, parents before children: ``(mode, type,
+    sha, path)`` with ``type`` ``blob``, ``tree`` or ``commit`` (a submodule) and the path as
+    raw bytes relative to the top. One ``git ls-tree`` call. Raises GitCommandError."""
+    listing = git_output(cwd, ("ls-tree", "-r", "-t", "-z", "--full-tree", commit))
+    entries = []
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, sha = meta.decode("ascii").split()
+        entries.append((int(mode, 8), kind, sha, path))
+    return entries
+
+
+def read_blobs(cwd: Path, shas: Sequence[str]) -> Iterator[bytes]:
+    """The bytes of each blob in ``shas``, in order, from one ``git cat-file --batch`` process
+    (not one process, nor one round trip, per file: a checkout of 10,000 files reads them in
+    one stream). Raises GitCommandError when a sha names no blob."""
+    process = subprocess.Popen(
+        ["git", "cat-file", "--batch"],
+        cwd=cwd,
+        env={**os.environ, **_BASE_ENV},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    def feed() -> None:  # from a thread: git answers while we write, and its pipe is bounded
+        assert process.stdin is not None
+        try:
+            process.stdin.write(b"".join(sha.encode("ascii") + b"\n" for sha in shas))
+            process.stdin.close()
+        except BrokenPipeError:  # git stopped early; the reader below says why
+            pass
+
+    feeder = threading.Thread(target=feed, name="git-cat-file-feed", daemon=True)
+    feeder.start()
+    try:
+        for sha in shas:
+            header = process.stdout.readline().split()
+            if len(header) != 3 or header[1] != b"blob":
+                raise git.GitCommandError(["git", "cat-file", "--batch"], 128, f"no blob {sha}")
+            data = process.stdout.read(int(header[2]))
+            process.stdout.read(1)  # the newline after each object
+            yield data
+    finally:
+        process.stdout.close()
+        process.kill()
+        process.wait()
+        feeder.join()
+
+
+def git_output(cwd: Path, args: Sequence[str]) -> bytes:
+    """stdout of ``git ARGS`` in ``cwd`` as bytes, from one process (no GitPython object
+    layer); GitCommandError with git's stderr, OSError when ``cwd`` does not exist."""
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **_BASE_ENV}, capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        raise git.GitCommandError(["git", *args], done.returncode, done.stderr)
+    return done.stdout

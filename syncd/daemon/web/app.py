@@ -9,13 +9,12 @@ served from the package (no CDN: control hosts are often offline).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
-
-import jinja2
 
 from syncd.daemon.http import Request, Response
 from syncd.daemon.web.access import COOKIE, PageAccess
@@ -24,6 +23,8 @@ from syncd.daemon.web.head_facts import refused_head
 from syncd.daemon.web.rollout_facts import rollout_rows
 
 if TYPE_CHECKING:
+    import jinja2
+
     from syncd.daemon.http import HttpServer
     from syncd.daemon.loop import Daemon
 
@@ -44,6 +45,8 @@ ALL_STATES = {**STATE_MARKS, "Healthy": "✓", "Degraded": "↻", "Unreachable":
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # loaded when the page is first requested, not in every daemon that listens
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("syncd.daemon.web", "templates"),
         autoescape=True,
@@ -60,8 +63,11 @@ class WebPage:
         self.daemon = daemon
         self.facts = DaemonFacts(daemon)
         self.access = access or PageAccess(daemon.settings)
-        self.templates = _environment()
         self._static = resources.files("syncd.daemon.web") / "static"
+
+    @functools.cached_property
+    def templates(self) -> jinja2.Environment:
+        return _environment()
 
     def register(self, server: HttpServer) -> None:
         for method in ("GET", "HEAD"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncd.nodes.transports import ssh, tcp, unix
+from syncd.nodes.transports import tcp, unix
 from syncd.nodes.transports.client import Connection, agree_api_version
 from syncd.spec.endpoints import NodeEndpoint, Scheme
 
@@ -39,7 +39,18 @@ def limits_of(endpoint: NodeEndpoint) -> TransportLimits:
     return LIMITS[endpoint.scheme]
 
 
-_OPENERS = {"unix": unix.open_client, "tcp": tcp.open_client, "ssh": ssh.open_client}
+def _open_ssh(
+    endpoint: NodeEndpoint, node_id: str, *, connect_timeout: float, call_timeout: float
+) -> Connection:
+    # paramiko and cryptography load with the first ssh node, not in every daemon
+    from syncd.nodes.transports import ssh
+
+    return ssh.open_client(
+        endpoint, node_id, connect_timeout=connect_timeout, call_timeout=call_timeout
+    )
+
+
+_OPENERS = {"unix": unix.open_client, "tcp": tcp.open_client, "ssh": _open_ssh}
 
 
 def open_client(
