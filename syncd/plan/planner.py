@@ -51,6 +51,7 @@ from syncd.plan.ownership import (
 )
 from syncd.plan.placement_warnings import placement_warnings
 from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
+from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.spec.models import SwarmClusterSpec
 from syncd.spec.validation import is_zero
@@ -102,6 +103,22 @@ def plan(
     ``allow_mass_prune`` is false. Deployments on a Swarm cluster (``swarms``) are planned as
     Swarm services (plan/swarm.py); their containers on Docker hosts, if any, are pruned.
     """
+    # A plan holds no cycles: no collector walks while it is built (spec/collector.py).
+    with collector_paused():
+        return _plan(
+            desired, observed, allow_mass_prune, replica_overrides, owner, newer_commits, swarms
+        )
+
+
+def _plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    allow_mass_prune: bool,
+    replica_overrides: Mapping[str, int] | None,
+    owner: str | None,
+    newer_commits: Collection[str],
+    swarms: Sequence[SwarmClusterSpec],
+) -> Plan:
     overrides = replica_overrides or {}
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
