@@ -205,7 +205,10 @@ def child(root: Path, observed_pickle: Path) -> None:
                 "cold": cold,
                 "warm": warm,
                 "files": files,
-                "parsed": [after_warm.misses - before.misses, after_files.misses - after_warm.misses],
+                "parsed": [
+                    after_warm.misses - before.misses,
+                    after_files.misses - after_warm.misses,
+                ],
             }
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from syncd.plan.ordering import replica_order
@@ -18,27 +19,31 @@ def placement_warnings(
     desired_ids: set[str],
 ) -> list[str]:
     warnings = []
-    for node_id in sorted(facts):
-        fact = facts[node_id]
-        if not fact.reachable:
-            held = sum(1 for i in observed.instances if i.node_id == node_id)
-            detail = f": {fact.error}" if fact.error else ""
-            warnings.append(
-                f"node {node_id} is unreachable{detail}; its {_count(held, 'instance')} "
-                "are not counted and cannot be removed until it returns"
-            )
+    unreachable = sorted(node_id for node_id, fact in facts.items() if not fact.reachable)
+    # One count over the instances, not one per unreachable node (a whole site can go dark).
+    per_node = Counter(i.node_id for i in observed.instances) if unreachable else Counter()
+    for node_id in unreachable:
+        error = facts[node_id].error
+        detail = f": {error}" if error else ""
+        warnings.append(
+            f"node {node_id} is unreachable{detail}; its {_count(per_node[node_id], 'instance')} "
+            "are not counted and cannot be removed until it returns"
+        )
     nodes = {node.id: node for node in desired.nodes}
     for wanted in sorted(desired.deployments, key=lambda d: d.id):
         regions = wanted.deployment.target_regions
         if not regions:
             continue
-        for instance in sorted(by_deployment.get(wanted.id, ()), key=replica_order):
-            node = nodes.get(instance.node_id)
-            if node is not None and not in_target_regions(node, regions):
-                warnings.append(
-                    f"{wanted.id} replica {instance.replica} runs on {node.id}, outside its "
-                    "target regions; it moves at the next rollout"
-                )
+        outside = [
+            instance
+            for instance in by_deployment.get(wanted.id, ())
+            if instance.node_id in nodes and not in_target_regions(nodes[instance.node_id], regions)
+        ]
+        for instance in sorted(outside, key=replica_order):  # rare: sorted only when found
+            warnings.append(
+                f"{wanted.id} replica {instance.replica} runs on {instance.node_id}, outside "
+                "its target regions; it moves at the next rollout"
+            )
     return warnings
 
 

@@ -19,7 +19,6 @@ import re
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, is_dataclass
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -104,6 +103,9 @@ def render_instance(
     resolved: list[tuple[str, str]] = []
     deployment_keys = {key for key, _ in deployment.envars}
     for key, value in env:
+        if "{{" not in value:  # no reference at all (the common case): nothing to resolve
+            resolved.append((key, value))
+            continue
         new_value, missing = resolve_env(value, environ)
         for name in missing:
             if key in deployment_keys:
@@ -146,14 +148,21 @@ def spec_hash(spec: InstanceSpec, secret_digests: Mapping[str, str]) -> str:
 
     Only digests of secrets the spec references count (others cannot change the container).
     """
-    referenced = sorted({name for _, value in spec.env for name in secret_names(value)})
+    referenced = sorted(
+        {name for _, value in spec.env if "{{" in value for name in secret_names(value)}
+    )
     document = {
         "format": HASH_FORMAT_VERSION,
-        "spec": _plain(spec),
+        "spec": spec,
         "secrets": {name: secret_digests[name] for name in referenced if name in secret_digests},
     }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(document).encode()).hexdigest()
+
+
+def canonical_json(value: object) -> str:
+    """The JSON the spec hash is taken over: ``dataclasses.asdict``'s form (field dicts, tuples as
+    lists), keys sorted, no spaces, ASCII only, less the fields left out at their default."""
+    return _CANONICAL.encode(value)
 
 
 def build_context_hash(repo_root: Path, context: str) -> str:
@@ -183,23 +192,27 @@ def build_context_hash(repo_root: Path, context: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _plain(value: object) -> object:
-    """What ``dataclasses.asdict`` gives (field dicts, sequences as lists), without its deep
-    copies: ten times faster, and the JSON, hence every hash, is byte for byte the same."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return {
-            name: _plain(getattr(value, name))
-            for name, default in _field_names(type(value))
-            if default is _MISSING or getattr(value, name) != default
-        }
-    raise TypeError(f"cannot hash a {type(value).__name__}")  # a new field type: extend this
+def _dataclass_fields(value: object) -> dict[str, object]:
+    """A dataclass instance as the encoder writes it: its fields by name (those that
+    ``hash_omit_default`` leaves out at their default omitted); the values are encoded in turn.
+
+    The C encoder walks everything else itself (strings, numbers, tuples as lists), so a spec
+    is encoded with one Python call per dataclass in it. The JSON, hence every hash, is byte for
+    byte the one the former ``asdict``-like walk gave."""
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None:
+        if not is_dataclass(value) or isinstance(value, type):
+            raise TypeError(f"cannot hash a {kind.__name__}")  # a new field type: extend this
+        names = _FIELDS[kind] = _field_names(kind)
+    plain: dict[str, object] = {}
+    for name, default in names:
+        item = getattr(value, name)
+        if default is _MISSING or item != default:
+            plain[name] = item
+    return plain
 
 
-@cache
 def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
     """Each field's name, and its default when the field is left out of the hash at that value
     (``metadata={"hash_omit_default": True}``: a field added later that must not change the
@@ -210,6 +223,10 @@ def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
     )
 
 
+_FIELDS: dict[type, tuple[tuple[str, object], ...]] = {}
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_dataclass_fields
+)
 _MISSING = object()
 
 
@@ -233,7 +250,7 @@ def _secret_digests(spec: InstanceSpec, secrets: SecretDigests | None) -> dict[s
         return {}
     digests: dict[str, str] = {}
     for _, value in spec.env:
-        for name in secret_names(value):
+        for name in secret_names(value) if "{{" in value else ():
             digest = secrets.digest(name)
             if digest is not None:
                 digests[name] = digest
