@@ -27,6 +27,7 @@ MAX_EXPANDED_NODES = 200_000
 MAX_DEPTH = 64
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -78,6 +79,41 @@ def json_path(parts: JsonPath) -> str:
     return text
 
 
+class _Positions:
+    """Where every key and value of one document is written, found when first asked for.
+
+    Most documents are valid and nobody ever asks, so the load builds the data alone; a
+    position is wanted for a problem, and then the document's text is composed again (the same
+    text gives the same node tree) and walked by the recording builder, once."""
+
+    def __init__(self, text: str, ordinal: int, file: str) -> None:
+        self._text: str | None = text
+        self._ordinal = ordinal  # how many nodes the stream composes before this document's
+        self._file = file
+        self._found: tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]
+        self._found = ({}, {})
+
+    def get(self) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+        """(value positions, key positions), by path."""
+        text = self._text
+        if text is not None:  # racing threads compute the same dicts: either may win
+            loader = _Loader(text)
+            try:
+                composed = 0
+                while loader.check_node():  # the very calls load_yaml made, to the same node
+                    node = loader.get_node()
+                    if composed == self._ordinal:
+                        break
+                    composed += 1
+                builder = _Builder(loader, self._file)
+                builder.build(node, ())
+            finally:
+                loader.dispose()
+            self._found = (builder.values, builder.keys)
+            self._text = None
+        return self._found
+
+
 @dataclass(frozen=True)
 class Document:
     """One YAML document of a file: plain data plus the position of every key and value."""
@@ -90,18 +126,24 @@ class Document:
         default_factory=dict, repr=False, compare=False
     )
     _keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    # set instead of _values/_keys when the positions are found on demand
+    _positions: _Positions | None = field(default=None, repr=False, compare=False)
+
+    def _located(self) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+        return self._positions.get() if self._positions is not None else (self._values, self._keys)
 
     def position(self, parts: JsonPath) -> tuple[int, int]:
         """1-based (line, column) of the value at ``parts``, else of its nearest located parent."""
+        values = self._located()[0]
         for length in range(len(parts), -1, -1):
-            found = self._values.get(tuple(parts[:length]))
+            found = values.get(tuple(parts[:length]))
             if found:
                 return found
         return (self.start_line, 1)
 
     def key_position(self, parts: JsonPath) -> tuple[int, int]:
         """Where the key naming ``parts`` is written (the value's position when it has no key)."""
-        return self._keys.get(tuple(parts)) or self.position(parts)
+        return self._located()[1].get(tuple(parts)) or self.position(parts)
 
     def problem(self, parts: JsonPath, message: str, *, at_key: bool = False) -> SpecProblem:
         """A SpecProblem located at ``parts`` in this document."""
@@ -222,6 +264,66 @@ class _Builder:
         return built
 
 
+class _Unusual(Exception):
+    """The quick builder met something only the recording builder handles or reports."""
+
+
+class _QuickBuilder:
+    """The data of a composed node tree, without positions, for the common document: string
+    keys, no merge keys, no unknown tags, within the limits. Anything else raises ``_Unusual``
+    and the recording ``_Builder`` builds the document instead (and reports what is wrong, at
+    its place): the two give the same data, counted the same way against the same limits."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self.constructors = loader.yaml_constructors
+        self.loader = loader
+        self.expanded = 0
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise _Unusual
+        kind = node.__class__
+        if kind is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR_TAG:
+                return node.value
+            if tag == _INT_TAG and _is_plain_decimal(node.value):
+                return int(node.value)  # what construct_yaml_int gives, without its detours
+            constructor = self.constructors.get(tag)
+            if constructor is None:
+                raise _Unusual
+            try:
+                return constructor(self.loader, node)
+            except yaml.YAMLError:
+                raise _Unusual from None
+        if depth > MAX_DEPTH or id(node) in self.active:
+            raise _Unusual
+        self.active.add(id(node))
+        try:
+            if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
+                return [self.build(item, depth + 1) for item in node.value]
+            if kind is not yaml.MappingNode or node.tag != _MAP_TAG:
+                raise _Unusual
+            built: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
+                    raise _Unusual  # a merge key, or a key that is not a string
+                key = key_node.value
+                if key in built:
+                    raise _Unusual  # a duplicate key: reported with both lines
+                built[key] = self.build(value_node, depth + 1)
+            return built
+        finally:
+            self.active.discard(id(node))
+
+
+def _is_plain_decimal(text: str) -> bool:
+    """ASCII digits without a leading zero (which YAML 1.1 reads as octal), no sign, no ``_``."""
+    return text.isascii() and text.isdigit() and (text[0] != "0" or len(text) == 1)
+
+
 def _decode(data: bytes, display_name: str) -> str:
     try:
         text = data.decode("utf-8")
@@ -264,25 +366,28 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
     loader = _Loader(text)
     try:
         index = 0
+        ordinal = 0  # nodes composed so far: where _Positions finds this document again
         while loader.check_node():
             node = loader.get_node()
+            ordinal += 1
             if node is None:
                 continue
             if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                 index += 1
                 continue  # an empty document between '---' lines
-            builder = _Builder(loader, display_name)
-            value = builder.build(node, ())
-            documents.append(
-                Document(
-                    data=value,
-                    file=display_name,
-                    start_line=node.start_mark.line + 1,
-                    index=index,
-                    _values=builder.values,
-                    _keys=builder.keys,
+            start_line = node.start_mark.line + 1
+            try:
+                value = _QuickBuilder(loader).build(node, 0)
+            except _Unusual:
+                builder = _Builder(loader, display_name)
+                value = builder.build(node, ())
+                document = Document(
+                    value, display_name, start_line, index, builder.values, builder.keys
                 )
-            )
+            else:
+                positions = _Positions(text, ordinal - 1, display_name)
+                document = Document(value, display_name, start_line, index, _positions=positions)
+            documents.append(document)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
