@@ -99,14 +99,15 @@ class _Positions:
         if text is not None:  # racing threads compute the same dicts: either may win
             loader = _Loader(text)
             try:
-                composed = 0
+                composed, node = 0, None
                 while loader.check_node():  # the very calls load_yaml made, to the same node
                     node = loader.get_node()
                     if composed == self._ordinal:
                         break
                     composed += 1
                 builder = _Builder(loader, self._file)
-                builder.build(node, ())
+                if node is not None:
+                    builder.build(node, ())
             finally:
                 loader.dispose()
             self._found = (builder.values, builder.keys)

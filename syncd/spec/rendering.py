@@ -25,10 +25,13 @@ from typing import Protocol
 from syncd.errors import SpecError, SpecProblem
 from syncd.spec.desired import BuildSpec, DesiredDeployment, DesiredState, InstanceSpec
 from syncd.spec.models import Definition, Deployment, RepoSpec, SourceLocation
+from syncd.spec.render_memo import RenderMemo, depends_on_models_alone
 from syncd.spec.templating import resolve_env, secret_names
 
 #: bumped when the canonical form changes, so every deployment rolls out once, knowingly
 HASH_FORMAT_VERSION = 1
+# pairs whose rendering reads nothing but their models, rendered before (spec/render_memo.py)
+_RENDERED = RenderMemo()
 
 
 class SecretDigests(Protocol):
@@ -67,6 +70,18 @@ def render_desired(
                 )
             )
             continue
+        remembered = _RENDERED.get(deployment, definition)
+        if remembered is not None:
+            rendered.append(
+                DesiredDeployment(
+                    deployment=deployment,
+                    definition=definition,
+                    spec=remembered[0],
+                    spec_hash=remembered[1],
+                    replicas=max(deployment.replicas, 1),
+                )
+            )
+            continue
         spec, found = render_instance(
             deployment, definition, repo.root, env, content_hashes=content_hashes
         )
@@ -74,12 +89,15 @@ def render_desired(
         if spec is None:
             continue
         digests = _secret_digests(spec, secrets)
+        hashed = spec_hash(spec, digests)
+        if depends_on_models_alone(deployment, definition):
+            _RENDERED.put(deployment, definition, spec, hashed)
         rendered.append(
             DesiredDeployment(
                 deployment=deployment,
                 definition=definition,
                 spec=spec,
-                spec_hash=spec_hash(spec, digests),
+                spec_hash=hashed,
                 replicas=max(deployment.replicas, 1),
             )
         )
