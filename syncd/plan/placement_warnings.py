@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from syncd.plan.ordering import replica_order
-from syncd.plan.rooms import in_target_regions
 from syncd.spec.desired import DesiredState
+from syncd.spec.models import NodeSpec, TargetRegion
 from syncd.state import NodeFacts, ObservedInstance, ObservedState
 
 
@@ -34,10 +34,11 @@ def placement_warnings(
         regions = wanted.deployment.target_regions
         if not regions:
             continue
+        inside = region_test(regions)
         outside = [
             instance
             for instance in by_deployment.get(wanted.id, ())
-            if instance.node_id in nodes and not in_target_regions(nodes[instance.node_id], regions)
+            if instance.node_id in nodes and not inside(nodes[instance.node_id])
         ]
         for instance in sorted(outside, key=replica_order):  # rare: sorted only when found
             warnings.append(
@@ -45,6 +46,16 @@ def placement_warnings(
                 "its target regions; it moves at the next rollout"
             )
     return warnings
+
+
+def region_test(regions: Sequence[TargetRegion]) -> Callable[[NodeSpec], bool]:
+    """``in_target_regions(node, regions)`` as one set lookup per node (it is asked for every
+    instance of every deployment); ``regions`` must not be empty."""
+    clusters = {region.cluster for region in regions if region.zone is None}
+    zones = {(region.cluster, region.zone) for region in regions if region.zone is not None}
+    if not zones:
+        return lambda node: node.cluster in clusters
+    return lambda node: node.cluster in clusters or (node.cluster, node.zone) in zones
 
 
 def _count(number: int, noun: str) -> str:
