@@ -18,18 +18,14 @@ from typing import Any, ClassVar
 import yaml
 
 from syncd.errors import SpecError, SpecProblem
+from syncd.spec.quick_yaml import MAP_TAG as _MAP_TAG
+from syncd.spec.quick_yaml import MAX_DEPTH, MAX_EXPANDED_NODES, QuickBuilder, Unusual
+from syncd.spec.quick_yaml import SEQ_TAG as _SEQ_TAG
+from syncd.spec.quick_yaml import STR_TAG as _STR_TAG
 
 JsonPath = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1024 * 1024
-# A 1 MiB file without aliases holds far fewer values than this; only aliases expand past it.
-MAX_EXPANDED_NODES = 200_000
-MAX_DEPTH = 64
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_INT_TAG = "tag:yaml.org,2002:int"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -53,17 +49,17 @@ class _Loader(yaml.CSafeLoader):
         pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG  # quoted (or a bare '!'): a string, as the base resolver says
             tag = self._plain_tags.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(self._plain_tags) < 50_000 and len(value) < 100:
                     self._plain_tags[value] = tag
             return tag
-        if kind is yaml.ScalarNode and implicit[1]:
-            return _STR_TAG
-        result: str = super().resolve(kind, value, implicit)
-        return result
+        # an untagged collection: what the base resolver gives without path resolvers
+        return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
 
 def json_path(parts: JsonPath) -> str:
@@ -265,66 +261,6 @@ class _Builder:
         return built
 
 
-class _Unusual(Exception):
-    """The quick builder met something only the recording builder handles or reports."""
-
-
-class _QuickBuilder:
-    """The data of a composed node tree, without positions, for the common document: string
-    keys, no merge keys, no unknown tags, within the limits. Anything else raises ``_Unusual``
-    and the recording ``_Builder`` builds the document instead (and reports what is wrong, at
-    its place): the two give the same data, counted the same way against the same limits."""
-
-    def __init__(self, loader: _Loader) -> None:
-        self.constructors = loader.yaml_constructors
-        self.loader = loader
-        self.expanded = 0
-        self.active: set[int] = set()
-
-    def build(self, node: yaml.Node, depth: int) -> Any:
-        self.expanded += 1
-        if self.expanded > MAX_EXPANDED_NODES:
-            raise _Unusual
-        kind = node.__class__
-        if kind is yaml.ScalarNode:
-            tag = node.tag
-            if tag == _STR_TAG:
-                return node.value
-            if tag == _INT_TAG and _is_plain_decimal(node.value):
-                return int(node.value)  # what construct_yaml_int gives, without its detours
-            constructor = self.constructors.get(tag)
-            if constructor is None:
-                raise _Unusual
-            try:
-                return constructor(self.loader, node)
-            except yaml.YAMLError:
-                raise _Unusual from None
-        if depth > MAX_DEPTH or id(node) in self.active:
-            raise _Unusual
-        self.active.add(id(node))
-        try:
-            if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
-                return [self.build(item, depth + 1) for item in node.value]
-            if kind is not yaml.MappingNode or node.tag != _MAP_TAG:
-                raise _Unusual
-            built: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
-                    raise _Unusual  # a merge key, or a key that is not a string
-                key = key_node.value
-                if key in built:
-                    raise _Unusual  # a duplicate key: reported with both lines
-                built[key] = self.build(value_node, depth + 1)
-            return built
-        finally:
-            self.active.discard(id(node))
-
-
-def _is_plain_decimal(text: str) -> bool:
-    """ASCII digits without a leading zero (which YAML 1.1 reads as octal), no sign, no ``_``."""
-    return text.isascii() and text.isdigit() and (text[0] != "0" or len(text) == 1)
-
-
 def _decode(data: bytes, display_name: str) -> str:
     try:
         text = data.decode("utf-8")
@@ -378,8 +314,8 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
                 continue  # an empty document between '---' lines
             start_line = node.start_mark.line + 1
             try:
-                value = _QuickBuilder(loader).build(node, 0)
-            except _Unusual:
+                value = QuickBuilder(loader.yaml_constructors, loader).build(node, 0)
+            except Unusual:
                 builder = _Builder(loader, display_name)
                 value = builder.build(node, ())
                 document = Document(

@@ -89,3 +89,20 @@ def test_a_duplicate_key_is_still_reported_with_both_lines():
     [problem] = caught.value.problems
     assert (problem.line, problem.column) == (3, 1)
     assert "first written on line 2" in problem.message
+
+
+@given(
+    value=st.one_of(scalars.map(str), st.text(max_size=8)),
+    implicit=st.tuples(st.booleans(), st.booleans()),
+)
+def test_the_resolver_short_cuts_agree_with_pyyaml(value, implicit):
+    ours, theirs = _Loader(""), yaml.CSafeLoader("")
+    try:
+        assert ours.resolve(yaml.ScalarNode, value, implicit) == theirs.resolve(
+            yaml.ScalarNode, value, implicit
+        )
+        for kind in (yaml.MappingNode, yaml.SequenceNode):
+            assert ours.resolve(kind, None, implicit[0]) == theirs.resolve(kind, None, implicit[0])
+    finally:
+        ours.dispose()
+        theirs.dispose()
