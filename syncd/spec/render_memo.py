@@ -28,9 +28,11 @@ def depends_on_models_alone(deployment: Deployment, definition: Definition) -> b
     """Whether rendering the pair reads nothing but the two models (see the module docstring)."""
     if definition.image is None:
         return False  # a build: its content hash is read from the checkout
-    return not any("{{" in value for _, value in deployment.envars) and not any(
-        "{{" in value for _, value in definition.envars
-    )
+    for envars in (deployment.envars, definition.envars):
+        for _, value in envars:
+            if "{{" in value:
+                return False
+    return True
 
 
 class RenderMemo:
