@@ -172,7 +172,7 @@ class ParseCache:
         self.max_trees = max_trees
         self._entries: OrderedDict[tuple[str, str, str | None, int], Any] = OrderedDict()
         self._loads: OrderedDict[tuple[Any, ...], tuple[bool, Any]] = OrderedDict()
-        self._trees: dict[Path, dict[str, str]] = {}
+        self._trees: dict[Path, TreeState] = {}  # registered trees, their digest made once
         self._current: dict[Path, dict[str, str]] = {}  # blob ids of the load in progress
         self._lock = threading.Lock()
         self._hits = 0
@@ -188,8 +188,11 @@ class ParseCache:
         """Declare that the files under ``root`` are exactly these blobs (``root`` was written
         from a Git tree, e.g. by ``checkout_revision``, and is never edited), so no git call or
         read is needed to name them. ``blob_ids_of_revision`` reads such a mapping."""
+        ids = dict(blob_ids)
+        listing = "\0".join(f"{path}\t{blob}" for path, blob in sorted(ids.items()))
+        digest = hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
         with self._lock:
-            self._trees[Path(os.path.realpath(root))] = dict(blob_ids)
+            self._trees[Path(os.path.realpath(root))] = TreeState(ids, True, "registered:" + digest)
 
     def forget_tree(self, root: Path) -> None:
         """Drop what ``register_tree`` said about ``root`` (the directory is being removed)."""
@@ -200,9 +203,7 @@ class ParseCache:
         with self._lock:
             registered = self._trees.get(real_root)
         if registered is not None:
-            listing = "\0".join(f"{path}\t{blob}" for path, blob in sorted(registered.items()))
-            digest = hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
-            return TreeState(registered, True, "registered:" + digest)
+            return registered
         return work_tree_state(real_root)
 
     def load(self, root: Path, arguments: tuple[Any, ...], load: Callable[[], Any]) -> Any:
