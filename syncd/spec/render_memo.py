@@ -19,9 +19,17 @@ import weakref
 from syncd.spec.desired import InstanceSpec
 from syncd.spec.models import Definition, Deployment
 
-# (the deployment, weakly; its definition; the spec and its hash). Nothing in an entry refers to
-# the deployment strongly, or it would never go.
-_Entry = tuple["weakref.ref[Deployment]", Definition, InstanceSpec, str]
+
+class _Entry(weakref.ref[Deployment]):
+    """The deployment, weakly, with what rendering it gave: one object per entry, since each
+    is one more object for the cyclic collector to walk. Nothing here refers to the
+    deployment strongly, or it would never go."""
+
+    __slots__ = ("key", "definition", "spec", "spec_hash")
+    key: int
+    definition: Definition
+    spec: InstanceSpec
+    spec_hash: str
 
 
 def depends_on_models_alone(deployment: Deployment, definition: Definition) -> bool:
@@ -42,6 +50,7 @@ class RenderMemo:
         # re-entrant: dropping an entry may run another entry's weak-reference callback
         self._lock = threading.RLock()
         self._entries: dict[int, _Entry] = {}
+        self._when_gone = self._forget  # one callback object for every entry
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -51,22 +60,25 @@ class RenderMemo:
     ) -> tuple[InstanceSpec, str] | None:
         """The spec and spec hash rendering this very pair gave before, or None."""
         entry = self._entries.get(id(deployment))
-        if entry is not None and entry[0]() is deployment and entry[1] is definition:
-            return entry[2], entry[3]
+        if entry is not None and entry() is deployment and entry.definition is definition:
+            return entry.spec, entry.spec_hash
         return None
 
     def put(
         self, deployment: Deployment, definition: Definition, spec: InstanceSpec, spec_hash: str
     ) -> None:
         """Remember the pair's spec and hash, until ``deployment`` is gone."""
-        key = id(deployment)
-        entries, lock = self._entries, self._lock
+        entry = _Entry(deployment, self._when_gone)
+        entry.key, entry.definition, entry.spec, entry.spec_hash = (
+            id(deployment),
+            definition,
+            spec,
+            spec_hash,
+        )
+        with self._lock:
+            self._entries[entry.key] = entry
 
-        def forget(reference: weakref.ref[Deployment]) -> None:
-            with lock:
-                entry = entries.get(key)
-                if entry is not None and entry[0] is reference:
-                    del entries[key]
-
-        with lock:
-            entries[key] = (weakref.ref(deployment, forget), definition, spec, spec_hash)
+    def _forget(self, entry: _Entry) -> None:
+        with self._lock:
+            if self._entries.get(entry.key) is entry:
+                del self._entries[entry.key]
