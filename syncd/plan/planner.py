@@ -31,7 +31,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as replaced
 
-from syncd.errors import PlanError
 from syncd.plan.allocator import Allocator
 from syncd.plan.model import (
     ActionKind,
@@ -50,7 +49,9 @@ from syncd.plan.ownership import (
     partition,
 )
 from syncd.plan.placement_warnings import placement_warnings
-from syncd.plan.swarm import plan_swarms, swarm_deployment_ids
+from syncd.plan.pruning import guard_mass_prune, prune_plan
+from syncd.plan.swarm import SwarmPlans, plan_swarms, swarm_deployment_ids
+from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredDeployment, DesiredState
 from syncd.spec.models import SwarmClusterSpec
 from syncd.spec.validation import is_zero
@@ -102,10 +103,26 @@ def plan(
     ``allow_mass_prune`` is false. Deployments on a Swarm cluster (``swarms``) are planned as
     Swarm services (plan/swarm.py); their containers on Docker hosts, if any, are pruned.
     """
+    # A plan holds no cycles: no collector walks while it is built (spec/collector.py).
+    with collector_paused():
+        return _plan(
+            desired, observed, allow_mass_prune, replica_overrides, owner, newer_commits, swarms
+        )
+
+
+def _plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    allow_mass_prune: bool,
+    replica_overrides: Mapping[str, int] | None,
+    owner: str | None,
+    newer_commits: Collection[str],
+    swarms: Sequence[SwarmClusterSpec],
+) -> Plan:
     overrides = replica_overrides or {}
     facts = _facts_for_every_node(desired, observed)
     reachable = {node_id for node_id, fact in facts.items() if fact.reachable}
-    on_swarm = swarm_deployment_ids(desired.deployments, swarms)
+    on_swarm = swarm_deployment_ids(desired.deployments, swarms) if swarms else frozenset()
     desired_ids = {d.id for d in desired.deployments} - on_swarm
     ownership = hold_newer(partition(observed.instances, owner, desired_ids), newer_commits)
     held_ids = {instance.deployment_id for instance in ownership.held}
@@ -116,22 +133,28 @@ def plan(
     # Every instance's claims, foreign ones included: they occupy the node all the same.
     allocator = Allocator(desired.nodes, facts, observed.instances)
     drafts = []
-    for wanted in sorted(desired.deployments, key=lambda d: d.id):
-        if wanted.id in held_ids or wanted.id in on_swarm:
+    unchanged: list[DeploymentPlan] = []  # in sync: finished at once, nothing to place
+    for wanted in sorted(desired.deployments, key=_desired_id):
+        wanted_id = wanted.id
+        if wanted_id in held_ids or wanted_id in on_swarm:
             continue
-        replicas = max(overrides.get(wanted.id, wanted.replicas), 1)
-        drafts.append(
-            _assess(wanted, replicas, by_deployment.get(wanted.id, []), reachable, allocator)
-        )
-        drafts[-1].autoscaled = (
-            wanted.id in overrides and wanted.deployment.auto_scaling is not None
-        )
+        replicas = max(overrides.get(wanted_id, wanted.replicas), 1)
+        instances = by_deployment.get(wanted_id, [])
+        autoscaled = wanted_id in overrides and wanted.deployment.auto_scaling is not None
+        if _in_sync(instances, replicas, wanted.spec_hash, reachable):
+            # The daemon's usual pass: everything runs as wanted. The plan the general path
+            # would give (tests/plan/test_plan_in_sync.py holds them equal), without a draft.
+            unchanged.append(_unchanged(wanted, replicas, instances, autoscaled))
+            continue
+        draft = _assess(wanted, replicas, instances, reachable, allocator)
+        draft.autoscaled = autoscaled
+        drafts.append(draft)
 
     prunes = [
-        _prune(deployment_id, by_deployment[deployment_id], reachable)
+        prune_plan(deployment_id, by_deployment[deployment_id], reachable)
         for deployment_id in sorted(set(by_deployment) - desired_ids)
     ]
-    _guard_mass_prune(prunes, len(ownership.ours), allow_mass_prune)
+    guard_mass_prune(prunes, len(ownership.ours), allow_mass_prune)
 
     # Everything removed or replaced frees its claims before anything new is placed.
     for draft in drafts:
@@ -146,11 +169,19 @@ def plan(
     for draft in drafts:
         _place(draft, allocator, owner)
 
-    swarm_plans = plan_swarms(
-        desired.deployments, swarms, observed.swarms, owner=owner, allow_mass_prune=allow_mass_prune
+    swarm_plans = (
+        plan_swarms(
+            desired.deployments,
+            swarms,
+            observed.swarms,
+            owner=owner,
+            allow_mass_prune=allow_mass_prune,
+        )
+        if swarms or observed.swarms
+        else SwarmPlans()
     )
-    plans = [_finish(draft) for draft in drafts] + prunes + list(swarm_plans.deployments)
-    plans.sort(key=lambda p: p.deployment_id)
+    plans = [*unchanged, *(_finish(draft) for draft in drafts), *prunes, *swarm_plans.deployments]
+    plans.sort(key=_plan_id)
     foreign = foreign_by_node(ownership.foreign)
     return Plan(
         revision=desired.revision,
@@ -178,14 +209,6 @@ def _assess(
 ) -> _Draft:
     draft = _Draft(desired=wanted, replicas=replicas)
     target = wanted.spec_hash
-    if _in_sync(instances, replicas, target, reachable):
-        # The daemon's usual pass: everything runs as wanted. Same result as the general path,
-        # without its bookkeeping.
-        draft.keep = sorted(instances, key=replica_order)
-        draft.current_hashes = (target,)
-        draft.running_before = replicas
-        draft.actions = [ActionKind.NOOP]
-        return draft
     draft.current_hashes = tuple(sorted({i.spec_hash for i in instances}))
     here = [i for i in instances if i.node_id in reachable]
     draft.away = sorted((i for i in instances if i.node_id not in reachable), key=replica_order)
@@ -275,6 +298,37 @@ def _in_sync(
     return True
 
 
+def _unchanged(
+    wanted: DesiredDeployment,
+    replicas: int,
+    instances: list[ObservedInstance],
+    autoscaled: bool,
+) -> DeploymentPlan:
+    """The plan of a deployment ``_in_sync`` says runs as wanted: keep every instance."""
+    return DeploymentPlan(
+        deployment_id=wanted.id,
+        actions=_NOOP,
+        desired=wanted,
+        current_hashes=(wanted.spec_hash,),
+        target_hash=wanted.spec_hash,
+        keep=tuple(sorted(instances, key=replica_order)),
+        replicas=replicas,
+        replicas_before=replicas,
+        autoscaled=autoscaled,
+    )
+
+
+_NOOP = (ActionKind.NOOP,)
+
+
+def _desired_id(wanted: DesiredDeployment) -> str:
+    return wanted.deployment.id
+
+
+def _plan_id(deployment_plan: DeploymentPlan) -> str:
+    return deployment_plan.deployment_id
+
+
 def _runs_beside_replacement(desired: DesiredDeployment) -> bool:
     """Whether old instances keep running while new ones start (a RollingUpdate that may
     surge): then their host ports stay taken for the new ones. Recreate, and a RollingUpdate
@@ -335,38 +389,6 @@ def _finish(draft: _Draft) -> DeploymentPlan:
         duplicates=draft.duplicates,
         on_unreachable_nodes=tuple(draft.away),
         autoscaled=draft.autoscaled,
-    )
-
-
-# --------------------------------------------------------------------------- pruning
-
-
-def _prune(
-    deployment_id: str, instances: list[ObservedInstance], reachable: set[str]
-) -> DeploymentPlan:
-    removable = sorted((i for i in instances if i.node_id in reachable), key=replica_order)
-    stuck = sorted((i for i in instances if i.node_id not in reachable), key=replica_order)
-    return DeploymentPlan(
-        deployment_id=deployment_id,
-        actions=(ActionKind.PRUNE,),
-        desired=None,
-        current_hashes=tuple(sorted({i.spec_hash for i in instances})),
-        target_hash=None,
-        remove=tuple(removable),
-        on_unreachable_nodes=tuple(stuck),
-    )
-
-
-def _guard_mass_prune(prunes: list[DeploymentPlan], managed: int, allowed: bool) -> None:
-    pruned = sum(len(p.remove) for p in prunes)
-    if allowed or pruned * 2 <= managed:
-        return
-    names = ", ".join(p.deployment_id for p in prunes[:5]) + (", ..." if len(prunes) > 5 else "")
-    raise PlanError(
-        f"refusing to prune {pruned} of {managed} managed instances in one pass "
-        f"({len(prunes)} deployment(s) missing from Git: {names}); an empty or truncated "
-        "checkout looks exactly like this",
-        hint="if removing them is intended, run again with --allow-mass-prune",
     )
 
 

@@ -50,11 +50,25 @@ class _Problems(list[SpecProblem]):
     ) -> Any:
         if value is None:
             return None
+        key = (parse, value.__class__, value)  # the class too: True == 1, yet only 1 is a cpu
         try:
-            return parse(value)
+            return _PARSED[key]
+        except (KeyError, TypeError):  # TypeError: a list or mapping, unhashable
+            pass
+        try:
+            parsed = parse(value)
         except QuantityError as exc:
             self.append(document.problem(path, exc.message))
             return None
+        if len(_PARSED) < _PARSED_AT_MOST:
+            _PARSED[key] = parsed
+        return parsed
+
+
+# Quantities parsed so far: a repository writes the same few ("250m", "128Mi", "30s") over and
+# over, and exact parsing (fractions) costs more than the rest of converting a document.
+_PARSED: dict[tuple[Callable[[Any], int | float], type, Any], int | float] = {}
+_PARSED_AT_MOST = 10_000
 
 
 def _or(value: float | None, default: float) -> float:

@@ -18,17 +18,14 @@ from typing import Any, ClassVar
 import yaml
 
 from syncd.errors import SpecError, SpecProblem
+from syncd.spec.quick_yaml import MAP_TAG as _MAP_TAG
+from syncd.spec.quick_yaml import MAX_DEPTH, MAX_EXPANDED_NODES, QuickBuilder, Unusual
+from syncd.spec.quick_yaml import SEQ_TAG as _SEQ_TAG
+from syncd.spec.quick_yaml import STR_TAG as _STR_TAG
 
 JsonPath = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1024 * 1024
-# A 1 MiB file without aliases holds far fewer values than this; only aliases expand past it.
-MAX_EXPANDED_NODES = 200_000
-MAX_DEPTH = 64
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -52,17 +49,17 @@ class _Loader(yaml.CSafeLoader):
         pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR_TAG  # quoted (or a bare '!'): a string, as the base resolver says
             tag = self._plain_tags.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(self._plain_tags) < 50_000 and len(value) < 100:
                     self._plain_tags[value] = tag
             return tag
-        if kind is yaml.ScalarNode and implicit[1]:
-            return _STR_TAG
-        result: str = super().resolve(kind, value, implicit)
-        return result
+        # an untagged collection: what the base resolver gives without path resolvers
+        return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
 
 def json_path(parts: JsonPath) -> str:
@@ -78,6 +75,42 @@ def json_path(parts: JsonPath) -> str:
     return text
 
 
+class _Positions:
+    """Where every key and value of one document is written, found when first asked for.
+
+    Most documents are valid and nobody ever asks, so the load builds the data alone; a
+    position is wanted for a problem, and then the document's text is composed again (the same
+    text gives the same node tree) and walked by the recording builder, once."""
+
+    def __init__(self, text: str, ordinal: int, file: str) -> None:
+        self._text: str | None = text
+        self._ordinal = ordinal  # how many nodes the stream composes before this document's
+        self._file = file
+        self._found: tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]
+        self._found = ({}, {})
+
+    def get(self) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+        """(value positions, key positions), by path."""
+        text = self._text
+        if text is not None:  # racing threads compute the same dicts: either may win
+            loader = _Loader(text)
+            try:
+                composed, node = 0, None
+                while loader.check_node():  # the very calls load_yaml made, to the same node
+                    node = loader.get_node()
+                    if composed == self._ordinal:
+                        break
+                    composed += 1
+                builder = _Builder(loader, self._file)
+                if node is not None:
+                    builder.build(node, ())
+            finally:
+                loader.dispose()
+            self._found = (builder.values, builder.keys)
+            self._text = None
+        return self._found
+
+
 @dataclass(frozen=True)
 class Document:
     """One YAML document of a file: plain data plus the position of every key and value."""
@@ -90,18 +123,24 @@ class Document:
         default_factory=dict, repr=False, compare=False
     )
     _keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    # set instead of _values/_keys when the positions are found on demand
+    _positions: _Positions | None = field(default=None, repr=False, compare=False)
+
+    def _located(self) -> tuple[dict[JsonPath, tuple[int, int]], dict[JsonPath, tuple[int, int]]]:
+        return self._positions.get() if self._positions is not None else (self._values, self._keys)
 
     def position(self, parts: JsonPath) -> tuple[int, int]:
         """1-based (line, column) of the value at ``parts``, else of its nearest located parent."""
+        values = self._located()[0]
         for length in range(len(parts), -1, -1):
-            found = self._values.get(tuple(parts[:length]))
+            found = values.get(tuple(parts[:length]))
             if found:
                 return found
         return (self.start_line, 1)
 
     def key_position(self, parts: JsonPath) -> tuple[int, int]:
         """Where the key naming ``parts`` is written (the value's position when it has no key)."""
-        return self._keys.get(tuple(parts)) or self.position(parts)
+        return self._located()[1].get(tuple(parts)) or self.position(parts)
 
     def problem(self, parts: JsonPath, message: str, *, at_key: bool = False) -> SpecProblem:
         """A SpecProblem located at ``parts`` in this document."""
@@ -264,25 +303,28 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
     loader = _Loader(text)
     try:
         index = 0
+        ordinal = 0  # nodes composed so far: where _Positions finds this document again
         while loader.check_node():
             node = loader.get_node()
+            ordinal += 1
             if node is None:
                 continue
             if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                 index += 1
                 continue  # an empty document between '---' lines
-            builder = _Builder(loader, display_name)
-            value = builder.build(node, ())
-            documents.append(
-                Document(
-                    data=value,
-                    file=display_name,
-                    start_line=node.start_mark.line + 1,
-                    index=index,
-                    _values=builder.values,
-                    _keys=builder.keys,
+            start_line = node.start_mark.line + 1
+            try:
+                value = QuickBuilder(loader.yaml_constructors, loader).build(node, 0)
+            except Unusual:
+                builder = _Builder(loader, display_name)
+                value = builder.build(node, ())
+                document = Document(
+                    value, display_name, start_line, index, builder.values, builder.keys
                 )
-            )
+            else:
+                positions = _Positions(text, ordinal - 1, display_name)
+                document = Document(value, display_name, start_line, index, _positions=positions)
+            documents.append(document)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

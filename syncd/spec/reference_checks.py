@@ -39,7 +39,7 @@ def _swarm_problems(
                 )
             )
         owner.setdefault(cluster, item.model.id)
-    for deployment in deployments:
+    for deployment in deployments if owner else ():  # no Swarm: nothing to keep apart
         clusters = {region.cluster for region in deployment.model.target_regions}
         if len(clusters & set(owner)) > 1:
             problems.append(
@@ -129,6 +129,7 @@ def check_references(
                 )
             )
     definition_ids = [item.model.id for item in definitions]
+    declared_definitions = set(definition_ids)  # a list was scanned once per deployment
     all_nodes = [item.model for item in nodes] + list(extra_nodes)
     zones: dict[str, set[str]] = {}
     for node in all_nodes:
@@ -142,7 +143,7 @@ def check_references(
     invalid_definitions = {r.id: r.problem for r in rejected if r.kind == "Definition"}
     for item in deployments:
         deployment, document = item.model, item.document
-        if deployment.definition_id in definition_ids:
+        if deployment.definition_id in declared_definitions:
             pass
         elif deployment.definition_id in invalid_definitions:
             error = invalid_definitions[deployment.definition_id]

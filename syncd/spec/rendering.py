@@ -17,7 +17,6 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -26,10 +25,13 @@ from syncd.spec.build_contexts import RemoteTrees, build_of
 from syncd.spec.build_contexts import build_context_hash as build_context_hash  # re-exported
 from syncd.spec.desired import DesiredDeployment, DesiredState, InstanceSpec
 from syncd.spec.models import Definition, Deployment, RepoSpec, SourceLocation
+from syncd.spec.render_memo import RenderMemo, depends_on_models_alone
 from syncd.spec.templating import resolve_env, secret_names
 
 #: bumped when the canonical form changes, so every deployment rolls out once, knowingly
 HASH_FORMAT_VERSION = 1
+# pairs whose rendering reads nothing but their models, rendered before (spec/render_memo.py)
+_RENDERED = RenderMemo()
 
 
 class SecretDigests(Protocol):
@@ -73,6 +75,18 @@ def render_desired(
                 )
             )
             continue
+        remembered = _RENDERED.get(deployment, definition)
+        if remembered is not None:
+            rendered.append(
+                DesiredDeployment(
+                    deployment=deployment,
+                    definition=definition,
+                    spec=remembered[0],
+                    spec_hash=remembered[1],
+                    replicas=max(deployment.replicas, 1),
+                )
+            )
+            continue
         spec, found = render_instance(
             deployment,
             definition,
@@ -85,12 +99,15 @@ def render_desired(
         if spec is None:
             continue
         digests = _secret_digests(spec, secrets)
+        hashed = spec_hash(spec, digests)
+        if depends_on_models_alone(deployment, definition):
+            _RENDERED.put(deployment, definition, spec, hashed)
         rendered.append(
             DesiredDeployment(
                 deployment=deployment,
                 definition=definition,
                 spec=spec,
-                spec_hash=spec_hash(spec, digests),
+                spec_hash=hashed,
                 replicas=max(deployment.replicas, 1),
             )
         )
@@ -115,6 +132,9 @@ def render_instance(
     resolved: list[tuple[str, str]] = []
     deployment_keys = {key for key, _ in deployment.envars}
     for key, value in env:
+        if "{{" not in value:  # no reference at all (the common case): nothing to resolve
+            resolved.append((key, value))
+            continue
         new_value, missing = resolve_env(value, environ)
         for name in missing:
             if key in deployment_keys:
@@ -157,33 +177,47 @@ def spec_hash(spec: InstanceSpec, secret_digests: Mapping[str, str]) -> str:
 
     Only digests of secrets the spec references count (others cannot change the container).
     """
-    referenced = sorted({name for _, value in spec.env for name in secret_names(value)})
+    referenced = sorted(
+        {name for _, value in spec.env if "{{" in value for name in secret_names(value)}
+    )
     document = {
         "format": HASH_FORMAT_VERSION,
-        "spec": _plain(spec),
+        "spec": spec,
         "secrets": {name: secret_digests[name] for name in referenced if name in secret_digests},
     }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(document).encode()).hexdigest()
 
 
-def _plain(value: object) -> object:
-    """What ``dataclasses.asdict`` gives (field dicts, sequences as lists), without its deep
-    copies: ten times faster, and the JSON, hence every hash, is byte for byte the same."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return {
-            name: _plain(getattr(value, name))
-            for name, default in _field_names(type(value))
-            if default is _MISSING or getattr(value, name) != default
-        }
-    raise TypeError(f"cannot hash a {type(value).__name__}")  # a new field type: extend this
+def canonical_json(value: object) -> str:
+    """The JSON the spec hash is taken over: ``dataclasses.asdict``'s form (field dicts, tuples as
+    lists), keys sorted, no spaces, ASCII only, less the fields left out at their default."""
+    return _CANONICAL.encode(value)
 
 
-@cache
+# --------------------------------------------------------------------------- helpers
+
+
+def _dataclass_fields(value: object) -> dict[str, object]:
+    """A dataclass instance as the encoder writes it: its fields by name (those that
+    ``hash_omit_default`` leaves out at their default omitted); the values are encoded in turn.
+
+    The C encoder walks everything else itself (strings, numbers, tuples as lists), so a spec
+    is encoded with one Python call per dataclass in it. The JSON, hence every hash, is byte for
+    byte the one the former ``asdict``-like walk gave."""
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None:
+        if not is_dataclass(value) or isinstance(value, type):
+            raise TypeError(f"cannot hash a {kind.__name__}")  # a new field type: extend this
+        names = _FIELDS[kind] = _field_names(kind)
+    plain: dict[str, object] = {}
+    for name, default in names:
+        item = getattr(value, name)
+        if default is _MISSING or item != default:
+            plain[name] = item
+    return plain
+
+
 def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
     """Each field's name, and its default when the field is left out of the hash at that value
     (``metadata={"hash_omit_default": True}``: a field added later that must not change the
@@ -196,6 +230,10 @@ def _field_names(kind: type) -> tuple[tuple[str, object], ...]:
     )
 
 
+_FIELDS: dict[type, tuple[tuple[str, object], ...]] = {}
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_dataclass_fields
+)
 _MISSING = object()
 
 
@@ -219,7 +257,7 @@ def _secret_digests(spec: InstanceSpec, secrets: SecretDigests | None) -> dict[s
         return {}
     digests: dict[str, str] = {}
     for _, value in spec.env:
-        for name in secret_names(value):
+        for name in secret_names(value) if "{{" in value else ():
             digest = secrets.digest(name)
             if digest is not None:
                 digests[name] = digest

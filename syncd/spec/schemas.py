@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
-import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
@@ -25,6 +24,7 @@ from referencing import Registry, Resource
 
 from syncd.errors import SpecProblem, SyncdError
 from syncd.spec.loading import Document, JsonPath
+from syncd.spec.schema_predicates import Predicate, compile_schema
 
 SCHEMA_SUFFIX = ".schema.json"
 # Validators whose jsonschema message is opaque: a schema's errorMessage says it better.
@@ -98,6 +98,13 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(name), registry=_registry())
 
 
+@cache
+def fast_validator(name: str) -> Predicate | None:
+    """The schema compiled into a quick "is it valid?" (spec/schema_predicates.py), or None
+    when it uses keywords that are not compiled: then jsonschema alone decides."""
+    return compile_schema(load_schema(name))
+
+
 def check(document: Document, schema_name: str) -> list[SpecProblem]:
     """Every schema problem of ``document``, located and phrased for a person, sorted by position."""
     quick = fast_validator(schema_name)
@@ -108,175 +115,6 @@ def check(document: Document, schema_name: str) -> list[SpecProblem]:
         problems.extend(_translate(document, error))
     unique = {(p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.column, p.path, p.message))
-
-
-# ---------------------------------------------------------------------------- the fast path
-#
-# jsonschema builds a validator object per keyword and level, about half a millisecond per
-# deployment: too slow for a 1,000-file repository validated on every pass. Valid documents are
-# the common case, so each schema is also compiled into plain closures that only answer "valid?"
-# for the keywords our schemas use. A schema with any other keyword is not compiled (jsonschema
-# alone decides), and the tests check both agree on every case they have.
-
-Predicate = Callable[[Any], bool]
-_ANNOTATIONS = {
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "title",
-    "description",
-    "examples",
-    "default",
-    "errorMessage",
-    "patternErrorMessage",
-    "markdownDescription",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-}
-_TYPE_CHECKS: dict[str, Predicate] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and v.is_integer())
-    ),
-}
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    """JSON equality: true is not 1."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_json_equal, left, right))
-    return bool(left == right)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _compile(schema: Any) -> Predicate:
-    if schema is True:
-        return lambda value: True
-    if schema is False:
-        return lambda value: False
-    if not isinstance(schema, dict):
-        raise _Unsupported
-    checks: list[Predicate] = []
-    object_keywords = {"properties", "additionalProperties", "required"} & schema.keys()
-    if object_keywords:
-        checks.append(_object(schema))
-    for keyword, argument in schema.items():
-        if keyword in _ANNOTATIONS or keyword in object_keywords:
-            continue
-        checks.append(_keyword(keyword, argument, schema))
-    if not checks:
-        return lambda value: True
-    if len(checks) == 1:
-        return checks[0]
-
-    def every(value: Any) -> bool:
-        for check in checks:  # noqa: SIM110 (a plain loop: this is the hot path)
-            if not check(value):
-                return False
-        return True
-
-    return every
-
-
-def _object(schema: dict[str, Any]) -> Predicate:
-    """properties + additionalProperties + required in one pass over the mapping."""
-    if "patternProperties" in schema:
-        raise _Unsupported
-    properties = {name: _compile(sub) for name, sub in schema.get("properties", {}).items()}
-    additional = schema.get("additionalProperties", True)
-    extra = None if additional is False else _compile(additional)
-    required = tuple(schema.get("required", ()))
-
-    def check_object(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        for key, item in value.items():
-            check = properties.get(key)
-            if check is None:
-                if extra is None or not extra(item):
-                    return False
-            elif not check(item):
-                return False
-        for name in required:  # noqa: SIM110 (hot path)
-            if name not in value:
-                return False
-        return True
-
-    return check_object
-
-
-def _keyword(keyword: str, argument: Any, schema: dict[str, Any]) -> Predicate:
-    if keyword == "type":
-        names = [argument] if isinstance(argument, str) else list(argument)
-        tests = [_TYPE_CHECKS[name] for name in names]
-        if len(tests) == 1:
-            return tests[0]
-        return lambda value: any(test(value) for test in tests)
-    if keyword == "propertyNames":
-        names_check = _compile(argument)
-        return lambda value: not isinstance(value, dict) or all(names_check(key) for key in value)
-    if keyword == "items":
-        item_check = _compile(argument)
-        return lambda value: not isinstance(value, list) or all(item_check(i) for i in value)
-    if keyword == "enum":
-        options = list(argument)
-        return lambda value: any(_json_equal(value, option) for option in options)
-    if keyword == "const":
-        return lambda value: _json_equal(value, argument)
-    if keyword == "pattern":
-        search = re.compile(argument).search
-        return lambda value: not isinstance(value, str) or search(value) is not None
-    if keyword == "minLength":
-        return lambda value: not isinstance(value, str) or len(value) >= argument
-    if keyword == "maxLength":
-        return lambda value: not isinstance(value, str) or len(value) <= argument
-    if keyword == "minItems":
-        return lambda value: not isinstance(value, list) or len(value) >= argument
-    if keyword == "maxItems":
-        return lambda value: not isinstance(value, list) or len(value) <= argument
-    if keyword == "minimum":
-        return lambda value: not _is_number(value) or value >= argument
-    if keyword == "maximum":
-        return lambda value: not _is_number(value) or value <= argument
-    if keyword in ("anyOf", "oneOf", "allOf"):
-        branches = [_compile(sub) for sub in argument]
-        if keyword == "anyOf":
-            return lambda value: any(branch(value) for branch in branches)
-        if keyword == "allOf":
-            return lambda value: all(branch(value) for branch in branches)
-        return lambda value: sum(1 for branch in branches if branch(value)) == 1
-    if keyword == "not":
-        negated = _compile(argument)
-        return lambda value: not negated(value)
-    raise _Unsupported
-
-
-@cache
-def fast_validator(name: str) -> Predicate | None:
-    """A compiled "is it valid?" predicate for a schema, or None when it uses other keywords."""
-    try:
-        return _compile(load_schema(name))
-    except (_Unsupported, KeyError, re.error, TypeError):
-        return None
 
 
 def check_data(data: Any, schema_name: str, file: str = "<api>") -> list[SpecProblem]:

@@ -70,6 +70,8 @@ def id_problems(document: Document, value: str, what: str) -> list[SpecProblem]:
 
 def template_problems(document: Document, path: JsonPath, value: str) -> list[SpecProblem]:
     """Malformed ``{{env:NAME}}`` / ``{{secret:NAME}}`` references in one value."""
+    if "{{" not in value:  # most values: no reference at all, so none is malformed
+        return []
     return [document.problem(path, problem.message) for problem in templating.problems(value)]
 
 

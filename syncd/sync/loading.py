@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syncd.errors import SpecError
 from syncd.spec.cache import ParseCache
+from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import RepoSpec, SwarmClusterSpec
 from syncd.spec.rendering import render_desired
@@ -56,20 +57,22 @@ def load_revision(
     """
     settings = settings or SyncSettings()
     try:
-        repo = load_repository(
-            revision.root, revision=revision.sha, extra_nodes=settings.extra_nodes, cache=cache
-        )
-        if secrets is None and read_secrets:
-            secrets = SecretProvider(
-                secrets_dir=settings.secrets_dir,
-                repo_root=revision.root,
-                age_identity=settings.age_identity,
+        # A pass's data holds no cycles: no collector walks while it is built (spec/collector.py).
+        with collector_paused():
+            repo = load_repository(
+                revision.root, revision=revision.sha, extra_nodes=settings.extra_nodes, cache=cache
             )
-        # None for offline previews (their settings are the defaults): they fetch nothing.
-        remote_builds = settings.remote_builds
-        desired = render_desired(
-            repo, environ=environ, secrets=secrets, remote_builds=remote_builds
-        )
+            if secrets is None and read_secrets:
+                secrets = SecretProvider(
+                    secrets_dir=settings.secrets_dir,
+                    repo_root=revision.root,
+                    age_identity=settings.age_identity,
+                )
+            # None for offline previews (their settings are the defaults): they fetch nothing.
+            remote_builds = settings.remote_builds
+            desired = render_desired(
+                repo, environ=environ, secrets=secrets, remote_builds=remote_builds
+            )
     except SpecError as error:
         if invalid_hint is not None:
             error.hint = invalid_hint

@@ -230,12 +230,12 @@ def test_build_context_leaving_the_repo_is_refused(tmp_path):
 
 
 def test_canonical_form_is_exactly_what_asdict_gives(tmp_path):
-    """spec_hash walks the spec itself (fast); it must stay byte-identical to asdict's form,
+    """spec_hash encodes the spec itself (fast); it must stay byte-identical to asdict's form,
     less the fields added later that are left out at their default (``routed: false``), so
     every hash from before them is unchanged, and those never hashed (a build's ``root``)."""
     import json
 
-    from syncd.spec.rendering import _plain
+    from syncd.spec.rendering import canonical_json
 
     def without_defaults(document: dict) -> dict:
         for port in document["ports"]:
@@ -248,6 +248,9 @@ def test_canonical_form_is_exactly_what_asdict_gives(tmp_path):
     full = dataclasses.replace(DEFINITION, **ROLLOUT_DEFINITION)
     assert render(definition=full).spec.ports, "the comparison must cover a port"
     for spec in (render(definition=full).spec, render_built(BUILT, _build_repo(tmp_path)).spec):
-        assert json.dumps(_plain(spec), sort_keys=True) == json.dumps(
-            without_defaults(dataclasses.asdict(spec)), sort_keys=True
+        assert canonical_json(spec) == json.dumps(
+            without_defaults(dataclasses.asdict(spec)),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=True,
         )
