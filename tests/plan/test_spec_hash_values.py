@@ -36,6 +36,7 @@ def _old_plain(value: object) -> object:
         names = tuple(
             (f.name, f.default if f.metadata.get("hash_omit_default") else _OLD_MISSING)
             for f in fields(type(value))
+            if not f.metadata.get("hash_omit")  # BuildSpec.root: where the files are, not what
         )
         return {
             name: _old_plain(getattr(value, name))
