@@ -129,7 +129,8 @@ def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
                 "$",
                 f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
             )
-        return handle.read(limit + 1)
+        # read by its size: read(limit + 1) allocates the whole 1 MiB limit for every file
+        return handle.read(min(size, limit) + 1)
 
 
 def file_documents(
