@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from syncd.apply.report import DEFAULT_CONCURRENCY, DEFAULT_PROGRESS_DEADLINE_S, ApplyOptions
-from syncd.source.remote_builds import RemoteBuildCache
 from syncd.spec.models import NodeSpec
+
+if TYPE_CHECKING:  # GitPython comes with it: an offline preview never fetches a build repository
+    from syncd.source.remote_builds import RemoteBuildCache
 
 
 class _Secrets(Protocol):
