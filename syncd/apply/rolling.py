@@ -2,7 +2,10 @@
 
 Every step asks ``strategies.next_step`` what may happen now, does the removals (parking serving
 old instances), then the starts, then waits for something to change. Both bounds hold at every
-moment because removals finish before starts begin and the step never allows more.
+moment, counted on the instances that serve or may serve: an old instance stops counting the
+moment it is handed to the background stops (it is drained and stopped there, as Kubernetes
+counts a terminating pod), so the next batch starts without waiting for those stops, and the
+step never allows more than the bounds.
 
 A new instance that exits, crash-loops, cannot be created or is not healthy within the progress
 deadline fails the rollout: the new instances are removed and the parked old ones start again
@@ -44,6 +47,7 @@ def rolling_update(run: DeploymentRun) -> None:
     try:
         while True:
             run.check_cancel()
+            run.stops.raise_failed()  # a background stop that failed fails the rollout
             pending = [item for item in new if not item.available]
             if pending:
                 run.poll(pending)

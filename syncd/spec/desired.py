@@ -8,7 +8,7 @@ container. The functions that build these live in ``syncd.spec.rendering``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncd.spec.models import (
     Definition,
@@ -47,6 +47,9 @@ class InstanceSpec:
     network: str | None
     volumes: tuple[VolumeMount, ...]
     labels: tuple[tuple[str, str], ...]
+    # Left out of the hash at their defaults, so specs that do not set them keep their hash.
+    stop_grace_s: float | None = field(default=None, metadata={"hash_omit_default": True})
+    stop_signal: str | None = field(default=None, metadata={"hash_omit_default": True})
 
     def display_env(self) -> tuple[tuple[str, str], ...]:
         """Env as every output shows it: secret references read ``(secret NAME)``."""
