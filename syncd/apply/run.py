@@ -186,13 +186,8 @@ class DeploymentRun:
         return parallel(list(placements), launch)
 
     def _claims(self, placements: Sequence[Placement]) -> list[Claim]:
-        if not self.desired.spec.ports:
-            return []
-        return [
-            (placement.node_id, port)
-            for placement in placements
-            for port in host_port_claims(self.desired, placement)
-        ]
+        ports = host_port_claims if self.desired.spec.ports else lambda _d, _p: ()
+        return [(p.node_id, port) for p in placements for port in ports(self.desired, p)]
 
     def track_existing(self, instances: Iterable[ObservedInstance]) -> list[Tracked]:
         """Watch instances of the target version that a previous pass started."""
@@ -294,22 +289,14 @@ class DeploymentRun:
         with self._lock:
             self.parked.extend(batch)
 
-        def parked(instance: ObservedInstance) -> None:
-            log.info("parked %s on %s", instance.name, instance.node_id)
-
-        self._hand_over(batch, then=parked)
+        self._hand_over(batch, then=lambda i: log.info("parked %s on %s", i.name, i.node_id))
 
     def _hand_over(
         self, batch: list[ObservedInstance], *, then: Callable[[ObservedInstance], None]
     ) -> None:
-        """Take ``batch`` out of service now and stop it in the background (``stops``).
-
-        What happens before this returns is what makes the instances stop counting: a routed
-        instance leaves its proxy's rotation (weight 0), any other gets its stop signal. The
-        rest runs beside the rollout: the drain's wait, the signal of routed ones, the wait of
-        up to ``stop_grace_s`` for each to exit (then SIGKILL), ``then`` (remove, or nothing
-        for parking), and leaving the routes.
-        """
+        """Take ``batch`` out of service now (a routed instance: weight 0; any other: its stop
+        signal), and run the rest beside the rollout (``stops``): the drain's wait and signal,
+        up to ``stop_grace_s`` for each to exit (then SIGKILL), ``then``, leaving the routes."""
         if not batch:
             return
         members = [_observed_member(instance) for instance in batch]
