@@ -241,6 +241,9 @@ def test_canonical_form_is_exactly_what_asdict_gives(tmp_path):
         for port in document["ports"]:
             if port["routed"] is False:
                 del port["routed"]
+        for unset in ("stop_grace_s", "stop_signal"):  # a definition's stop behaviour, unset
+            if document[unset] is None:
+                del document[unset]
         return document
 
     full = dataclasses.replace(DEFINITION, **ROLLOUT_DEFINITION)
