@@ -73,7 +73,7 @@ def write_repo(root: Path, swarm: SwarmHarness, version: str) -> None:
 def executor_rollout(swarm: SwarmHarness, work: Path, run: int) -> float:
     """Seconds of syncd's own RollingUpdate v1 -> v2 with the Swarm's engine as a plain node
     (v1 set up untimed; its containers removed after)."""
-    node = NodeSpec(id="swarm-engine", url=swarm.manager.url, cluster="bench")
+    node = NodeSpec(id="swarm-engine", url=swarm.manager.url, cluster="bench", zone="z1")
     repo = TestRepo(work / f"exec-{run}", [node])
     with NodePool([node]) as pool:
         elapsed = timed_rolling_update(repo, pool, apply_repo, deployment_id="depl_exec")
