@@ -187,7 +187,8 @@ class _Starts:
 
     def collect(self) -> list[Tracked]:
         """The instances of every batch created by now; raises the first batch's error."""
-        done, running = [], []
+        done: list[tuple[Future[list[Tracked]], int]] = []
+        running: list[tuple[Future[list[Tracked]], int]] = []
         for batch in self._batches:  # one look at each: a batch is in exactly one list
             (done if batch[0].done() else running).append(batch)
         self._batches = running
