@@ -1,5 +1,4 @@
-"""The overhead syncd adds when it drives a Swarm: the same 20-replica update, in one run,
-through syncd's pass and through plain ``docker service update``.
+"""syncd against Swarm on one engine, in one run: the same 20-replica update three ways.
 
 One fresh 1-engine Swarm from ``testkit.swarm`` (started with
 ``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1``, so Swarm never tries a registry; the engine log is
@@ -7,15 +6,19 @@ checked for a pull attempt at the end and the bench fails on any; the ingress ov
 removed at once). The update bench/bench_rollout.py measures: 20 replicas of the test service
 (``syncd-test/busybox:latest``, 1 s health check), maxSurge 4, maxUnavailable 0, v1 -> v2.
 
-- syncd: a repository whose node file is the Swarm (``kind: swarm``); v1 is created untimed,
-  then one ``Sync.run`` (load, observe, plan, update, watch) is timed until it returns OK;
+- syncd: syncd's own RollingUpdate (``Sync.run``: load, observe, plan, apply) with the same
+  engine as a plain Docker node (``kind: node`` at its socket; the containers are not Swarm
+  tasks), v1 created untimed, the v2 pass timed until it returns OK: the issue's comparison;
 - plain: ``docker service create`` of the same service with the update config syncd writes
   (start-first, parallelism 4, delay 0, monitor 3 s, failure action rollback), then ``docker
   service update --env-add VERSION=2`` timed until Swarm says ``completed`` and all 20 tasks
-  of v2 run: the same end that syncd's watch waits for.
+  of v2 run;
+- syncd driving Swarm: a repository whose node file is the Swarm (``kind: swarm``); one
+  ``Sync.run`` (load, observe, plan, update, watch) timed until it returns OK: the overhead
+  syncd adds on top of Swarm.
 
-Runs alternate (syncd, plain, ...) so both see the same machine load; the figure is the ratio
-of the medians, and the overhead is that ratio minus one.
+Runs alternate (syncd, plain, syncd driving Swarm, ...) so all see the same machine load; the
+figures are ratios of the medians.
 
     .venv/bin/python bench/bench_swarm.py [--dir /tmp/sw-bench] [--runs 3]
 """
@@ -34,13 +37,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncd.apply.report import ApplyOptions  # noqa: E402
+from syncd.nodes.pool import NodePool  # noqa: E402
 from syncd.plan.swarm_services import UPDATE_MONITOR_S  # noqa: E402
+from syncd.spec.models import NodeSpec  # noqa: E402
 from syncd.sync.revisions import Revision  # noqa: E402
 from syncd.sync.syncing import Sync  # noqa: E402
-from testkit.bench import ROLLOUT_REPLICAS, ROLLOUT_STRATEGY, ROLLOUT_SURGE, median_ratio  # noqa: E402
+from testkit.bench import (  # noqa: E402
+    ROLLOUT_REPLICAS,
+    ROLLOUT_STRATEGY,
+    ROLLOUT_SURGE,
+    median_ratio,
+    timed_rolling_update,  # noqa: E402
+)
 from testkit.harness import BASE_IMAGE  # noqa: E402
+from testkit.repo import TestRepo  # noqa: E402
 from testkit.services import SERVICE_SCRIPT, deployment, service_definition  # noqa: E402
 from testkit.swarm import SwarmEngine, SwarmHarness  # noqa: E402
+from tests.apply.applykit import apply_repo  # noqa: E402  (the pass the apply tests run)
 
 REPLICAS, SURGE = ROLLOUT_REPLICAS, ROLLOUT_SURGE
 PLAIN = "plain-bench"
@@ -55,6 +68,21 @@ def write_repo(root: Path, swarm: SwarmHarness, version: str) -> None:
     doc = deployment("syncd-bench", REPLICAS, version=version, strategy=ROLLOUT_STRATEGY)
     doc["targetRegions"] = [{"cluster": swarm.cluster}]
     (root / "deployments" / "bench.yaml").write_text(yaml.safe_dump(doc))
+
+
+def executor_rollout(swarm: SwarmHarness, work: Path, run: int) -> float:
+    """Seconds of syncd's own RollingUpdate v1 -> v2 with the Swarm's engine as a plain node
+    (v1 set up untimed; its containers removed after)."""
+    node = NodeSpec(id="swarm-engine", url=swarm.manager.url, cluster="bench", zone="z1")
+    repo = TestRepo(work / f"exec-{run}", [node])
+    with NodePool([node]) as pool:
+        elapsed = timed_rolling_update(repo, pool, apply_repo, deployment_id="depl_exec")
+    with swarm.manager.client() as client:
+        for container in client.containers.list(
+            all=True, filters={"label": "io.syncd.deployment=depl_exec"}
+        ):
+            container.remove(force=True)
+    return elapsed
 
 
 def syncd_rollout(swarm: SwarmHarness, work: Path, run: int) -> float:
@@ -128,16 +156,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     swarm = SwarmHarness(args.dir, size=1, first_address=71, data_path_port=4820)
+    executor_times: list[float] = []
     syncd_times: list[float] = []
     plain_times: list[float] = []
     swarm.up()
     try:
         with tempfile.TemporaryDirectory() as work:
             for run in range(args.runs):
-                syncd_times.append(syncd_rollout(swarm, Path(work), run))
+                executor_times.append(executor_rollout(swarm, Path(work), run))
                 plain_times.append(plain_rollout(swarm))
+                syncd_times.append(syncd_rollout(swarm, Path(work), run))
                 print(
-                    f"run {run + 1}: syncd {syncd_times[-1]:.2f}s  plain {plain_times[-1]:.2f}s",
+                    f"run {run + 1}: syncd {executor_times[-1]:.2f}s  swarm {plain_times[-1]:.2f}s"
+                    f"  syncd driving swarm {syncd_times[-1]:.2f}s",
                     flush=True,
                 )
         pulls = swarm.pull_attempts()
@@ -145,11 +176,13 @@ def main() -> None:
         swarm.down()
     if pulls:
         raise SystemExit("the engine tried to pull an image:\n" + "\n".join(pulls[:5]))
-    syncd_median, plain_median, ratio = median_ratio(syncd_times, plain_times)
+    executor_median, plain_median, ratio = median_ratio(executor_times, plain_times)
+    driving_median, _, driving_ratio = median_ratio(syncd_times, plain_times)
     print(
-        f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, 1-engine Swarm, median of "
-        f"{args.runs}: syncd {syncd_median:.2f}s, plain docker service update "
-        f"{plain_median:.2f}s, overhead {100 * (ratio - 1):+.1f}% (no pull attempt in the log)"
+        f"{REPLICAS} replicas, maxSurge {SURGE}, maxUnavailable 0, one engine, median of "
+        f"{args.runs}: syncd {executor_median:.2f}s, swarm {plain_median:.2f}s, ratio "
+        f"syncd/swarm {ratio:.2f}; syncd driving swarm {driving_median:.2f}s, overhead "
+        f"{100 * (driving_ratio - 1):+.1f}% (no pull attempt in the log)"
     )
 
 

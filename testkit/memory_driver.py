@@ -14,12 +14,18 @@ progress deadline fails it), ``crash`` has exited with code 3 by its first look.
 injects override that for one container or one node (``Fault``); they count from when they are
 injected. The clock is the real one (the apply engine reads ``time.monotonic``), but nothing
 here waits: with zero poll intervals a rollout of ten replicas takes a few milliseconds.
+
+A slow stop (``stop_delay_s``) is a container that takes that long to exit after it was told to
+stop, as a real one does within its grace period: from the request on it is ``stopping`` (still
+running and listed, with its claims, but no longer serving), and it has exited once the delay
+has passed. Every stop request is kept in ``stops`` with the grace it was given.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,8 +72,11 @@ class MemoryCluster:
         *,
         cpu_millis: int = 64_000,
         memory_bytes: int = 256 << 30,
+        stop_delay_s: float = 0.0,
     ) -> None:
         self.node_ids = tuple(node_ids)
+        self.stop_delay_s = stop_delay_s
+        self.stops: list[tuple[str, float]] = []  # (container name, grace) of every stop request
         self.cpu_millis = cpu_millis
         self.memory_bytes = memory_bytes
         self.containers: dict[str, Container] = {}
@@ -119,6 +128,7 @@ class MemoryCluster:
             twin.missing_images = set(self.missing_images)
             twin.unreachable = set(self.unreachable)
             twin.faulted = list(self.faulted)
+            twin.stops = list(self.stops)
             twin._faults = list(self._faults)
             twin.proxies = {node_id: proxy.copy() for node_id, proxy in self.proxies.items()}
             twin._lock = threading.RLock()
@@ -165,7 +175,7 @@ class MemoryCluster:
                 replica=int(c.labels.get(LABEL_REPLICA, "-1")),
                 spec_hash=c.labels.get(LABEL_SPEC_HASH, ""),
                 stopped=c.stopped,
-                serving=c.serving,
+                serving=c.serving and not c.stopped,  # a stopping one serves no more
             )
             for c in self.containers.values()
         )
@@ -280,14 +290,35 @@ class MemoryNode:
             cluster.record(f"create {self.node_id} {request.name}", create=True)
             return container.id
 
-    def stop_instance(self, container_id: str, grace_s: float = 10.0) -> None:
+    def signal_stop(self, container_id: str) -> None:
         with self.cluster._lock:
             self.cluster.operation(self.node_id)
             container = self._container(container_id, "stop")
-            if container is None or container.stopped:
+            if container is not None and not container.stopped and container.state == "running":
+                container.stopped = True  # stopping: still running, serving no more
+                self.cluster.record(f"signal {self.node_id} {container.name}")
+
+    def stop_instance(
+        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+    ) -> None:
+        cluster = self.cluster
+        with cluster._lock:
+            cluster.operation(self.node_id)
+            container = self._container(container_id, "stop")
+            if container is None or (container.stopped and container.state != "running"):
                 return
-            container.state, container.stopped, container.exit_code = "exited", True, 0
-            self.cluster.record(f"stop {self.node_id} {container.name}")
+            cluster.stops.append((container.name, grace_s))
+            container.stopped = True
+            slow = cluster.stop_delay_s > 0 and container.state == "running"
+            if not slow:
+                container.state, container.exit_code = "exited", 0
+                cluster.record(f"stop {self.node_id} {container.name}")
+                return
+        time.sleep(cluster.stop_delay_s)  # the process takes this long to exit; the lock is free
+        with cluster._lock:
+            if cluster.containers.get(container_id) is container and container.stopped:
+                container.state, container.exit_code = "exited", 0
+                cluster.record(f"stop {self.node_id} {container.name}", operation=False)
 
     def start_instance(self, container_id: str) -> None:
         with self.cluster._lock:

@@ -3,7 +3,8 @@
 Per deployment: images first (built once per node per content hash, shared by every deployment
 of this apply), then
 
-* prune, scale down, failed instances: stop with grace and remove;
+* prune, scale down, failed instances: stop with the definition's grace and remove, in the
+  background (``stopping.py``), so what starts next need not wait;
 * create, scale up, replace: start the new instances and wait until they serve;
 * rolling update (``rolling.py``) or recreate (``recreate.py``) when the spec hash changed.
 
@@ -232,6 +233,16 @@ def build_reason(error: BuildError, *, built: bool) -> str:
 
 
 def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> None:
+    """The deployment's steps; it ends only when every stop it began in the background has
+    ended (a stop's error raised like any step's, unless the steps ended by an error already)."""
+    try:
+        _steps(run, images, repo_root)
+        run.stops.wait_all()
+    finally:
+        run.stops.close()
+
+
+def _steps(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> None:
     plan = run.plan
     actions = set(plan.actions)
     run.check_cancel()

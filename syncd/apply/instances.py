@@ -171,6 +171,8 @@ def build_request(
         ports=listening_ports(desired, placement),
         volumes=spec.volumes,
         health_check=listening_health_check(desired, placement),
+        stop_signal=spec.stop_signal,
+        stop_grace_s=spec.stop_grace_s,
     )
 
 

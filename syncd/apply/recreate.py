@@ -1,6 +1,7 @@
 """Recreate: every old instance out of service first, then the new version; never both.
 
-Old instances are parked (stopped, not removed) before the first new one is created, so two
+Old instances are parked (stopped, not removed) before the first new one is created, and unlike
+in a RollingUpdate the first start waits until every one of those stops has ended, so two
 versions never run at once, yet a new version that fails can be removed and the old one started
 again. Parked instances are removed once every new instance serves.
 """
@@ -28,6 +29,7 @@ def recreate(run: DeploymentRun) -> None:
     if old_serving:
         run.emit("removing", f"stopping all {len(old_serving)} old instance(s)")
         run.park(old_serving)
+    run.stops.wait_all()  # never two versions at once: every old instance has stopped first
     new = run.track_existing(plan.keep)
     try:
         run.check_cancel()

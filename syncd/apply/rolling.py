@@ -2,7 +2,10 @@
 
 Every step asks ``strategies.next_step`` what may happen now, does the removals (parking serving
 old instances), then the starts, then waits for something to change. Both bounds hold at every
-moment because removals finish before starts begin and the step never allows more.
+moment, counted on the instances that serve or may serve: an old instance stops counting the
+moment it is handed to the background stops (it is drained and stopped there, as Kubernetes
+counts a terminating pod), so the next batch starts without waiting for those stops, and the
+step never allows more than the bounds.
 
 A new instance that exits, crash-loops, cannot be created or is not healthy within the progress
 deadline fails the rollout: the new instances are removed and the parked old ones start again
@@ -13,11 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 
 from syncd.apply.instances import Tracked
 from syncd.apply.run import DeploymentRun
 from syncd.apply.strategies import RolloutCounts, next_step, resolve_bounds
 from syncd.errors import InstanceFailed, RolloutFailed
+from syncd.plan.model import Placement
 from syncd.state import ObservedInstance
 
 log = logging.getLogger("syncd.apply")
@@ -41,16 +48,19 @@ def rolling_update(run: DeploymentRun) -> None:
         max_unavailable,
     )
     last_counts: RolloutCounts | None = None
+    starts = _Starts(run)
     try:
         while True:
             run.check_cancel()
+            run.stops.raise_failed()  # a background stop that failed fails the rollout
+            new.extend(starts.collect())  # raises InstanceFailed for a create that failed
             pending = [item for item in new if not item.available]
             if pending:
                 run.poll(pending)
             counts = RolloutCounts(
                 old_total=len(old_serving) + len(old_failing),
                 old_ready=len(old_serving),
-                new_total=len(new),
+                new_total=len(new) + starts.in_flight,  # being created counts as existing
                 new_ready=sum(1 for item in new if item.available),
             )
             if counts != last_counts:
@@ -71,13 +81,13 @@ def rolling_update(run: DeploymentRun) -> None:
                 old_serving = old_serving[remove_serving:]
                 run.emit("removing", f"taking {len(batch)} replaced old instance(s) out of service")
                 run.park(batch)
-            starts = min(step.start_new, len(placements))
-            if starts:
-                batch_placements = [placements.popleft() for _ in range(starts)]
-                run.emit("starting", f"starting {starts} new instance(s)")
-                new.extend(run.start(batch_placements))
-            if not (step.remove_old_unready or remove_serving or starts):
-                if counts.new_ready == counts.new_total:
+            to_start = min(step.start_new, len(placements))
+            if to_start:
+                batch_placements = [placements.popleft() for _ in range(to_start)]
+                run.emit("starting", f"starting {to_start} new instance(s)")
+                starts.submit(batch_placements)
+            if not (step.remove_old_unready or remove_serving or to_start):
+                if counts.new_ready == counts.new_total and not starts.in_flight:
                     # Nothing pending and nothing allowed: done. Old instances left here serve
                     # replicas that could not be placed (the executor reports those).
                     if counts.old_total:
@@ -87,8 +97,13 @@ def rolling_update(run: DeploymentRun) -> None:
                             counts.old_total,
                         )
                     break
-                run.sleep(run.options.poll_interval_s)
+                if starts.in_flight and not pending:
+                    starts.wait_one()  # nothing to look at until a create has finished
+                    run.check_cancel()
+                else:
+                    run.sleep(run.options.poll_interval_s)
     except InstanceFailed as failure:
+        starts.close()  # every instance created is in run.new_instances before the revert
         # New instances a previous pass started and that do not serve go with this apply's own.
         started = {item.container_id for item in run.new_instances}
         run.new_instances.extend(
@@ -98,6 +113,8 @@ def rolling_update(run: DeploymentRun) -> None:
         total = len(old_serving) + len(old_failing) + len(existing_new)
         problems = revert(run, failure, room=desired.replicas + max_surge - total)
         raise RolloutFailed(run.deployment_id, failure, problems=problems) from failure
+    finally:
+        starts.close()
     run.emit("finishing", "removing replaced old instances")
     run.remove_parked()
 
@@ -145,3 +162,50 @@ def _report(run: DeploymentRun, counts: RolloutCounts) -> None:
         healthy=counts.ready,
         total=counts.total,
     )
+
+
+class _Starts:
+    """Batches of new instances being created while the rollout goes on watching the others:
+    a create (and its wait for a host port a stopping instance still binds) never holds up
+    the next step. An instance being created counts as existing (``in_flight``), so the surge
+    bound holds from the moment it is asked for; its stop signals went out before (the step
+    hands old instances over first)."""
+
+    def __init__(self, run: DeploymentRun) -> None:
+        self._run = run
+        self._batches: list[tuple[Future[list[Tracked]], int]] = []
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return sum(size for _, size in self._batches)
+
+    def submit(self, placements: Sequence[Placement]) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="syncd-start")
+        self._batches.append((self._executor.submit(self._run.start, placements), len(placements)))
+
+    def collect(self) -> list[Tracked]:
+        """The instances of every batch created by now; raises the first batch's error."""
+        done: list[tuple[Future[list[Tracked]], int]] = []
+        running: list[tuple[Future[list[Tracked]], int]] = []
+        for batch in self._batches:  # one look at each: a batch is in exactly one list
+            (done if batch[0].done() else running).append(batch)
+        self._batches = running
+        created: list[Tracked] = []
+        for future, _size in done:
+            created.extend(future.result())
+        return created
+
+    def wait_one(self) -> None:
+        """Until one batch in flight has been created (or failed to be)."""
+        wait_futures([future for future, _ in self._batches], return_when=FIRST_COMPLETED)
+
+    def close(self) -> None:
+        """Wait for every create in flight (each tracks what it created in ``new_instances``,
+        so a revert removes it); their errors are the rollout's own by then."""
+        wait_futures([future for future, _ in self._batches])
+        self._batches = []
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None

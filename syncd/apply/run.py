@@ -7,6 +7,11 @@ neither), it no longer counts as an instance, and reverting a bad version starts
 old version comes back to full strength without syncd having to remember how it was built. Once
 the rollout succeeds, parked instances are removed. Killed mid-rollout, a parked instance is an
 exited container of an old version, which the next plan removes like any failed instance.
+
+Parking and removing old instances run in the background (``stopping.BackgroundStops``): from
+the moment one is handed over it neither serves nor counts, and the rollout goes on; a new
+instance that needs a host port a stopping one still binds on its node waits for that stop.
+Every stop waits the definition's ``stopGracePeriod`` (``stop_grace_s``) before SIGKILL.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from syncd.apply.instances import (
     resolved_env,
     stop_and_remove,
 )
+from syncd.apply.listening import host_port_claims
 from syncd.apply.report import ApplyOptions, ProgressEvent
+from syncd.apply.stopping import BackgroundStops, Claim
 from syncd.apply.traffic import Member, Traffic
 from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
@@ -87,6 +94,7 @@ class DeploymentRun:
     # new instances this apply created (still existing), and old ones it parked
     new_instances: list[Tracked] = field(default_factory=list)
     parked: list[ObservedInstance] = field(default_factory=list)
+    stops: BackgroundStops = field(default_factory=BackgroundStops)
     _env: tuple[tuple[str, str], ...] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,6 +109,17 @@ class DeploymentRun:
 
     def driver(self, node_id: str) -> NodeDriver:
         return self.pool.driver(node_id)
+
+    @property
+    def stop_grace_s(self) -> float:
+        """How long every stop of this deployment's instances (either version, on rollout,
+        revert, scale-down or prune) waits before SIGKILL: the definition's
+        ``stopGracePeriod``, else the apply's default. A deployment gone from the repository
+        has no definition left: the default."""
+        desired = self.plan.desired
+        if desired is not None and desired.spec.stop_grace_s is not None:
+            return desired.spec.stop_grace_s
+        return self.options.stop_grace_s
 
     # ------------------------------------------------------------------ control
 
@@ -141,8 +160,10 @@ class DeploymentRun:
 
     def start(self, placements: Sequence[Placement]) -> list[Tracked]:
         """Create and start one new instance per placement, at once; every one created is
-        tracked before any error is raised, so a revert can remove it."""
+        tracked before any error is raised, so a revert can remove it. A host port that an
+        instance still being stopped binds on the same node is waited for first."""
         env = self.env()
+        self.stops.wait_for_claims(self._claims(placements))
 
         def launch(placement: Placement) -> Tracked:
             driver = self.driver(placement.node_id)
@@ -163,6 +184,10 @@ class DeploymentRun:
             return tracked
 
         return parallel(list(placements), launch)
+
+    def _claims(self, placements: Sequence[Placement]) -> list[Claim]:
+        ports = host_port_claims if self.desired.spec.ports else lambda _d, _p: ()
+        return [(p.node_id, port) for p in placements for port in ports(self.desired, p)]
 
     def track_existing(self, instances: Iterable[ObservedInstance]) -> list[Tracked]:
         """Watch instances of the target version that a previous pass started."""
@@ -229,20 +254,15 @@ class DeploymentRun:
                 self.sleep(self.options.poll_interval_s)
 
     def remove_observed(self, instances: Sequence[ObservedInstance]) -> None:
-        """Drain (routed), stop (with grace) and remove instances for good."""
-        members = [_observed_member(instance) for instance in instances]
-        self.traffic.drain(members)
+        """Drain (routed), stop (with grace) and remove instances for good; see ``park``."""
 
-        def drop(instance: ObservedInstance) -> None:
-            stop_and_remove(
-                self.driver(instance.node_id), instance.container_id, self.options.stop_grace_s
-            )
+        def removed(instance: ObservedInstance) -> None:
+            self.driver(instance.node_id).remove_instance(instance.container_id)
             with self._lock:
                 self.removed += 1
             log.info("removed %s on %s", instance.name, instance.node_id)
 
-        parallel(list(instances), drop)
-        self.traffic.leave(members)
+        self._hand_over(list(instances), then=removed)
 
     def remove_tracked(self, instances: Sequence[Tracked]) -> None:
         """Remove instances this apply created (a failed or reverted new version); those
@@ -251,7 +271,7 @@ class DeploymentRun:
         self.traffic.drain([_member(item) for item in instances if item.available])
 
         def drop(item: Tracked) -> None:
-            stop_and_remove(self.driver(item.node_id), item.container_id, self.options.stop_grace_s)
+            stop_and_remove(self.driver(item.node_id), item.container_id, self.stop_grace_s)
             with self._lock:
                 if item in self.new_instances:
                     self.new_instances.remove(item)
@@ -263,22 +283,50 @@ class DeploymentRun:
 
     def park(self, instances: Sequence[ObservedInstance]) -> None:
         """Drain (routed) and stop old instances without removing them (see the module
-        docstring)."""
-        members = [_observed_member(instance) for instance in instances]
-        self.traffic.drain(members)
+        docstring); they count as parked at once, and ``unpark`` and ``remove_parked`` wait
+        for their stops."""
+        batch = list(instances)
+        with self._lock:
+            self.parked.extend(batch)
 
-        def stop(instance: ObservedInstance) -> None:
+        self._hand_over(batch, then=lambda i: log.info("parked %s on %s", i.name, i.node_id))
+
+    def _hand_over(
+        self, batch: list[ObservedInstance], *, then: Callable[[ObservedInstance], None]
+    ) -> None:
+        """Take ``batch`` out of service now (a routed instance: weight 0; any other: its stop
+        signal), and run the rest beside the rollout (``stops``): the drain's wait and signal,
+        up to ``stop_grace_s`` for each to exit (then SIGKILL), ``then``, leaving the routes."""
+        if not batch:
+            return
+        members = [_observed_member(instance) for instance in batch]
+        routed = self.traffic.active
+
+        def signal(instance: ObservedInstance) -> None:
+            self.driver(instance.node_id).signal_stop(instance.container_id)
+
+        def finish(instance: ObservedInstance) -> None:
             self.driver(instance.node_id).stop_instance(
-                instance.container_id, self.options.stop_grace_s
+                instance.container_id, self.stop_grace_s, signalled=True
             )
-            with self._lock:
-                self.parked.append(instance)
-            log.info("parked %s on %s", instance.name, instance.node_id)
+            then(instance)
 
-        parallel(list(instances), stop)
-        self.traffic.leave(members)
+        def in_background() -> None:
+            if routed:
+                self.traffic.wait_drained(members)
+                parallel(batch, signal)
+            parallel(batch, finish)
+            self.traffic.leave(members)
+
+        if routed:
+            self.traffic.withdraw(members)
+        else:
+            parallel(batch, signal)
+        self.stops.submit(in_background, _observed_claims(batch))
 
     def remove_parked(self) -> None:
+        """Remove the parked old instances for good, once their stops have ended."""
+        self.stops.wait_all()
         parked, self.parked = list(self.parked), []
 
         def drop(instance: ObservedInstance) -> None:
@@ -290,7 +338,9 @@ class DeploymentRun:
 
     def unpark(self, instances: Sequence[ObservedInstance] | None = None) -> tuple[int, str]:
         """Start parked old instances again (all, or ``instances``) and wait until they serve.
-        Returns how many came back and, when not all did, why."""
+        Returns how many came back and, when not all did, why. Stops still in flight end
+        first: a container is started again only once it has stopped."""
+        self.stops.close()
         parked = list(self.parked if instances is None else instances)
         self.parked = [i for i in self.parked if i not in parked]
         if not parked:
@@ -344,3 +394,7 @@ def _member(item: Tracked) -> Member:
 
 def _observed_member(instance: ObservedInstance) -> Member:
     return Member(instance.node_id, instance.name)
+
+
+def _observed_claims(instances: Sequence[ObservedInstance]) -> list[Claim]:
+    return [(instance.node_id, port) for instance in instances for port in instance.host_ports]

@@ -176,9 +176,18 @@ class Traffic:
         """Weight 0 for ``members``, then wait (at most ``drainTimeout``, all at once) until
         their open connections finished. An instance still busy at the deadline is stopped
         anyway: the timeout is the promise, and Docker's stop grace follows."""
+        self.withdraw(members)
+        self.wait_drained(members)
+
+    def withdraw(self, members: Sequence[Member]) -> None:
+        """The first half of ``drain``: weight 0, so no new connection reaches ``members``."""
+        if self.active and members:
+            self._per_node(members, lambda member, _position: _reweight(member.server, 0))
+
+    def wait_drained(self, members: Sequence[Member]) -> None:
+        """The second half of ``drain``: wait until the open connections finished."""
         if not self.active or not members:
             return
-        self._per_node(members, lambda member, _position: _reweight(member.server, 0))
         assert self.tables is not None
         tables = self.tables
         waits = [

@@ -37,6 +37,8 @@ class ContainerRequest:
     volumes: tuple[VolumeMount, ...] = ()
     health_check: HealthCheck | None = None
     restart_policy: str = "unless-stopped"
+    stop_signal: str | None = None  # None: the image's STOPSIGNAL (SIGTERM)
+    stop_grace_s: float | None = None  # Docker's StopTimeout; None: the engine's 10s
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,16 @@ class NodeDriver(Protocol):
         """Create and start a container; returns its id. NameConflict when the name is taken."""
         ...
 
-    def stop_instance(self, container_id: str, grace_s: float = 10.0) -> None:
-        """Stop a managed container (SIGTERM, SIGKILL after ``grace_s``); gone is not an error."""
+    def stop_instance(
+        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+    ) -> None:
+        """Stop a managed container (its stop signal, SIGKILL after ``grace_s``); gone is not an
+        error. ``signalled``: ``signal_stop`` sent the signal already; only wait, then kill."""
+        ...
+
+    def signal_stop(self, container_id: str) -> None:
+        """Send a managed container its stop signal and return at once (the first half of a
+        stop: it is stopping from here); gone or not running is not an error."""
         ...
 
     def start_instance(self, container_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import docker
@@ -53,8 +54,17 @@ def create_arguments(
         "ports": [(p.internal, p.protocol) for p in request.ports] if port_bindings else None,
         "host_config": host_config,
         "healthcheck": docker_healthcheck(request.health_check),
+        # the container keeps its own stop behaviour: a `docker stop` by hand or the engine's
+        # shutdown then treats it as syncd does
+        "stop_signal": request.stop_signal,
+        "stop_timeout": stop_timeout(request.stop_grace_s),
         "use_config_proxy": False,  # a proxy from ~/.docker/config.json would change the env
     }
+
+
+def stop_timeout(grace_s: float | None) -> int | None:
+    """Docker's StopTimeout (whole seconds, rounded up so a grace is never cut short)."""
+    return None if grace_s is None else max(0, math.ceil(grace_s))
 
 
 def docker_healthcheck(check: HealthCheck | None) -> dict[str, Any] | None:

@@ -163,6 +163,11 @@ class InspectedContainer:
         return (self._raw.get("Config") or {}).get("Labels") or {}
 
     @property
+    def stop_signal(self) -> str:
+        """The signal ``docker stop`` sends it first (its StopSignal, else SIGTERM)."""
+        return str((self._raw.get("Config") or {}).get("StopSignal") or "SIGTERM")
+
+    @property
     def is_managed(self) -> bool:
         return _is_managed(self.labels)
 

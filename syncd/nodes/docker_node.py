@@ -43,6 +43,9 @@ from syncd.spec.models import NodeSpec
 from syncd.state import LABEL_MANAGED, GpuFacts, HealthReport, NodeFacts, ObservedInstance
 
 MANAGED_FILTER = {"label": f"{LABEL_MANAGED}=true"}
+# After the stop signal, how often to look whether the container has exited (doubling).
+_EXIT_POLL_FIRST_S = 0.05
+_EXIT_POLL_MAX_S = 0.5
 
 
 class DockerNode:
@@ -243,14 +246,46 @@ class DockerNode:
             # (level-triggered) pass sees it and starts or replaces it.
         return container_id
 
-    def stop_instance(self, container_id: str, grace_s: float = 10.0) -> None:
-        """Stop a managed container (SIGTERM, then SIGKILL after ``grace_s``); gone is fine."""
+    def stop_instance(
+        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+    ) -> None:
+        """Stop a managed container (its stop signal, SIGTERM unless its definition set
+        ``stopSignal``; SIGKILL after ``grace_s``); gone is fine. ``signalled``: ``signal_stop``
+        sent the signal already, so it is not sent twice (a second SIGTERM or SIGINT often
+        means "quit now" to a program that shuts down gracefully on the first)."""
         with self.connection.calling(f"stopping container {container_id[:12]}") as api:
             try:
                 _require_managed(api, self.node_id, container_id, "stop")
-                api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
+                if not signalled:
+                    api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
+                    return
+                deadline = time.monotonic() + max(0.0, grace_s)
+                pause = _EXIT_POLL_FIRST_S
+                while InspectedContainer(api.inspect_container(container_id)).state == "running":
+                    if time.monotonic() >= deadline:
+                        api.kill(container_id)  # SIGKILL: the grace is over
+                        return
+                    time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                    pause = min(pause * 2, _EXIT_POLL_MAX_S)
             except docker.errors.NotFound:
                 return
+            except docker.errors.APIError as error:
+                if not is_status(error, HTTPStatus.CONFLICT):  # 409: it exited meanwhile
+                    raise
+
+    def signal_stop(self, container_id: str) -> None:
+        """Send a managed container its stop signal (its StopSignal) and return at once."""
+        with self.connection.calling(f"signalling container {container_id[:12]}") as api:
+            try:
+                details = InspectedContainer(api.inspect_container(container_id), container_id)
+                _require_managed(api, self.node_id, container_id, "stop", details)
+                if details.state == "running":
+                    api.kill(container_id, signal=details.stop_signal)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as error:
+                if not is_status(error, HTTPStatus.CONFLICT):  # 409: it exited meanwhile
+                    raise
 
     def start_instance(self, container_id: str) -> None:
         """Start a stopped managed container again (a parked old instance, on revert)."""
@@ -295,9 +330,17 @@ def _remove_quietly(connection: EngineConnection, container_id: str) -> None:
         pass  # best effort: it is labelled managed, so a later pass finds and removes it
 
 
-def _require_managed(api: docker.APIClient, node_id: str, container_id: str, action: str) -> None:
-    """Inspect; refuse to go on when the container is not ours. NotFound passes through."""
-    details = InspectedContainer(api.inspect_container(container_id), container_id)
+def _require_managed(
+    api: docker.APIClient,
+    node_id: str,
+    container_id: str,
+    action: str,
+    details: InspectedContainer | None = None,
+) -> None:
+    """Inspect (unless ``details`` is the inspect already made); refuse to go on when the
+    container is not ours. NotFound passes through."""
+    if details is None:
+        details = InspectedContainer(api.inspect_container(container_id), container_id)
     if not details.is_managed:
         raise NodeError(
             f"node {node_id}: container {details.name} is not managed by syncd "

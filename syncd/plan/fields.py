@@ -23,6 +23,8 @@ _ORDER = (
     "resources",
     "ports",
     "healthCheck",
+    "stopGracePeriod",
+    "stopSignal",
     "network",
     "volumes",
     "labels",
@@ -63,6 +65,10 @@ def flatten(desired: DesiredDeployment) -> dict[str, str]:
         )
     if spec.health_check is not None:
         fields["healthCheck"] = describe_health_check(spec.health_check)
+    if spec.stop_grace_s is not None:
+        fields["stopGracePeriod"] = f"{spec.stop_grace_s:g}s"
+    if spec.stop_signal is not None:
+        fields["stopSignal"] = spec.stop_signal
     if spec.network is not None:
         fields["network"] = spec.network
     if spec.volumes:

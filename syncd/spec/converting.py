@@ -221,6 +221,10 @@ def _definition(document: Document, problems: _Problems) -> Definition:
             for v in data.get("volumes") or ()
         ),
         labels=tuple((data.get("labels") or {}).items()),
+        stop_grace_s=problems.quantity(
+            document, ("stopGracePeriod",), parse_duration, data.get("stopGracePeriod")
+        ),
+        stop_signal=data.get("stopSignal"),
         source=_location(document),
     )
 

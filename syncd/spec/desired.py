@@ -51,6 +51,9 @@ class InstanceSpec:
     network: str | None
     volumes: tuple[VolumeMount, ...]
     labels: tuple[tuple[str, str], ...]
+    # Left out of the hash at their defaults, so specs that do not set them keep their hash.
+    stop_grace_s: float | None = field(default=None, metadata={"hash_omit_default": True})
+    stop_signal: str | None = field(default=None, metadata={"hash_omit_default": True})
 
     def display_env(self) -> tuple[tuple[str, str], ...]:
         """Env as every output shows it: secret references read ``(secret NAME)``."""

@@ -167,6 +167,9 @@ class Definition:
     network: str | None = None  # Docker network mode/name; None = engine default
     volumes: tuple[VolumeMount, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    # stopGracePeriod: SIGTERM (or stop_signal) to SIGKILL; None: the apply's default, 10s
+    stop_grace_s: float | None = None
+    stop_signal: str | None = None  # stopSignal, e.g. "SIGINT"; None: the image's (SIGTERM)
     source: SourceLocation | None = field(default=None, compare=False)
 
     @property

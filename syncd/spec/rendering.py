@@ -168,6 +168,8 @@ def render_instance(
         network=definition.network,
         volumes=definition.volumes,
         labels=definition.labels,
+        stop_grace_s=definition.stop_grace_s,
+        stop_signal=definition.stop_signal,
     )
     return spec, []
 

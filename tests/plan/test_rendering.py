@@ -243,6 +243,9 @@ def test_canonical_form_is_exactly_what_asdict_gives(tmp_path):
                 del port["routed"]
         if document["build"] is not None:
             del document["build"]["root"]
+        for unset in ("stop_grace_s", "stop_signal"):  # a definition's stop behaviour, unset
+            if document[unset] is None:
+                del document[unset]
         return document
 
     full = dataclasses.replace(DEFINITION, **ROLLOUT_DEFINITION)
