@@ -50,8 +50,9 @@ def git_blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _git(root: Path, *args: str) -> bytes | None:
-    """stdout of ``git -C root ARGS``, or None when git fails (not a work tree, no git)."""
+def git_output(root: Path, *args: str) -> bytes | None:
+    """stdout of ``git -C root ARGS``, or None when git fails (not a work tree, no git): for
+    callers that then take the path asking nothing of Git (files hashed from their bytes)."""
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -105,7 +106,7 @@ def work_tree_state(root: Path) -> TreeState | None:
     One ``git ls-files -t -s -o -m -d`` call: ``H`` entries are tracked files with their blob,
     ``C``/``R`` changed or deleted in the work tree, ``?`` untracked (ignored ones included).
     """
-    listing = _git(root, "ls-files", "-z", "-t", "-s", "-o", "-m", "-d")
+    listing = git_output(root, "ls-files", "-z", "-t", "-s", "-o", "-m", "-d")
     if listing is None:
         return None
     tracked: list[bytes] = []
@@ -140,7 +141,7 @@ def blob_ids_of_revision(git_dir: Path, revision: str, subpath: str = "") -> dic
     args = ["ls-tree", "-r", "-z", "--full-tree", revision]
     if prefix:
         args += ["--", prefix]
-    listing = _git(git_dir, *args)
+    listing = git_output(git_dir, *args)
     if listing is None:
         return {}
     return _blob_entries(listing, prefix + "/" if prefix else "")

@@ -13,17 +13,15 @@ Writing a tree is what a preview spends most on when the filesystem is slow at c
 from __future__ import annotations
 
 import posixpath
-import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from syncd.spec.cache import ParseCache, blob_ids_of_revision, work_tree_state
+from syncd.spec.cache import ParseCache, blob_ids_of_revision, git_output, work_tree_state
 from syncd.spec.desired import DesiredState
 from syncd.sync.loading import load_revision
 from syncd.sync.revisions import Revision, checked_out, worktree_revision
 
-_GIT_TIMEOUT_S = 30
 _MODE_GITLINK = b"160000"
 
 
@@ -45,23 +43,20 @@ def load_base_and_head(
     with checked_out(folder, base) as base_revision:
         if base_revision.root.is_dir():
             _register_checkout(cache, folder, base_revision)
-            base_desired = load_revision(
-                base_revision,
-                environ=environ,
-                cache=cache,
-                read_secrets=False,
-                invalid_hint=hints.get(base),
-            ).desired
+            base_desired = _desired(base_revision, cache, environ, hints.get(base))
             cache.forget_tree(base_revision.root)
     with _head_revision(folder, head, cache) as head_revision:
-        head_desired = load_revision(
-            head_revision,
-            environ=environ,
-            cache=cache,
-            read_secrets=False,
-            invalid_hint=hints.get(head),
-        ).desired
+        head_desired = _desired(head_revision, cache, environ, hints.get(head))
     return base_desired, head_desired
+
+
+def _desired(
+    revision: Revision, cache: ParseCache, environ: Mapping[str, str], hint: str | None
+) -> DesiredState:
+    """One commit's desired state without secrets, through the shared parse cache."""
+    return load_revision(
+        revision, environ=environ, cache=cache, read_secrets=False, invalid_hint=hint
+    ).desired
 
 
 @contextmanager
@@ -83,13 +78,13 @@ def _folder_is_commit(folder: Path, rev: str) -> bool:
     tree is at ``rev``, nothing under the folder is staged, modified, untracked or ignored, and
     no submodule lies under it (a checkout writes a submodule as an empty directory; the work
     tree may hold its files)."""
-    resolved = _git(folder, "rev-parse", "--verify", "--end-of-options", rev + "^{commit}")
+    resolved = git_output(folder, "rev-parse", "--verify", "--end-of-options", rev + "^{commit}")
     if resolved is None or worktree_revision(folder).sha != resolved.decode().strip():
         return False
     state = work_tree_state(folder)  # counts ignored files too, which worktree_revision does not
     if state is None or not state.clean:
         return False
-    listing = _git(folder, "ls-files", "-z", "-s")
+    listing = git_output(folder, "ls-files", "-z", "-s")
     return listing is not None and not any(
         record.startswith(_MODE_GITLINK) for record in listing.split(b"\0")
     )
@@ -98,23 +93,8 @@ def _folder_is_commit(folder: Path, rev: str) -> bool:
 def _register_checkout(cache: ParseCache, folder: Path, revision: Revision) -> None:
     """Tell the cache the blob ids of a tree ``checked_out`` wrote, read with one ``ls-tree``."""
     assert revision.sha is not None  # a checkout always names its commit
-    prefix = _git(folder, "rev-parse", "--show-prefix")
+    prefix = git_output(folder, "rev-parse", "--show-prefix")
     inside = posixpath.normpath(prefix.decode().strip()) if prefix else "."
     blob_ids = blob_ids_of_revision(folder, revision.sha, inside)
     if blob_ids:  # else git could not say: each file is hashed from its bytes instead
         cache.register_tree(revision.root, blob_ids)
-
-
-def _git(folder: Path, *args: str) -> bytes | None:
-    """stdout of ``git -C folder ARGS``, or None when git fails (the caller then takes the path
-    that asks nothing of Git: a full checkout, files hashed from their bytes)."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), *args],
-            capture_output=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
