@@ -132,7 +132,9 @@ def test_an_idle_deployment_scales_down_only_after_the_window(engines, pool, tmp
     one_pass(tmp_path, pool, scaler)  # first stats samples: nothing to compare with yet
     clock.now += 1
     held = one_pass(tmp_path, pool, scaler).decisions["depl_cpu"]
-    assert held.average_utilization is not None and held.average_utilization < 1
+    # well under the 5% target: the loop forks a sleep each second, which a busy machine reads
+    # as about 1% of the 200m request (1.18% in one CI run at load ~10)
+    assert held.average_utilization is not None and held.average_utilization < 2.5
     assert (held.recommendation, held.count) == (1, 3)  # idle, but within the window
     assert running(engines) == 3
     clock.now += 61
