@@ -30,15 +30,24 @@ def prune_plan(
     )
 
 
-def guard_mass_prune(prunes: list[DeploymentPlan], managed: int, allowed: bool) -> None:
+def guard_mass_prune(
+    prunes: list[DeploymentPlan],
+    managed: int,
+    allowed: bool,
+    *,
+    pruned: int | None = None,
+    what: str = "managed instances",
+) -> None:
     """Raise PlanError when ``prunes`` remove more than half of the ``managed`` instances and
-    that is not ``allowed``."""
-    pruned = sum(len(p.remove) for p in prunes)
+    that is not ``allowed``. ``pruned``/``what``: what the prunes remove when it is not their
+    containers (a Swarm's services)."""
+    if pruned is None:
+        pruned = sum(len(p.remove) for p in prunes)
     if allowed or pruned * 2 <= managed:
         return
     names = ", ".join(p.deployment_id for p in prunes[:5]) + (", ..." if len(prunes) > 5 else "")
     raise PlanError(
-        f"refusing to prune {pruned} of {managed} managed instances in one pass "
+        f"refusing to prune {pruned} of {managed} {what} in one pass "
         f"({len(prunes)} deployment(s) missing from Git: {names}); an empty or truncated "
         "checkout looks exactly like this",
         hint="if removing them is intended, run again with --allow-mass-prune",

@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from syncd.errors import PlanError
 from syncd.plan.model import (
     ActionKind,
     DeploymentPlan,
     FieldChange,
 )
+from syncd.plan.pruning import guard_mass_prune
 from syncd.plan.swarm_model import (
     SwarmChange,
     SwarmDeploymentPlan,
@@ -129,21 +129,14 @@ def plan_swarms(
         _prune(deployment_id, ours[deployment_id])
         for deployment_id in sorted(set(ours) - wanted_ids)
     ]
-    _guard_mass_prune(prunes, sum(len(v) for v in ours.values()), allow_mass_prune)
-    return SwarmPlans(tuple(plans + prunes), tuple(warnings))
-
-
-def _guard_mass_prune(prunes: list[DeploymentPlan], managed: int, allowed: bool) -> None:
-    pruned = sum(len(p.swarm.services) for p in prunes if p.swarm is not None)
-    if allowed or pruned * 2 <= managed:
-        return
-    names = ", ".join(p.deployment_id for p in prunes[:5]) + (", ..." if len(prunes) > 5 else "")
-    raise PlanError(
-        f"refusing to prune {pruned} of {managed} managed Swarm services in one pass "
-        f"({len(prunes)} deployment(s) missing from Git: {names}); an empty or truncated "
-        "checkout looks exactly like this",
-        hint="if removing them is intended, run again with --allow-mass-prune",
+    guard_mass_prune(
+        prunes,
+        sum(len(v) for v in ours.values()),
+        allow_mass_prune,
+        pruned=sum(len(p.swarm.services) for p in prunes if p.swarm is not None),
+        what="managed Swarm services",
     )
+    return SwarmPlans(tuple(plans + prunes), tuple(warnings))
 
 
 def swarm_summary(plan: DeploymentPlan) -> str:

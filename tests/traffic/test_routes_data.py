@@ -216,7 +216,9 @@ def test_a_fixed_host_port_stays_taken_during_a_surge(tmp_path):
     assert recreate.deployments[0].start == (Placement(replica=0, node_id="node-a"),)
 
 
-def test_a_missing_proxy_image_or_a_taken_port_is_a_condition_retried_not_a_failed_version() -> None:
+def test_a_missing_proxy_image_or_a_taken_port_is_a_condition_retried_not_a_failed_version() -> (
+    None
+):
     # Failed is for a version that cannot work; these clear when someone frees the port or loads
     # the image, so the daemon must keep retrying at its capped backoff (issue 17, item 1).
     assert ProxyImageMissing("node-b", "haproxy:9").retryable
