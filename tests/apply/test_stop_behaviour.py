@@ -74,15 +74,7 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_definitions_grace(
     # the definition's grace (3 s) is longer than the apply's default here (FAST_OPTIONS: 2 s)
     assert FAST_OPTIONS.stop_grace_s < 3
     definition = _definition(IGNORES_TERM, stopGracePeriod="3s")
-    repo.write([deployment("depl_noterm", 1, version="1")], [definition])
-    _, report = apply_repo(repo, pool)
-    assert report.ok, report.failures
-    ((node_id, old),) = _containers(engines, "depl_noterm")
-    began = time.time()
-
-    repo.write([deployment("depl_noterm", 1, version="2")], [definition])
-    _, report = apply_repo(repo, pool)
-    assert report.ok, report.failures
+    node_id, old, began = _roll_version_1_to_2(engines, pool, repo, "depl_noterm", definition)
     assert all(c["Id"] != old["Id"] for _, c in _containers(engines, "depl_noterm"))
     signals = _kill_signals(engines, node_id, old["Id"], began)
     assert [signal for signal, _ in signals] == ["15", "9"], signals  # SIGTERM, then SIGKILL
@@ -98,15 +90,21 @@ def test_a_definition_with_stop_signal_sigint_gets_sigint(
     out.mkdir()
     volumes = [{"source": str(out), "target": "/out"}]
     definition = _definition(REPORTS_INT, stopSignal="SIGINT", volumes=volumes)
-    repo.write([deployment("depl_sigint", 1, version="1")], [definition])
-    _, report = apply_repo(repo, pool)
-    assert report.ok, report.failures
-    ((node_id, old),) = _containers(engines, "depl_sigint")
-    began = time.time()
-
-    repo.write([deployment("depl_sigint", 1, version="2")], [definition])
-    _, report = apply_repo(repo, pool)
-    assert report.ok, report.failures
+    node_id, old, began = _roll_version_1_to_2(engines, pool, repo, "depl_sigint", definition)
     assert (out / "signal").read_text().strip() == "INT"
     signals = _kill_signals(engines, node_id, old["Id"], began)
     assert [signal for signal, _ in signals] == ["2"], signals  # once: never sent twice
+
+
+def _roll_version_1_to_2(engines, pool, repo, deployment_id: str, definition):  # type: ignore[no-untyped-def]
+    """Apply version 1 of one replica, then roll it to version 2; returns the node, the old
+    container (as listed) and the wall-clock time just before the roll, for the kill events."""
+    repo.write([deployment(deployment_id, 1, version="1")], [definition])
+    _, report = apply_repo(repo, pool)
+    assert report.ok, report.failures
+    ((node_id, old),) = _containers(engines, deployment_id)
+    began = time.time()
+    repo.write([deployment(deployment_id, 1, version="2")], [definition])
+    _, report = apply_repo(repo, pool)
+    assert report.ok, report.failures
+    return node_id, old, began
