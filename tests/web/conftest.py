@@ -73,6 +73,22 @@ class RunningDaemon:
         assert isinstance(body, dict)
         return body["rollouts"]
 
+    def wait_running(self, deployment_id: str, replicas: int, timeout: float = 90) -> None:
+        """Wait until the status shows ``deployment_id`` OK with every replica ready: a first
+        pass can finish with a replica still starting on a loaded machine, and a plan made
+        then would replace it as failed rather than roll it."""
+
+        def running() -> bool:
+            status, body, _ = self.get("/api/status")
+            if status != 200:
+                return False
+            found = [d for d in json.loads(body)["deployments"] if d["id"] == deployment_id]
+            return bool(found) and found[0]["status"] == "OK" and (
+                found[0]["readyReplicas"] == replicas
+            )
+
+        wait_for(running, timeout, f"{deployment_id} OK with {replicas} ready")
+
     def push_unrelated_head(self, files: dict[str, str], message: str) -> str:
         """Force-push a commit that does not descend from the applied one (a history rewrite):
         the rollback guard refuses it, whatever its files say. Returns its sha."""

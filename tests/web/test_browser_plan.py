@@ -48,6 +48,7 @@ def test_an_invalid_head_shows_its_refusal_and_its_errors(start_page_daemon):
 
 def test_a_head_the_rollback_guard_refuses_shows_what_it_would_change(start_page_daemon):
     daemon = start_page_daemon(replicas=2, web={"openOnLoopback": True})
+    daemon.wait_running("depl_sleeper", 2)
     applied = applied_commit(daemon)
     rewritten = daemon.push_unrelated_head(
         {"definitions/sleeper.yaml": DEFINITION, "deployments/sleeper.yaml": deployment(2, "v2")},
