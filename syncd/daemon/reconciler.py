@@ -20,6 +20,7 @@ from syncd.apply.routes import proxy_troubles
 from syncd.daemon.autoscaler import DeploymentAutoscaler
 from syncd.daemon.commits import Commits, GoodCommit
 from syncd.daemon.config import DaemonSettings
+from syncd.daemon.decisions import Action, RunningJob, decide, ok_details, wanted_replicas
 from syncd.daemon.head_preview import HeadPreviews, autoscaled_counts
 from syncd.daemon.history import HISTORY_FILE, RolloutHistory
 from syncd.daemon.logs import RepeatedErrors
@@ -219,75 +220,51 @@ class Reconciler:
         *,
         dispatch: bool,
     ) -> None:
+        """Decide (decisions.py) and carry the decision out."""
         deployment_id = deployment_plan.deployment_id
         desired = deployment_plan.desired
         print_ = fingerprint(desired) if desired is not None else None
         state = self.states.observe_fingerprint(deployment_id, print_) if print_ else None
         job = self.rollouts.get(deployment_id)
-        if job is not None:
-            if job.fingerprint != print_ and not job.cancel.is_set():
-                log.info(
-                    "%s changed in commit %s: cancelling its rollout of %s",
-                    deployment_id,
-                    result.loaded.revision.commit[:12],
-                    job.commit[:12],
-                )
-                job.cancel.set()
-            return
-        overrides = result.replica_overrides
-        wanted = max(overrides.get(deployment_id, desired.replicas), 1) if desired else 0
-        trouble = proxy_troubles.get(deployment_id)
-        if not deployment_plan.has_changes and trouble and state is not None:
-            # converged, but a node's proxy does not serve it: an error of the node, shown
-            # until a pass finds the proxy serving again
-            updated = self.states.proxy_failing(deployment_id, trouble)
-            self.errors.error(f"deployment:{deployment_id}", f"{deployment_id}: {updated.details}")
-            return
-        if not deployment_plan.has_changes:
-            if state is not None:  # converged, whatever came before (even by hand)
-                self.states.ok(deployment_id, self._ok_details(deployment_plan))
-                self.errors.clear(f"deployment:{deployment_id}")
-                self._converged_replicas[deployment_id] = wanted
-            return
-        if state is not None and state.state == "Failed":
-            return  # until a commit changes it
-        if deployment_plan.unplaceable and not (
-            deployment_plan.start or deployment_plan.remove or deployment_plan.replace
-        ):
-            # Nothing a rollout could do: no room, or the nodes that fit are unreachable. A
-            # condition of the nodes, re-planned every pass, never an attempt that counts.
-            if state is not None:
-                updated = self.states.waiting_for_nodes(
-                    deployment_id,
-                    "; ".join(failure.describe() for failure in deployment_plan.unplaceable),
-                )
-                self.errors.error(
-                    f"deployment:{deployment_id}",
-                    f"{deployment_id}: Error: {updated.details}",
-                )
-            return
-        if state is not None and state.state == "Error" and not state.retry_due():
-            return
-        if not dispatch:
-            return
-        # OK at this commit and this replica count, yet work to do: drift (not autoscaling).
-        healing = (
-            state is not None
-            and state.state == "OK"
-            and self._converged_replicas.get(deployment_id) == wanted
+        wanted = wanted_replicas(deployment_plan, result.replica_overrides)
+        decision = decide(
+            deployment_plan,
+            state,
+            print_,
+            job=RunningJob(job.fingerprint, job.cancel.is_set()) if job is not None else None,
+            proxy_trouble=proxy_troubles.get(deployment_id),
+            converged_at_this_count=self._converged_replicas.get(deployment_id) == wanted,
+            dispatch=dispatch,
         )
-        self.rollouts.submit(result, deployment_plan, print_, healing=healing)
-
-    def _ok_details(self, deployment_plan: DeploymentPlan) -> str:
-        count = len(deployment_plan.keep)
-        sentence = f"{count} of {count} replica{'s' if count != 1 else ''} running and healthy."
-        auto = self.autoscale_status.get(deployment_plan.deployment_id)
-        if auto:
-            sentence = f"{sentence[:-1]}; {auto}."
-        state = self.states.get(deployment_plan.deployment_id)
-        if state is not None and state.last_heal:
-            sentence += f" {state.last_heal}"
-        return sentence
+        action, error_key = decision.action, f"deployment:{deployment_id}"
+        if action is Action.CANCEL_ROLLOUT:
+            assert job is not None
+            log.info(
+                "%s changed in commit %s: cancelling its rollout of %s",
+                deployment_id,
+                result.loaded.revision.commit[:12],
+                job.commit[:12],
+            )
+            job.cancel.set()
+        elif action is Action.PROXY_FAILING:
+            updated = self.states.proxy_failing(deployment_id, proxy_troubles[deployment_id])
+            self.errors.error(error_key, f"{deployment_id}: {updated.details}")
+        elif action is Action.CONVERGED:  # whatever came before (even by hand)
+            details = ok_details(
+                len(deployment_plan.keep),
+                self.autoscale_status.get(deployment_id),
+                state.last_heal if state is not None else None,
+            )
+            self.states.ok(deployment_id, details)
+            self.errors.clear(error_key)
+            self._converged_replicas[deployment_id] = wanted
+        elif action is Action.WAIT_FOR_NODES and state is not None:
+            # A condition of the nodes, re-planned every pass, never an attempt that counts.
+            reasons = (failure.describe() for failure in deployment_plan.unplaceable)
+            updated = self.states.waiting_for_nodes(deployment_id, "; ".join(reasons))
+            self.errors.error(error_key, f"{deployment_id}: Error: {updated.details}")
+        elif action is Action.ROLL_OUT:
+            self.rollouts.submit(result, deployment_plan, print_, healing=decision.healing)
 
     def view(self) -> PassView:
         """Everything the status file, the notes and the metrics are made from."""
