@@ -6,11 +6,7 @@ to its per-deployment rollout jobs through ``dispatch``, and the tests drive it 
 Callers differ in where they stop and in the hooks they pass, never in how the phases compose
 (the shape of gitops-engine's ``pkg/engine/engine.go`` ``Sync``).
 
-The route phase is level-triggered like the rest: the routes each node's proxy should serve are
-derived from what runs (``syncd.plan.routes``), compared with what the proxy reports, and a
-proxy that differs (lost, hand-edited, stale after a restart) is told the derived routes before
-anything is applied. Routes of deployments the plan changes are left to their rollout, whose
-traffic steps move them (``syncd.apply.traffic``).
+The route phase (``routing.py``) tells each node's proxy the routes derived from what runs.
 """
 
 from __future__ import annotations
@@ -23,20 +19,11 @@ from dataclasses import dataclass, field
 
 from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyOptions, ApplyReport, ProgressEvent
-from syncd.apply.routes import (
-    ProxyChange,
-    node_routes,
-    proxy_change,
-    proxy_troubles,
-    route_name,
-    with_proxy_troubles,
-)
-from syncd.apply.traffic import RouteTables
+from syncd.apply.routes import ProxyChange, proxy_troubles, with_proxy_troubles
 from syncd.errors import NodeError, PlanError, UsageError
 from syncd.nodes.pool import NodePool
 from syncd.plan.model import Plan
 from syncd.plan.planner import plan as make_plan
-from syncd.plan.routes import is_routed
 from syncd.spec.cache import ParseCache
 from syncd.spec.models import NodeSpec, SwarmClusterSpec
 from syncd.spec.secrets import SecretProvider
@@ -44,6 +31,7 @@ from syncd.state import ObservedState
 from syncd.sync.handover import newer_commits_seen
 from syncd.sync.loading import LoadedRevision, load_revision
 from syncd.sync.revisions import Revision
+from syncd.sync.routing import heal_routes, proxy_changes
 from syncd.sync.selection import NodeSelection, shard_of
 from syncd.sync.settings import SyncSettings
 
@@ -128,28 +116,18 @@ class Sync:
                 f"no deployment {only!r} in {loaded.revision.root}",
                 hint="see syncd plan for the ids",
             )
-        observed, pool = self.observe(loaded)
-        overrides = dict(replica_overrides(loaded, observed, pool)) if replica_overrides else {}
-        try:
-            the_plan = self.plan(loaded, observed, only=only, replica_overrides=overrides)
-        except PlanError as error:
-            if raise_plan_error:
-                raise
-            return SyncResult(loaded, observed, pool, None, error, overrides)
-        proxy_changes = self.proxy_changes(loaded, observed, pool, the_plan)
-        the_plan = dataclasses.replace(
-            the_plan,
-            proxy_changes=tuple(line for change in proxy_changes for line in change.describe()),
-        )
-        result = SyncResult(
-            loaded,
-            observed,
-            pool,
-            the_plan,
-            replica_overrides=overrides,
-            proxy_changes=proxy_changes,
-        )
-        if dry_run or (review is not None and not review(result)):
+        observed, pool = self.observe(loaded, dry_run=dry_run)
+        if pool is not self._pool and pool is not self._given_pool:
+            # a look at other nodes than the kept pool's (a refused head's): its own pool,
+            # closed with the look, so the pool the rollouts use is never swapped for it
+            try:
+                return self._planned(
+                    loaded, observed, pool, only, replica_overrides, raise_plan_error
+                )
+            finally:
+                pool.close()
+        result = self._planned(loaded, observed, pool, only, replica_overrides, raise_plan_error)
+        if result.plan is None or dry_run or (review is not None and not review(result)):
             return result
         result = dataclasses.replace(result, proxy_errors=self.route(result))
         if dispatch is not None:
@@ -165,6 +143,32 @@ class Sync:
             result.proxy_errors,
         )
         return dataclasses.replace(result, report=with_proxy_troubles(report, troubles))
+
+    def _planned(
+        self,
+        loaded: LoadedRevision,
+        observed: ObservedState,
+        pool: NodePool,
+        only: str | None,
+        replica_overrides: ReplicaOverrides | None,
+        raise_plan_error: bool,
+    ) -> SyncResult:
+        """The replica overrides, the plan and the route phase's look, as a result."""
+        overrides = dict(replica_overrides(loaded, observed, pool)) if replica_overrides else {}
+        try:
+            the_plan = self.plan(loaded, observed, only=only, replica_overrides=overrides)
+        except PlanError as error:
+            if raise_plan_error:
+                raise
+            return SyncResult(loaded, observed, pool, None, error, overrides)
+        changes = self.proxy_changes(loaded, observed, pool, the_plan)
+        the_plan = dataclasses.replace(
+            the_plan,
+            proxy_changes=tuple(line for change in changes for line in change.describe()),
+        )
+        return SyncResult(
+            loaded, observed, pool, the_plan, replica_overrides=overrides, proxy_changes=changes
+        )
 
     # ------------------------------------------------------------------ the phases
 
@@ -186,12 +190,19 @@ class Sync:
         )
         return shard_of(loaded, self.settings.shard)
 
-    def observe(self, loaded: LoadedRevision) -> tuple[ObservedState, NodePool]:
-        """What the selected nodes run; the others are marked unreachable."""
+    def observe(
+        self, loaded: LoadedRevision, *, dry_run: bool = False
+    ) -> tuple[ObservedState, NodePool]:
+        """What the selected nodes run; the others are marked unreachable. A ``dry_run`` over
+        other nodes than the kept pool's gets a pool of its own (the caller closes it)."""
         selection = NodeSelection.of(
             loaded.desired.nodes, self.node_ids, self.settings.only_nodes, loaded.swarms
         )
-        pool = self._pool_for(selection)
+        contacted = (selection.contacted, selection.contacted_swarms)
+        if dry_run and self._pool is not None and self._pool_nodes != contacted:
+            pool = selection.open_pool()
+        else:
+            pool = self._pool_for(selection)
         return selection.observe(pool), pool
 
     def plan(
@@ -220,50 +231,12 @@ class Sync:
     def proxy_changes(
         self, loaded: LoadedRevision, observed: ObservedState, pool: NodePool, the_plan: Plan
     ) -> tuple[ProxyChange, ...]:
-        """The route phase's look: every reachable node that runs a routed deployment's
-        instance, its proxy observed, and what it must be told (nodes already right: none)."""
-        desired = loaded.desired
-        derived = node_routes(desired.deployments, desired.nodes, observed.instances)
-        if not derived:
-            return ()
-        held = [
-            route_name(d.deployment_id, port)
-            for d in the_plan.deployments
-            if d.has_changes and d.desired is not None and is_routed(d.desired)
-            for port in d.desired.spec.ports
-            if port.routed
-        ]
-        reachable = observed.reachable_node_ids()
-        changes = []
-        for node_id, routes in sorted(derived.items()):
-            if node_id not in reachable:
-                continue
-            try:
-                state = pool.proxy(node_id).observe()
-            except NodeError as exc:  # the node went away since it was observed
-                log.warning("cannot read the proxy on %s: %s", node_id, exc.message)
-                continue
-            served = state.routes if state.running else ()
-            change = proxy_change(
-                node_id, routes, served, running=state.running, error=state.error, held=held
-            )
-            if change is not None:
-                changes.append(change)
-        return tuple(changes)
+        """The route phase's look (routing.py)."""
+        return proxy_changes(loaded, observed, pool, the_plan)
 
     def route(self, result: SyncResult) -> dict[str, NodeError]:
-        """The route phase's act: tell each proxy of the plan's ``proxy_changes`` its routes.
-        A proxy that refuses (its image missing, its port held by something else) is an error
-        of that node; nothing that runs is touched, and the rest of the pass goes on."""
-        errors: dict[str, NodeError] = {}
-        tables = RouteTables(result.pool, result.loaded.desired.nodes)
-        for change in result.proxy_changes:
-            try:
-                tables.heal(change)
-            except NodeError as exc:
-                log.error("proxy on %s: %s", change.node_id, exc.message)
-                errors[change.node_id] = exc
-        return errors
+        """The route phase's act (routing.py)."""
+        return heal_routes(result.pool, result.loaded.desired.nodes, result.proxy_changes)
 
     def apply(
         self,

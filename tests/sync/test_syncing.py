@@ -12,7 +12,7 @@ from syncd.apply.report import ApplyReport, DeploymentResult
 from syncd.errors import PlanError, UsageError
 from syncd.sync import Revision, Sync, SyncResult, SyncSettings, syncing
 from syncd.sync.selection import NOT_IN_ONLY_NODES, NOT_NAMED
-from tests.sync.conftest import ReportingPool, running
+from tests.sync.conftest import ReportingPool, running, write_repo
 
 
 @pytest.fixture
@@ -160,14 +160,48 @@ def test_the_pool_is_kept_while_the_selection_stays_and_closed_when_it_changes(
     busy: set[int] = set()
     sync = Sync(environ={}, pool_in_use=lambda pool: id(pool) in busy)
     revision = Revision(repo_with({"depl_web": 1}))
-    first = sync.run(revision, dry_run=True).pool
-    assert sync.run(revision, dry_run=True).pool is first
+
+    def passed() -> Any:  # the daemon's pass: its rollout jobs take the plan
+        return sync.run(revision, dispatch=lambda result: None).pool
+
+    first = passed()
+    assert passed() is first
     sync.settings = SyncSettings(only_nodes=frozenset({"node-a"}))
-    second = sync.run(revision, dry_run=True).pool
-    assert second is not first and first.closed  # type: ignore[attr-defined]
+    second = passed()
+    assert second is not first and first.closed
     busy.add(id(second))  # a rollout still drives it
     sync.settings = SyncSettings()
-    third = sync.run(revision, dry_run=True).pool
-    assert third is not second and not second.closed  # type: ignore[attr-defined]
+    third = passed()
+    assert third is not second and not second.closed
     sync.close()
-    assert third.closed  # type: ignore[attr-defined]
+    assert third.closed
+
+
+def test_a_dry_run_over_other_nodes_looks_through_a_pool_of_its_own(
+    repo_with: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused head's preview may name other nodes than the applied commit: its look must
+    not swap out (or close) the pool the applied commit's rollouts drive."""
+    opened: list[ReportingPool] = []
+
+    def open_pool(selection: Any) -> ReportingPool:
+        opened.append(ReportingPool(tuple(n.id for n in selection.contacted)))
+        return opened[-1]
+
+    monkeypatch.setattr(syncing.NodeSelection, "open_pool", open_pool)
+    sync = Sync(environ={})
+    applied = Revision(repo_with({"depl_web": 1}, nodes=("node-a",)))
+    kept = sync.run(applied, dispatch=lambda result: None).pool
+    head = Revision(write_repo(tmp_path_of(applied) / "head", {"depl_web": 2}))
+    look = sync.run(head, dry_run=True)
+    assert look.plan is not None and look.plan.has_changes
+    assert look.pool is not kept and look.pool.closed  # type: ignore[attr-defined]
+    assert not kept.closed  # type: ignore[attr-defined]
+    assert sync.run(applied, dispatch=lambda result: None).pool is kept  # nothing reopened
+    assert [p.node_ids for p in opened] == [("node-a",), ("node-a", "node-b")]
+    same_nodes = sync.run(applied, dry_run=True)  # the kept pool's nodes: it is shared
+    assert same_nodes.pool is kept and not kept.closed  # type: ignore[attr-defined]
+
+
+def tmp_path_of(revision: Revision) -> Path:
+    return revision.root.parent
