@@ -121,6 +121,8 @@ class Commits:
         self.state = SourceState()
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
+        # the refused head was loaded and its own files are the problem (not a guard's refusal)
+        self.head_does_not_load = False
         self.commit_subject = ""
         # The last commit applied, kept across restarts for the rollback guard.
         self._applied_file = settings.state_dir / APPLIED_FILE
@@ -168,7 +170,7 @@ class Commits:
         refused head never leaves a restarted daemon with nothing to reconcile."""
         self._evaluate(sha)
         last = self.last_applied
-        refused = self.invalid
+        refused, does_not_load = self.invalid, self.head_does_not_load
         if (
             self.good is None
             and refused is not None
@@ -178,7 +180,7 @@ class Commits:
             assert last is not None
             log.info("keeping %s applied, the commit applied before the restart", last[:12])
             self._evaluate(last)
-            self.invalid = refused
+            self.invalid, self.head_does_not_load = refused, does_not_load
 
     def _evaluate(self, sha: str) -> None:
         policy = self.settings.repo.signatures
@@ -262,6 +264,7 @@ class Commits:
 
     def _refuse(self, sha: str, problems: list[SpecProblem], why: str) -> None:
         self.invalid = (sha, list(problems))
+        self.head_does_not_load = why == "invalid"
         keeping = f"; keeping {self.good.sha[:12]} applied" if self.good else ""
         log.error("commit %s is %s, nothing changes%s:", sha[:12], why, keeping)
         # A commit with thousands of problems must not write thousands of log lines.

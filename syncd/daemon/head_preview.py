@@ -61,16 +61,25 @@ class HeadPreviews:
         refused: tuple[str, Sequence[SpecProblem]] | None,
         applied: DesiredState | None,
         replica_overrides: Mapping[str, int],
+        *,
+        does_not_load: bool = False,
     ) -> None:
         """Keep the preview of ``refused`` (the head's sha and why it is refused; None: the
         head is applied), making it when the head is new. ``applied``: the applied commit's
         desired state, which the fields are compared with; ``replica_overrides``: the
-        autoscaler's counts of the last pass, so the preview shows no scaling it would not do."""
+        autoscaler's counts of the last pass, so the preview shows no scaling it would not do.
+        ``does_not_load``: the head was loaded and refused for its own files, so its problems
+        are its load errors already: nothing is checked out or loaded again."""
         if refused is None:
             self.current = None
             return
         sha, problems = refused
         if self.current is not None and self.current.sha == sha:
+            return
+        if does_not_load:
+            self.current = RefusedHead(
+                sha, tuple(problems), time.time(), load_problems=tuple(problems)
+            )
             return
         started = time.monotonic()
         try:

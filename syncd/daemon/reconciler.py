@@ -141,6 +141,7 @@ class Reconciler:
                 commits.invalid,
                 commits.good.desired if commits.good is not None else None,
                 autoscaled_counts(self.last_plan),
+                does_not_load=commits.head_does_not_load,
             )
         self.passes += 1
         self.last_pass_at = time.time()

@@ -98,3 +98,18 @@ def test_a_sha_missing_from_the_checkout_is_said_not_raised(tmp_path):
     previews.consider(("0" * 40, WHY), None, {})
     refused = previews.current
     assert refused is not None and refused.plan is None and refused.preview_error
+
+
+def test_a_head_the_daemon_already_loaded_keeps_its_errors_without_a_second_load(tmp_path):
+    """The daemon loaded the head and refused it for its files: those problems are the
+    preview; nothing is checked out again (a sha the checkout lacks shows it: no error)."""
+    settings, _applied_sha = checkout_with(tmp_path, replicas=2)
+    pool = ReportingPool()
+    previews = HeadPreviews(settings, Sync(pool=pool, environ={}))  # type: ignore[arg-type]
+    problems = (SpecProblem("deployments/depl_web.yaml", 3, 1, "$.replica", "unknown field"),)
+    previews.consider(("0" * 40, problems), None, {}, does_not_load=True)
+    refused = previews.current
+    assert refused is not None and refused.preview_error is None and refused.plan is None
+    assert refused.load_problems == problems and refused.problems == problems
+    assert pool.observed == 0
+    assert not (settings.state_dir / SCRATCH_DIR).exists()
