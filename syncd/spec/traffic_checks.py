@@ -115,6 +115,8 @@ def routed_port_collisions(
         if definition is None:
             continue  # reported by the reference checks
         ports = [f"{p.host}/{p.protocol}" for p in definition.model.ports if p.routed]
+        if not ports:
+            continue  # most deployments route nothing: no node list (deployments x nodes) for them
         hosts = [node.id for node in nodes if _may_run_on(item.model, node)]
         for port in dict.fromkeys(ports):
             for holder, holder_hosts in claims.get(port, []):
