@@ -18,9 +18,10 @@ import pytest
 from syncd.nodes.pool import NodePool
 from tests.apply.applykit import TestRepo, apply_repo, deployment, service_definition
 
-# The test service, but it takes a second to shut down after SIGTERM (as a real one finishing
-# its work would), so the stops of one batch are still running when the next batch starts.
-SLOW_TO_STOP = "trap 'sleep 1; exit 0' TERM; touch /tmp/ready; while :; do sleep 1 & wait; done"
+# The test service, but it takes 3 seconds to shut down after SIGTERM (as a real one finishing
+# its work would), so the stops of one batch are still running when the next batch starts (with
+# 1 s, a loaded machine's slow health checks let every stop end before the next batch began).
+SLOW_TO_STOP = "trap 'sleep 3; exit 0' TERM; touch /tmp/ready; while :; do sleep 1 & wait; done"
 
 
 @dataclass(frozen=True)

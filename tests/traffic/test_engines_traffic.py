@@ -60,7 +60,8 @@ def test_a_canary_at_10_percent_gets_10_percent_and_a_failing_one_is_reverted(
 ) -> None:
     canary = {
         "type": "Canary",
-        "steps": [{"weight": 10, "pause": "20s"}],
+        # long enough for 1,000 requests at 10 % even on a loaded machine (773 in 20 s at load 30)
+        "steps": [{"weight": 10, "pause": "30s"}],
         "keepOldFor": "1s",
         "drainTimeout": "5s",
     }

@@ -33,8 +33,11 @@ from syncd.nodes.proxy.model import ProxyState, Route
 from syncd.spec.models import ProxySettings
 from syncd.state import LABEL_MANAGED, LABEL_OWNER
 
-#: how long a reload may take before its new workers serve the new config
-RELOAD_TIMEOUT_S = 10.0
+#: how long a reload may take before its new workers serve the new config. A safety net, not a
+#: pace: a reload takes well under a second, but each look at the workers is an exec in the
+#: proxy's container, which a loaded engine can take seconds to run (10 s ran out on a CI machine
+#: at load 30 while the proxy had loaded fine, failing a rollout it had served)
+RELOAD_TIMEOUT_S = 30.0
 _POLL_S = 0.05
 
 
