@@ -46,10 +46,12 @@ class CommitFiles:
         self._root = root
         self._unchanged = unchanged
         self.exists = exists  # whether the folder is there at that commit
+        self._kinds = {os.fsdecode(path): kind for _, kind, _, path in entries}
         #: relative path -> blob id of every file under the folder
         self.blob_ids = {
             os.fsdecode(path): blob for _, kind, blob, path in entries if kind == "blob"
         }
+        self._discovered = discover_listed(self.blob_ids)
         self._bytes: dict[str, bytes] | None = None
         self._written: set[bytes] = set()
 
@@ -60,7 +62,7 @@ class CommitFiles:
 
     def discover(self) -> Discovered:
         """The YAML files of the folder, as ``discover`` finds them in a checkout."""
-        return discover_listed(self.blob_ids), []
+        return list(self._discovered), []
 
     def read(self, relative: str, limit: int) -> bytes | SpecProblem:
         """One file's bytes from the commit; the first read streams every file the load will
@@ -79,9 +81,7 @@ class CommitFiles:
 
     def _read_wanted(self) -> dict[str, bytes]:
         wanted = [
-            path
-            for path, _ in discover_listed(self.blob_ids)
-            if self._unchanged.get(path) != self.blob_ids[path]
+            path for path, _ in self._discovered if self._unchanged.get(path) != self.blob_ids[path]
         ]
         blobs = read_blobs(self._repo_path, [self.blob_ids[path] for path in wanted])
         return dict(zip(wanted, blobs, strict=True))
@@ -89,7 +89,9 @@ class CommitFiles:
     def materialise(self, paths: Iterable[str]) -> None:
         """Write the commit's entries at or under ``paths`` (and the folders above them) into
         ``root``, as a checkout would. Raises GitCommandError."""
-        wanted = set(paths)
+        wanted = {path for path in paths if path == "." or path in self._kinds}
+        if not wanted:  # the usual case: no build context, no shards.yaml
+            return
         selected = [
             entry
             for entry in self._entries
@@ -123,17 +125,17 @@ def commit_files(
     the folder (``exists`` says whether the commit has it). None when a symlink lies at, above
     or under the folder (check it out instead). ``unchanged``: ``path -> blob id`` of files
     whose parse the caller holds (not read unless asked for). Raises GitCommandError."""
-    prefix = "" if inside == "." else inside + "/"
+    folder = b"" if inside == "." else os.fsencode(inside)
+    prefix = folder + b"/" if folder else b""
     below: list[TreeEntry] = []
     exists = not prefix
-    for mode, kind, blob, raw in tree_entries(repo_path, sha):
-        path = os.fsdecode(raw)
-        if path == inside:
+    for mode, kind, blob, path in tree_entries(repo_path, sha):
+        if path == folder:
             exists = kind != "blob"  # a folder, or a submodule (an empty folder in a checkout)
         if path.startswith(prefix):
             if mode == _MODE_SYMLINK:
                 return None
-            below.append((mode, kind, blob, os.fsencode(path[len(prefix) :])))
-        elif mode == _MODE_SYMLINK and (path == inside or inside.startswith(path + "/")):
+            below.append((mode, kind, blob, path[len(prefix) :]))
+        elif mode == _MODE_SYMLINK and (path == folder or folder.startswith(path + b"/")):
             return None
     return CommitFiles(repo_path, below, root, unchanged or {}, exists=exists)

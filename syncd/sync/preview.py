@@ -29,7 +29,13 @@ from syncd.errors import SpecError, UsageError
 from syncd.source.commit_files import CommitFiles, commit_files
 from syncd.source.gitcommand import source_error
 from syncd.source.revisions import resolve_revision
-from syncd.spec.cache import ParseCache, blob_ids_of_revision, git_output, work_tree_state
+from syncd.spec.cache import (
+    ParseCache,
+    TreeState,
+    blob_ids_of_revision,
+    git_output,
+    work_tree_state,
+)
 from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredState
 from syncd.spec.rendering import render_desired
@@ -55,9 +61,14 @@ def load_base_and_head(
     hints = invalid_hint or {}
     cache = ParseCache()
     base_desired, base_blobs = _load_commit(folder, base, cache, environ, hints.get(base), {})
-    if _folder_is_commit(folder, head):
-        head_desired = _desired(worktree_revision(folder), cache, environ, hints.get(head))
-        return base_desired, head_desired
+    work_tree = _folder_as_commit(folder, head)
+    if work_tree is not None:
+        revision, state = work_tree
+        cache.register_tree(folder, state.blob_ids)  # just listed: no second ls-files
+        try:
+            return base_desired, _desired(revision, cache, environ, hints.get(head))
+        finally:
+            cache.forget_tree(folder)
     at_head, _ = _load_commit(folder, head, cache, environ, hints.get(head), base_blobs)
     if at_head is None:
         raise UsageError(
@@ -142,21 +153,24 @@ def _checkout(folder: Path, rev: str, cache: ParseCache) -> Iterator[Revision]:
             cache.forget_tree(revision.root)
 
 
-def _folder_is_commit(folder: Path, rev: str) -> bool:
-    """Whether the files under ``folder`` are exactly those of commit ``rev`` there: the work
-    tree is at ``rev``, nothing under the folder is staged, modified, untracked or ignored, and
-    no submodule lies under it (a checkout writes a submodule as an empty directory; the work
-    tree may hold its files)."""
+def _folder_as_commit(folder: Path, rev: str) -> tuple[Revision, TreeState] | None:
+    """``folder`` as a revision, with Git's listing of it, when its files are exactly those of
+    commit ``rev`` there: the work tree is at ``rev``, nothing under the folder is staged,
+    modified, untracked or ignored, and no submodule lies under it (a checkout writes a
+    submodule as an empty directory; the work tree may hold its files). Else None."""
     resolved = git_output(folder, "rev-parse", "--verify", "--end-of-options", rev + "^{commit}")
-    if resolved is None or worktree_revision(folder).sha != resolved.decode().strip():
-        return False
+    if resolved is None:
+        return None
+    revision = worktree_revision(folder)
+    if revision.sha != resolved.decode().strip():
+        return None
     state = work_tree_state(folder)  # counts ignored files too, which worktree_revision does not
     if state is None or not state.clean:
-        return False
+        return None
     listing = git_output(folder, "ls-files", "-z", "-s")
-    return listing is not None and not any(
-        record.startswith(_MODE_GITLINK) for record in listing.split(b"\0")
-    )
+    if listing is None or any(record.startswith(_MODE_GITLINK) for record in listing.split(b"\0")):
+        return None
+    return revision, state
 
 
 def _register_checkout(cache: ParseCache, folder: Path, revision: Revision) -> None:
