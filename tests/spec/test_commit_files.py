@@ -9,7 +9,6 @@ import dataclasses
 import importlib.util
 import os
 import shutil
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,14 @@ from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
 from tests.source.gitrepos import GIT_ENV, git
-from tests.spec.conftest import DEFINITION, DEPLOYMENT, EXAMPLE_REPO, NODE, PROJECT_ROOT
+from tests.spec.conftest import (
+    DEFINITION,
+    DEPLOYMENT,
+    EXAMPLE_REPO,
+    NODE,
+    PROJECT_ROOT,
+    write_repo,
+)
 
 KEEP_ENV = {"HOME": "/root"}  # what {{env:...}} references in example-repo resolve to
 
@@ -38,13 +44,7 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def committed(root: Path, files: dict[str, str | bytes]) -> str:
     """``files`` written under a new repository at ``root`` and committed; the sha."""
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(textwrap.dedent(content))
+    write_repo(root, files)
     return commit_all(root)
 
 
