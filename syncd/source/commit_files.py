@@ -46,7 +46,7 @@ class CommitFiles:
         self._root = root
         self._unchanged = unchanged
         self.exists = exists  # whether the folder is there at that commit
-        self._kinds = {os.fsdecode(path): kind for _, kind, _, path in entries}
+        self._paths = {os.fsdecode(path) for _, _, _, path in entries}
         #: relative path -> blob id of every file under the folder
         self.blob_ids = {
             os.fsdecode(path): blob for _, kind, blob, path in entries if kind == "blob"
@@ -80,6 +80,7 @@ class CommitFiles:
         return data
 
     def _read_wanted(self) -> dict[str, bytes]:
+        """The bytes of every discovered file but the unchanged ones, from one stream."""
         wanted = [
             path for path, _ in self._discovered if self._unchanged.get(path) != self.blob_ids[path]
         ]
@@ -89,7 +90,7 @@ class CommitFiles:
     def materialise(self, paths: Iterable[str]) -> None:
         """Write the commit's entries at or under ``paths`` (and the folders above them) into
         ``root``, as a checkout would. Raises GitCommandError."""
-        wanted = {path for path in paths if path == "." or path in self._kinds}
+        wanted = {path for path in paths if path == "." or path in self._paths}
         if not wanted:  # the usual case: no build context, no shards.yaml
             return
         selected = [
