@@ -12,10 +12,12 @@ layout of ``bench_scaling.py``): the base, and a head that changes a few deploym
 pull request does (two env changes, one scale, one removed, one added). It then runs the
 command as a new process ``--runs`` times and prints the median wall time (exec to exit), and
 one ``-X importtime`` run's import total, and the phases of one run in process under cProfile
-(cumulative seconds of the checkout, the load, rendering, the offline plan and the markdown;
-inflated by the profiler, read them as shares). With ``--code DIR`` the same repositories are planned
-by the checkout in DIR too, runs alternated, and the ratio is printed (one run, one machine
-load: trust the ratio over the raw figures on a shared machine).
+(cumulative seconds of the checkout or the reads from Git, the load, rendering, the offline plan
+and the markdown; inflated by the profiler, read them as shares; the blob stream is read inside
+the load). ``--head-elsewhere`` leaves the work tree at the base, so the head is read from Git
+too (a preview run outside the pull request's checkout). With ``--code DIR`` the same
+repositories are planned by the checkout in DIR too, runs alternated, and the ratio is printed
+(one run, one machine load: trust the ratio over the raw figures on a shared machine).
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ def import_seconds(code: Path, root: Path) -> tuple[float, list[tuple[int, str]]
 #: the functions whose cumulative time is a phase of the preview: (file suffix, function name)
 PHASES = {
     "checkout": ("syncd/source/revisions.py", "checkout_revision"),
+    # a commit read from Git: the listing, and the blob stream (inside the load's time)
+    "ls-tree": ("syncd/source/commit_files.py", "commit_files"),
+    "cat-file": ("syncd/source/commit_files.py", "_read_wanted"),
     "load": ("syncd/spec/repository.py", "load_repository"),
     "render": ("syncd/spec/rendering.py", "render_desired"),
     "plan": ("syncd/plan/offline.py", "plan_offline"),
@@ -154,6 +159,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", nargs="*", help="DxN, e.g. 1000x100 (default: 1,000 and 10,000)")
     parser.add_argument("--code", type=Path, help="another checkout to compare with (before)")
+    parser.add_argument(
+        "--head-elsewhere",
+        action="store_true",
+        help="leave the work tree at the base, so the head is a commit to read as well",
+    )
     args = parser.parse_args()
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes] if args.sizes else SIZES
     print(f"python {sys.version.split()[0]}, median of {args.runs} runs, seconds exec to exit")
@@ -163,6 +173,8 @@ def main() -> None:
             root = Path(tmp)
             write_repo(root, deployments, nodes)
             write_pull_request(root, deployments)
+            if args.head_elsewhere:
+                git(root, "checkout", "-q", "main~1")
             ours: list[float] = []
             theirs: list[float] = []
             for _ in range(args.runs):  # alternated, so both sides see the same machine load

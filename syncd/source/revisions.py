@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import git
@@ -18,6 +19,9 @@ from gitdb.exc import BadName, BadObject
 
 from syncd.errors import SourceError
 from syncd.source.gitcommand import read_blobs, source_error, tree_entries
+
+# (mode, type, sha, path) as ``tree_entries`` lists them
+TreeEntry = tuple[int, str, str, bytes]
 
 # Git's tree entry modes (git stores only these; see `git help fast-import`, "filemodify").
 _MODE_SYMLINK = 0o120000
@@ -116,7 +120,13 @@ def _write_tree(repo_path: Path, sha: str, dest: Path) -> None:
     """Write commit ``sha``'s tree under ``dest``: one ``ls-tree`` for the entries, one
     ``cat-file --batch`` stream for every blob's bytes (GitPython's object layer costs a round
     trip and a stream object per file, most of a 10,000-file checkout's time)."""
-    entries = tree_entries(repo_path, sha)
+    write_entries(repo_path, tree_entries(repo_path, sha), dest)
+
+
+def write_entries(repo_path: Path, entries: Sequence[TreeEntry], dest: Path) -> None:
+    """Write tree entries (``tree_entries``' records, parents before children, paths relative
+    to ``dest``) under ``dest`` as a checkout does; the blobs come in one ``cat-file`` stream.
+    Raises GitCommandError."""
     blobs = [(mode, path) for mode, kind, _, path in entries if kind == "blob"]
     # Git stores one path component per entry and never "." or ".." (fsck rejects them), and
     # ls-tree paths are relative, so writing entries under dest cannot escape it.

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.errors import SpecError, SpecProblem
+from syncd.spec.file_source import Discovered, RepoFiles, file_too_big
 from syncd.spec.loading import MAX_FILE_BYTES, Document, load_yaml
 from syncd.spec.schemas import did_you_mean
 
@@ -44,9 +45,10 @@ def repository_files(root: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Ite
     """Every file of the repository at ``root`` that syncd reads, with its documents, in path
     order. Files that cannot be read or parsed are left out: ``load_repository`` is where their
     problems are reported; a caller of this wants what the readable files say."""
-    files, _ = discover(root)
+    source = DirectoryFiles(root)
+    files, _ = source.discover()
     for relative, folder_kind in files:
-        documents, _ = file_documents(root, relative, folder_kind, max_file_bytes)
+        documents, _ = file_documents(source, relative, folder_kind, max_file_bytes)
         if documents:
             yield RepoFile(relative, tuple(documents))
 
@@ -117,24 +119,44 @@ def discover(root: Path) -> tuple[list[tuple[str, str | None]], list[SpecProblem
     return found, problems
 
 
-def _read(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
-    """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
-    with open(os.path.join(root, relative), "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > limit:
-            return SpecProblem(
-                relative,
-                1,
-                1,
-                "$",
-                f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
-            )
-        # read by its size: read(limit + 1) allocates the whole 1 MiB limit for every file
-        return handle.read(min(size, limit) + 1)
+def discover_listed(paths: Iterable[str]) -> list[tuple[str, str | None]]:
+    """``discover``'s answer for a listing of regular files (a Git tree with no symlink): the
+    YAML files outside hidden directories, with the kind their top folder gives, sorted."""
+    found: list[tuple[str, str | None]] = []
+    for path in paths:
+        *folders, name = path.split("/")
+        if not name.endswith(YAML_SUFFIXES) or any(part.startswith(".") for part in folders):
+            continue
+        found.append((path, FOLDERS.get(folders[0]) if folders else None))
+    found.sort()
+    return found
+
+
+@dataclass(frozen=True)
+class DirectoryFiles:
+    """The files of the repository at ``root``, read from disk (``RepoFiles``)."""
+
+    root: Path
+
+    def discover(self) -> Discovered:
+        """See ``discover``."""
+        return discover(self.root)
+
+    def read(self, relative: str, limit: int) -> bytes | SpecProblem:
+        """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
+        with open(os.path.join(self.root, relative), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                return file_too_big(relative, size, limit)
+            # read by its size: read(limit + 1) allocates the whole 1 MiB limit for every file
+            return handle.read(min(size, limit) + 1)
+
+    def materialise(self, paths: Iterable[str]) -> None:
+        """Nothing to do: every path is on disk already."""
 
 
 def file_documents(
-    root: Path,
+    files: RepoFiles,
     relative: str,
     folder_kind: str | None,
     max_file_bytes: int = MAX_FILE_BYTES,
@@ -145,11 +167,11 @@ def file_documents(
     the bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
     if data is None:
         try:
-            read = _read(root, relative, max_file_bytes)
+            read = files.read(relative, max_file_bytes)
         except OSError as exc:
             return [], [SpecProblem(relative, 1, 1, "$", f"cannot read: {exc.strerror}")]
     elif len(data) > max_file_bytes:
-        read = _read(root, relative, max_file_bytes)
+        read = files.read(relative, max_file_bytes)
     else:
         read = data
     if isinstance(read, SpecProblem):

@@ -5,17 +5,19 @@ Which files are read, and how, is ``syncd.spec.discovery`` (the layout is descri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import node_checks, reference_checks, validation
 from syncd.spec.converting import convert
-from syncd.spec.discovery import KINDS, discover, file_documents
+from syncd.spec.discovery import KINDS, DirectoryFiles, file_documents
+from syncd.spec.file_source import RepoFiles
 from syncd.spec.loading import MAX_FILE_BYTES, Document
 from syncd.spec.models import Definition, Deployment, NodeSpec, RepoSpec, SwarmClusterSpec
-from syncd.spec.shards import check_assignment, load_shards
+from syncd.spec.shards import SHARDS_FILE, check_assignment, load_shards
 from syncd.spec.validation import Loaded, Rejected
 
 if TYPE_CHECKING:  # only a type: load_repository calls the cache it is given
@@ -86,12 +88,16 @@ ParsedFile = tuple[list[tuple[str, "Loaded[Any]"]], list[SpecProblem], list[Reje
 
 
 def _parse_file(
-    root: Path, relative: str, folder_kind: str | None, max_file_bytes: int, data: bytes | None
+    files: RepoFiles,
+    relative: str,
+    folder_kind: str | None,
+    max_file_bytes: int,
+    data: bytes | None,
 ) -> ParsedFile:
     """Parse and convert one file: its (kind, model) items and its problems. Depends on the
     file's bytes and path alone, so ``ParseCache`` can keep the result by blob id. ``data``: the
     bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
-    documents, problems = file_documents(root, relative, folder_kind, max_file_bytes, data)
+    documents, problems = file_documents(files, relative, folder_kind, max_file_bytes, data)
     items: list[tuple[str, Loaded[Any]]] = []
     rejected: list[Rejected] = []
     for kind, document in documents:
@@ -107,7 +113,7 @@ def _parse_file(
 
 
 def load_repository(
-    root: Path,
+    root: Path | RepoFiles,
     *,
     revision: str | None = None,
     extra_nodes: Sequence[NodeSpec] = (),
@@ -118,37 +124,63 @@ def load_repository(
 
     Raises one SpecError listing every problem of every file (schema, quantities, references
     across files). ``extra_nodes`` (from the daemon's configuration) count as declared nodes
-    for targetRegions. Problems and notes name files relative to ``root``. With a ``cache``
+    for targetRegions. Problems and notes name files relative to ``root``: a directory, or a
+    ``RepoFiles`` (a commit read from Git, ``syncd.source.commit_files``). With a ``cache``
     (kept across calls), a file whose Git blob id is unchanged is not read or parsed again, and
     an unchanged clean tree is not even walked.
     """
+    files = DirectoryFiles(Path(root)) if isinstance(root, (str, Path)) else root
     if cache is not None:
         arguments = (revision, tuple(extra_nodes), max_file_bytes)
         result: RepoSpec = cache.load(
-            Path(root),
+            files.root,
             arguments,
-            lambda: _load_repository(root, revision, extra_nodes, max_file_bytes, cache),
+            lambda: _load_repository(files, revision, extra_nodes, max_file_bytes, cache),
         )
         return result
-    return _load_repository(root, revision, extra_nodes, max_file_bytes, None)
+    return _load_repository(files, revision, extra_nodes, max_file_bytes, None)
+
+
+def _parser(files: RepoFiles, cache: ParseCache | None) -> Callable[..., ParsedFile]:
+    """``_parse_file`` reading from ``files``, behind the cache when there is one (the cache
+    hands back ``files.root``, which the parse ignores: bytes come from ``files``)."""
+
+    def parse(
+        root: Path, relative: str, folder_kind: str | None, limit: int, data: bytes | None
+    ) -> ParsedFile:
+        return _parse_file(files, relative, folder_kind, limit, data)
+
+    return parse if cache is None else cache.wrap(files.root, parse)
+
+
+def _local_build_paths(definitions: list[Loaded[Any]]) -> Iterator[str]:
+    """The build context of each definition that may build from a folder of this repository,
+    normalised; a path that leaves the repository is left out (validation refuses it)."""
+    for item in definitions:
+        repository = item.model.repository
+        if repository is None:
+            continue
+        context = posixpath.normpath(posixpath.join(repository.url, repository.build_context))
+        if not (context.startswith("/") or context == ".." or context.startswith("../")):
+            yield context
 
 
 def _load_repository(
-    root: Path,
+    files: RepoFiles,
     revision: str | None,
     extra_nodes: Sequence[NodeSpec],
     max_file_bytes: int,
     cache: ParseCache | None,
 ) -> RepoSpec:
-    root = Path(root)
+    root = files.root
     if not root.is_dir():
         raise UsageError(f"repository path {str(root)!r} is not a directory")
-    files, problems = discover(root)
+    found, problems = files.discover()
     loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
     notes: list[SpecProblem] = []
-    parse = _parse_file if cache is None else cache.wrap(root, _parse_file)
+    parse = _parser(files, cache)
     rejected: list[Rejected] = []
-    for relative, folder_kind in files:
+    for relative, folder_kind in found:
         items, file_problems, file_rejected = parse(
             root, relative, folder_kind, max_file_bytes, None
         )
@@ -156,6 +188,8 @@ def _load_repository(
         rejected.extend(file_rejected)
         for kind, item in items:
             loaded[kind].append(item)
+    # the checks below that look at a directory: build contexts on disk, shards.yaml
+    files.materialise([SHARDS_FILE, *_local_build_paths(loaded["Definition"])])
     for item in loaded["Deployment"]:
         problems.extend(validation.check_deployment(item.model, item.document))
     for item in loaded["Definition"]:

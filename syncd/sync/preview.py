@@ -1,24 +1,45 @@
 """The load phase of the offline preview (``syncd plan --base A --head B``): both commits'
 desired states, loaded as cheaply as the files allow.
 
+A commit is read straight from Git (``source.commit_files``: one ``git ls-tree``, one
+``git cat-file --batch`` stream), so no tree is written for it: writing every file of a tree
+was what a preview spent most on where the filesystem is slow at creating files. Only what a
+check needs on disk (a local build context, ``shards.yaml``) is written, to a scratch directory.
+A commit with a symlink in the folder is still checked out as before (the loader follows
+symlinks on disk).
+
 Two commits of a pull request share nearly every file, and Git names each file's bytes (its blob
 id), so one ``ParseCache`` serves both loads: a file the head holds unchanged is taken from the
-base's parse, neither read nor parsed again. Each checkout is registered with its blob ids
-(one ``git ls-tree``), so not even a hash is computed. When the head is the commit the work
-tree holds and nothing in the folder differs from it (the usual CI job: the pull request checked
-out, ``--head HEAD``), the head is loaded from the folder itself: no tree is written for it.
-Writing a tree is what a preview spends most on when the filesystem is slow at creating files.
+base's parse, neither read nor parsed again. When the head is the commit the work tree holds and
+nothing in the folder differs from it (the usual CI job: the pull request checked out,
+``--head HEAD``), the head is loaded from the folder itself.
 """
 
 from __future__ import annotations
 
 import posixpath
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from syncd.spec.cache import ParseCache, blob_ids_of_revision, git_output, work_tree_state
+import git
+
+from syncd.errors import SpecError, UsageError
+from syncd.source.commit_files import CommitFiles, commit_files
+from syncd.source.gitcommand import source_error
+from syncd.source.revisions import resolve_revision
+from syncd.spec.cache import (
+    ParseCache,
+    TreeState,
+    blob_ids_of_revision,
+    git_output,
+    work_tree_state,
+)
+from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredState
+from syncd.spec.rendering import render_desired
+from syncd.spec.repository import load_repository
 from syncd.sync.loading import load_revision
 from syncd.sync.revisions import Revision, checked_out, worktree_revision
 
@@ -39,15 +60,22 @@ def load_base_and_head(
     revision name, as for ``load_revision``. Raises SpecError, SourceError or UsageError."""
     hints = invalid_hint or {}
     cache = ParseCache()
-    base_desired: DesiredState | None = None
-    with checked_out(folder, base) as base_revision:
-        if base_revision.root.is_dir():
-            _register_checkout(cache, folder, base_revision)
-            base_desired = _desired(base_revision, cache, environ, hints.get(base))
-            cache.forget_tree(base_revision.root)
-    with _head_revision(folder, head, cache) as head_revision:
-        head_desired = _desired(head_revision, cache, environ, hints.get(head))
-    return base_desired, head_desired
+    base_desired, base_blobs = _load_commit(folder, base, cache, environ, hints.get(base), {})
+    work_tree = _folder_as_commit(folder, head)
+    if work_tree is not None:
+        revision, state = work_tree
+        cache.register_tree(folder, state.blob_ids)  # just listed: no second ls-files
+        try:
+            return base_desired, _desired(revision, cache, environ, hints.get(head))
+        finally:
+            cache.forget_tree(folder)
+    at_head, _ = _load_commit(folder, head, cache, environ, hints.get(head), base_blobs)
+    if at_head is None:
+        raise UsageError(
+            f"{folder} is not a folder at {head!r}: there is nothing to preview",
+            hint="give a --head where the folder exists, or plan the folder as it is",
+        )
+    return base_desired, at_head
 
 
 def _desired(
@@ -59,13 +87,65 @@ def _desired(
     ).desired
 
 
+def _load_commit(
+    folder: Path,
+    rev: str,
+    cache: ParseCache,
+    environ: Mapping[str, str],
+    hint: str | None,
+    unchanged: Mapping[str, str],
+) -> tuple[DesiredState | None, Mapping[str, str]]:
+    """``folder`` at commit ``rev`` (None when it is no folder there) and its files' blob ids,
+    read from Git; from a checkout when Git cannot serve it (see the module docstring)."""
+    top = git_output(folder, "rev-parse", "--show-toplevel")
+    if top is None:  # not in a work tree: the checkout says so as it always has
+        return _load_checkout(folder, rev, cache, environ, hint)
+    work_tree = Path(top.decode().strip()).resolve()
+    sha = resolve_revision(work_tree, rev)
+    inside = folder.resolve().relative_to(work_tree).as_posix()
+    with tempfile.TemporaryDirectory(prefix="syncd-plan-") as scratch:
+        try:
+            files = commit_files(work_tree, sha, inside, Path(scratch), unchanged)
+            if files is None:  # a symlink in the folder
+                return _load_checkout(folder, rev, cache, environ, hint)
+            if not files.exists:
+                return None, {}
+            return _desired_of_files(files, sha, cache, environ, hint), files.blob_ids
+        except git.GitCommandError as exc:
+            raise source_error(f"cannot read {inside} at commit {sha[:12]}", exc) from exc
+
+
+def _desired_of_files(
+    files: CommitFiles, sha: str, cache: ParseCache, environ: Mapping[str, str], hint: str | None
+) -> DesiredState:
+    """``load_revision`` of the files of a commit as read from Git: the same load and render
+    with the same arguments (no secrets, no config nodes, no remote builds)."""
+    cache.register_tree(files.root, files.blob_ids)
+    try:
+        with collector_paused():  # a pass's data holds no cycles (spec/collector.py)
+            repo = load_repository(files, revision=sha, cache=cache)
+            return render_desired(repo, environ=environ, secrets=None, remote_builds=None)
+    except SpecError as error:
+        if hint is not None:
+            error.hint = hint
+        raise
+    finally:
+        cache.forget_tree(files.root)
+
+
+def _load_checkout(
+    folder: Path, rev: str, cache: ParseCache, environ: Mapping[str, str], hint: str | None
+) -> tuple[DesiredState | None, Mapping[str, str]]:
+    """``folder`` at ``rev`` the long way: the commit's tree written out and loaded from disk."""
+    with _checkout(folder, rev, cache) as revision:
+        if not revision.root.is_dir():
+            return None, {}
+        return _desired(revision, cache, environ, hint), {}
+
+
 @contextmanager
-def _head_revision(folder: Path, head: str, cache: ParseCache) -> Iterator[Revision]:
-    """``folder`` itself when it holds exactly commit ``head``, else a checkout of ``head``."""
-    if _folder_is_commit(folder, head):
-        yield worktree_revision(folder)
-        return
-    with checked_out(folder, head) as revision:
+def _checkout(folder: Path, rev: str, cache: ParseCache) -> Iterator[Revision]:
+    with checked_out(folder, rev) as revision:
         _register_checkout(cache, folder, revision)
         try:
             yield revision
@@ -73,21 +153,24 @@ def _head_revision(folder: Path, head: str, cache: ParseCache) -> Iterator[Revis
             cache.forget_tree(revision.root)
 
 
-def _folder_is_commit(folder: Path, rev: str) -> bool:
-    """Whether the files under ``folder`` are exactly those of commit ``rev`` there: the work
-    tree is at ``rev``, nothing under the folder is staged, modified, untracked or ignored, and
-    no submodule lies under it (a checkout writes a submodule as an empty directory; the work
-    tree may hold its files)."""
+def _folder_as_commit(folder: Path, rev: str) -> tuple[Revision, TreeState] | None:
+    """``folder`` as a revision, with Git's listing of it, when its files are exactly those of
+    commit ``rev`` there: the work tree is at ``rev``, nothing under the folder is staged,
+    modified, untracked or ignored, and no submodule lies under it (a checkout writes a
+    submodule as an empty directory; the work tree may hold its files). Else None."""
     resolved = git_output(folder, "rev-parse", "--verify", "--end-of-options", rev + "^{commit}")
-    if resolved is None or worktree_revision(folder).sha != resolved.decode().strip():
-        return False
+    if resolved is None:
+        return None
+    revision = worktree_revision(folder)
+    if revision.sha != resolved.decode().strip():
+        return None
     state = work_tree_state(folder)  # counts ignored files too, which worktree_revision does not
     if state is None or not state.clean:
-        return False
+        return None
     listing = git_output(folder, "ls-files", "-z", "-s")
-    return listing is not None and not any(
-        record.startswith(_MODE_GITLINK) for record in listing.split(b"\0")
-    )
+    if listing is None or any(record.startswith(_MODE_GITLINK) for record in listing.split(b"\0")):
+        return None
+    return revision, state
 
 
 def _register_checkout(cache: ParseCache, folder: Path, revision: Revision) -> None:

@@ -12,6 +12,7 @@ import pytest
 from toolingkit import PROJECT_ROOT, git, run, write_files
 
 from syncd.cli.plan import _KeepEnvReferences
+from syncd.errors import UsageError
 from syncd.plan import render
 from syncd.plan.offline import plan_offline
 from syncd.sync import checked_out, load_revision
@@ -136,7 +137,8 @@ def test_the_head_read_from_a_clean_work_tree_plans_like_a_checkout(
 
     monkeypatch.setattr(syncd.sync.preview, "checked_out", counting_checkout)
     preview = _preview(folder, "HEAD~1", "HEAD")
-    assert written == ["HEAD~1"]  # the head was read where it is, not written out
+    # the base was read from Git and the head where it is: no commit was written out
+    assert written == []
     assert preview == _two_checkouts(folder, "HEAD~1", "HEAD")
     assert "`same`" not in preview.split("<details>")[0]  # untouched: only counted
     assert "LOG_LEVEL: info -> debug" in preview
@@ -178,3 +180,53 @@ def test_a_head_other_than_the_work_tree_is_checked_out(
     git(pull_request, "checkout", "-q", "HEAD~1", env=clean_env)  # the work tree is the base
     assert _preview(folder, "HEAD", head) == _two_checkouts(folder, "HEAD", head)
     assert "`added`" in _preview(folder, "HEAD", head)
+
+
+def test_a_preview_with_local_build_contexts_plans_like_two_checkouts(
+    pull_request: Path, clean_env: dict[str, str]
+) -> None:
+    """A definition built from a folder of the repository: its context is written for the
+    checks and the content hash, and a change inside it is a new image."""
+    folder = pull_request / "deploy"
+    built = 'id: "def_built"\nrepository:\n  url: ./services/web\n  internalPorts: [8080]\n'
+    write_files(
+        pull_request,
+        {
+            "deploy/definitions/built.yaml": built,
+            "deploy/deployments/built.yaml": 'id: "built"\ndefinitionId: "def_built"\n',
+            "deploy/services/web/Dockerfile": "FROM scratch\nCOPY www /www\n",
+            "deploy/services/web/www/index.html": "one\n",
+        },
+    )
+    git(pull_request, "add", "-A", env=clean_env)
+    git(pull_request, "commit", "-q", "-m", "a built deployment", env=clean_env)
+    (folder / "services/web/www/index.html").write_text("two\n")
+    git(pull_request, "commit", "-q", "-am", "new page", env=clean_env)
+    preview = _preview(folder, "HEAD~1", "HEAD")
+    assert preview == _two_checkouts(folder, "HEAD~1", "HEAD")
+    assert "`built`" in preview  # the new page is a new image tag: the deployment rolls
+
+
+def test_a_commit_with_a_symlink_is_still_previewed_from_a_checkout(
+    pull_request: Path, clean_env: dict[str, str]
+) -> None:
+    folder = pull_request / "deploy"
+    (folder / "deployments/alias.yaml").symlink_to("../shared/alias.yaml")
+    write_files(pull_request, {"deploy/shared/alias.yaml": _deployment("alias")})
+    git(pull_request, "add", "-A", env=clean_env)
+    git(pull_request, "commit", "-q", "-m", "a symlinked deployment", env=clean_env)
+    git(pull_request, "checkout", "-q", "HEAD~2", env=clean_env)  # neither is the work tree
+    preview = _preview(folder, "main~1", "main")
+    assert preview == _two_checkouts(folder, "main~1", "main")
+    assert "`alias`" in preview
+
+
+def test_a_head_without_the_folder_is_refused(
+    pull_request: Path, clean_env: dict[str, str]
+) -> None:
+    folder = pull_request / "deploy"
+    git(pull_request, "rm", "-q", "-r", "deploy", env=clean_env)
+    git(pull_request, "commit", "-q", "-m", "moved away", env=clean_env)
+    git(pull_request, "checkout", "-q", "HEAD~1", env=clean_env)  # the folder is back on disk
+    with pytest.raises(UsageError, match="is not a folder at 'main'"):
+        _preview(folder, "HEAD", "main")

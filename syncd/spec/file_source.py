@@ -1,0 +1,55 @@
+"""Where a load reads a repository's files from: a directory, or a commit read straight from Git.
+
+``load_repository`` asks a ``RepoFiles`` which YAML files there are and for the bytes of each;
+the directory (``syncd.spec.discovery.DirectoryFiles``) walks and opens files, a Git commit
+(``syncd.source.commit_files.CommitFiles``) lists its tree once and streams the blobs, so a
+preview of a commit writes no file for the spec it reads. A few checks look at a real
+directory (a definition's local build context, ``shards.yaml``): ``materialise`` makes just those
+paths exist under ``root`` before they run; a directory has them already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from syncd.errors import SpecProblem
+
+# (relative posix path, the kind its folder gives or None), and problems met listing them
+Discovered = tuple[list[tuple[str, "str | None"]], list[SpecProblem]]
+
+
+class RepoFiles(Protocol):
+    """A repository's files as the spec loader reads them; paths are relative posix paths."""
+
+    @property
+    def root(self) -> Path:
+        """A directory standing for the repository: names the load (``RepoSpec.root``) and holds
+        whatever ``materialise`` wrote (for a directory source, the directory itself)."""
+        ...
+
+    def discover(self) -> Discovered:
+        """The YAML files syncd reads, sorted, with problems met finding them."""
+        ...
+
+    def read(self, relative: str, limit: int) -> bytes | SpecProblem:
+        """The bytes of one discovered file (at most ``limit + 1``), or a problem when it is
+        over ``limit``. Raises OSError when it cannot be read."""
+        ...
+
+    def materialise(self, paths: Iterable[str]) -> None:
+        """Make these paths (files or folders, with what is under them) exist under ``root``,
+        for the checks that look at a directory; paths the repository lacks are left out."""
+        ...
+
+
+def file_too_big(relative: str, size: int, limit: int) -> SpecProblem:
+    """The problem of a file over the size limit (it is never parsed)."""
+    return SpecProblem(
+        relative,
+        1,
+        1,
+        "$",
+        f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
+    )
