@@ -15,6 +15,7 @@ The master is a process of its own that outlives the git (and the ssh) that star
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -90,8 +91,8 @@ class SshSharing:
         return sorted(path for path in entries if _is_socket(path))
 
     def close(self) -> None:
-        """End every master (``ssh -O exit``) and remove the sockets; sessions on them end too.
-        A socket nobody listens on any more is removed."""
+        """End every master (``ssh -O exit``) and remove the sockets and the then empty
+        directory; sessions on them end too. A socket nobody listens on any more is removed."""
         for socket_path in self.sockets():
             try:
                 subprocess.run(
@@ -113,6 +114,8 @@ class SshSharing:
                 log.warning("could not end the ssh master at %s: %s", socket_path, exc)
             # The master removes its socket as it exits, maybe after ssh -O returned.
             socket_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: someone else's file, left alone
+            self.control_dir.rmdir()  # an empty directory under /tmp is litter
 
 
 def control_dir_for(state_dir: Path) -> Path:

@@ -70,19 +70,27 @@ def sharing(tmp_path: Path):
     shared.close()  # no master outlives a failed test
 
 
-def test_a_second_fetch_reuses_the_first_fetchs_connection(sshd, remote, work, tmp_path, sharing):  # noqa: F811
-    source = GitSource(
-        _url(sshd, remote), "main", tmp_path / "co", **_keys(sshd), ssh_sharing=sharing
-    )
+def _cloned_through_a_master(server, remote: Path, checkout: Path, sharing: SshSharing):
+    """A source cloned over ssh with ``sharing``, its master's socket and the master's pid."""
+    source = GitSource(_url(server, remote), "main", checkout, **_keys(server), ssh_sharing=sharing)
     source.sync()
     [socket_path] = sharing.sockets()
     master = _master_pid(socket_path)
     assert master is not None
-    logins = _logins(sshd)
+    return source, socket_path, master
 
+
+def _push_a_commit(work: Path) -> str:
     newer = commit_file(work, "deployments/b.yaml", "id: b\n")
     git(work, "push", "-q", "origin", "main")
-    assert source.sync() == newer
+    return newer
+
+
+def test_a_second_fetch_reuses_the_first_ones_connection(sshd, remote, work, tmp_path, sharing):  # noqa: F811
+    source, socket_path, master = _cloned_through_a_master(sshd, remote, tmp_path / "co", sharing)
+    logins = _logins(sshd)
+
+    assert source.sync() == _push_a_commit(work)
 
     assert _logins(sshd) == logins  # the fetch opened a session, not a connection
     assert sharing.sockets() == [socket_path]
@@ -100,20 +108,12 @@ def test_a_socket_left_by_a_killed_master_does_not_break_the_next_fetch(
     tmp_path,
     sharing,
 ):
-    source = GitSource(
-        _url(sshd, remote), "main", tmp_path / "co", **_keys(sshd), ssh_sharing=sharing
-    )
-    source.sync()
-    [socket_path] = sharing.sockets()
-    crashed = _master_pid(socket_path)
-    assert crashed is not None
+    source, socket_path, crashed = _cloned_through_a_master(sshd, remote, tmp_path / "co", sharing)
     os.kill(crashed, signal.SIGKILL)  # no chance to remove its socket
     _wait_until(lambda: not _running(crashed), "the killed master is gone")
     assert socket_path.exists() and _master_pid(socket_path) is None
 
-    newer = commit_file(work, "deployments/b.yaml", "id: b\n")
-    git(work, "push", "-q", "origin", "main")
-    assert source.sync() == newer
+    assert source.sync() == _push_a_commit(work)
 
     replacement = _master_pid(socket_path)
     assert replacement is not None and replacement != crashed
@@ -163,7 +163,7 @@ def test_the_daemon_ends_its_master_when_it_stops(sshd, remote, tmp_path):  # no
         assert master is not None
     finally:
         assert daemon.stop() == 0, daemon.output()
-    assert not socket_path.exists()
+    assert not socket_path.exists() and not control_dir.exists()
     _wait_until(lambda: not _running(master), "the daemon's master exited")
 
 
