@@ -90,7 +90,8 @@ def test_a_second_fetch_reuses_the_first_ones_connection(sshd, remote, work, tmp
     source, socket_path, master = _cloned_through_a_master(sshd, remote, tmp_path / "co", sharing)
     logins = _logins(sshd)
 
-    assert source.sync() == _push_a_commit(work)
+    newer = _push_a_commit(work)
+    assert source.sync() == newer
 
     assert _logins(sshd) == logins  # the fetch opened a session, not a connection
     assert sharing.sockets() == [socket_path]
@@ -113,7 +114,8 @@ def test_a_socket_left_by_a_killed_master_does_not_break_the_next_fetch(
     _wait_until(lambda: not _running(crashed), "the killed master is gone")
     assert socket_path.exists() and _master_pid(socket_path) is None
 
-    assert source.sync() == _push_a_commit(work)
+    newer = _push_a_commit(work)
+    assert source.sync() == newer
 
     replacement = _master_pid(socket_path)
     assert replacement is not None and replacement != crashed
