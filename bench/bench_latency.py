@@ -21,7 +21,7 @@ moment the bench starts ``git push`` (the push itself, about 20 ms here, is incl
 
     .venv/bin/python bench/bench_latency.py --harness-dir /tmp/syncd-h-bench [--runs 5]
 
-``--baseline DIR`` (a tree of another commit, e.g. ``git archive C | tar -x -C DIR``) measures
+``--modes webhook`` measures one trigger only. ``--baseline DIR`` (a tree of another commit, e.g. ``git archive C | tar -x -C DIR``) measures
 that tree's daemon too, alternating with this one's (``--rounds`` times each, ``--runs`` pushes
 a round), so both sides see the same machine load.
 """
@@ -55,6 +55,7 @@ from testkit.service_yaml import SERVICE_DEFINITION, service_deployment  # noqa:
 REPLICAS = 3
 DEPLOYMENT = "depl_latency"
 SECRET = "bench-webhook-secret"
+MODES = ("watched", "webhook")
 
 
 def converged(clients: dict[str, docker.DockerClient], sha: str) -> bool:
@@ -219,13 +220,16 @@ def main() -> None:
     parser = harness_bench_parser(__doc__, runs=5)
     parser.add_argument("--baseline", type=Path, help="a tree of another commit to compare")
     parser.add_argument("--rounds", type=int, default=2, help="rounds each with --baseline")
+    parser.add_argument(
+        "--modes", nargs="+", choices=MODES, default=list(MODES), help="the triggers to measure"
+    )
     args = parser.parse_args()
     sides: list[tuple[str, Path | None]] = [("", None)]
     if args.baseline is not None:
         sides = [(" (baseline)", args.baseline.absolute()), ("", None)] * args.rounds
     results: dict[str, tuple[list[float], list[float]]] = {}
     with bench_harness(args.harness_dir, down=args.down) as handle:
-        for mode in ("watched", "webhook"):
+        for mode in args.modes:
             for label, tree in sides:
                 with tempfile.TemporaryDirectory(prefix="syncd-latency-") as work_dir:
                     firsts, times = measure(mode, handle, Path(work_dir), args.runs, tree)
