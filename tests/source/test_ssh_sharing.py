@@ -17,7 +17,7 @@ from gitrepos import commit_file, git
 from test_source_ssh import sshd  # noqa: F401 -- the real sshd these tests connect to
 
 from syncd.source.gitcommand import ssh_command
-from syncd.source.gitrepo import GitSource
+from syncd.source.gitrepo import GitSource, is_ssh_url
 from syncd.source.ssh_sharing import MAX_CONTROL_DIR_LENGTH, SshSharing, control_dir_for
 from testkit.daemon_process import DaemonProcess
 
@@ -206,3 +206,18 @@ def test_a_directory_open_to_others_is_not_used(tmp_path):
     finally:
         (state_dir / "ssh").rmdir()
         state_dir.rmdir()
+
+
+@pytest.mark.parametrize(
+    ("url", "over_ssh"),
+    [
+        ("ssh://git@git.example.com/team/deploy.git", True),
+        ("git+ssh://git@git.example.com:2222/team/deploy.git", True),
+        ("git@git.example.com:team/deploy.git", True),
+        ("https://git.example.com/team/deploy.git", False),
+        ("file:///srv/git/deploy.git", False),
+        ("/srv/git/deploy.git", False),
+    ],
+)
+def test_only_urls_git_reaches_through_ssh_share_a_connection(url, over_ssh):
+    assert is_ssh_url(url) is over_ssh
