@@ -20,14 +20,20 @@ clock, the same host's, so no polling interval is in that figure. Both are count
 moment the bench starts ``git push`` (the push itself, about 20 ms here, is included).
 
     .venv/bin/python bench/bench_latency.py --harness-dir /tmp/syncd-h-bench [--runs 5]
+
+``--modes webhook`` measures one trigger only. ``--baseline DIR`` (a tree of another commit, e.g. ``git archive C | tar -x -C DIR``) measures
+that tree's daemon too, alternating with this one's (``--rounds`` times each, ``--runs`` pushes
+a round), so both sides see the same machine load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -49,6 +55,7 @@ from testkit.service_yaml import SERVICE_DEFINITION, service_deployment  # noqa:
 REPLICAS = 3
 DEPLOYMENT = "depl_latency"
 SECRET = "bench-webhook-secret"
+MODES = ("watched", "webhook")
 
 
 def converged(clients: dict[str, docker.DockerClient], sha: str) -> bool:
@@ -110,8 +117,28 @@ def post_webhook(port: int, sha: str) -> None:
         conn.close()
 
 
+@contextlib.contextmanager
+def daemon_code(tree: Path | None):
+    """Daemons started inside run ``tree``'s syncd (None: this tree's): ``python -m`` looks in
+    the working directory first, then PYTHONPATH."""
+    if tree is None:
+        yield
+        return
+    before_cwd, before_path = Path.cwd(), os.environ.get("PYTHONPATH")
+    os.chdir(tree)
+    os.environ["PYTHONPATH"] = str(tree)
+    try:
+        yield
+    finally:
+        os.chdir(before_cwd)
+        if before_path is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = before_path
+
+
 def measure(
-    mode: str, handle: HarnessHandle, work_dir: Path, runs: int
+    mode: str, handle: HarnessHandle, work_dir: Path, runs: int, tree: Path | None = None
 ) -> tuple[list[float], list[float]]:
     """(seconds from push to the first container created, seconds from push to converged)."""
     bare, work = bare_repository(work_dir)
@@ -162,7 +189,8 @@ def measure(
     clients = {n.id: handle.docker(n.id) for n in handle.nodes}
     sha = commit(0)
     git(work, "push", "-q", "-u", "origin", "main")
-    daemon = DaemonProcess(config, work_dir / "daemon.log").start()
+    with daemon_code(tree):
+        daemon = DaemonProcess(config, work_dir / "daemon.log").start()
     firsts: list[float] = []
     times: list[float] = []
     try:
@@ -178,7 +206,7 @@ def measure(
             times.append(time.perf_counter() - began)
             firsts.append(first_create(clients, sha, began_wall) - began_wall)
             print(
-                f"  {mode} run {version}: first container created {firsts[-1]:.3f}s, "
+                f"  {mode}{' (baseline)' if tree else ''} run {version}: first container created {firsts[-1]:.3f}s, "
                 f"converged {times[-1]:.2f}s (push {pushed:.3f}s)",
                 flush=True,
             )
@@ -189,12 +217,25 @@ def measure(
 
 
 def main() -> None:
-    args = harness_bench_parser(__doc__, runs=5).parse_args()
+    parser = harness_bench_parser(__doc__, runs=5)
+    parser.add_argument("--baseline", type=Path, help="a tree of another commit to compare")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds each with --baseline")
+    parser.add_argument(
+        "--modes", nargs="+", choices=MODES, default=list(MODES), help="the triggers to measure"
+    )
+    args = parser.parse_args()
+    sides: list[tuple[str, Path | None]] = [("", None)]
+    if args.baseline is not None:
+        sides = [(" (baseline)", args.baseline.absolute()), ("", None)] * args.rounds
     results: dict[str, tuple[list[float], list[float]]] = {}
     with bench_harness(args.harness_dir, down=args.down) as handle:
-        for mode in ("watched", "webhook"):
-            with tempfile.TemporaryDirectory(prefix="syncd-latency-") as work_dir:
-                results[mode] = measure(mode, handle, Path(work_dir), args.runs)
+        for mode in args.modes:
+            for label, tree in sides:
+                with tempfile.TemporaryDirectory(prefix="syncd-latency-") as work_dir:
+                    firsts, times = measure(mode, handle, Path(work_dir), args.runs, tree)
+                kept = results.setdefault(mode + label, ([], []))
+                kept[0].extend(firsts)
+                kept[1].extend(times)
     for mode, (firsts, times) in results.items():
         print(
             f"{mode}: first container created median {statistics.median(firsts):.3f}s "

@@ -25,8 +25,9 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.source.gitcommand import run_git
-from syncd.source.gitrepo import GitSource
+from syncd.source.gitrepo import GitSource, is_ssh_url
 from syncd.source.revisions import checkout_revision
+from syncd.source.ssh_sharing import SshSharing
 from syncd.spec.cache import ParseCache, blob_ids_of_revision
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import Deployment
@@ -91,13 +92,33 @@ class SourceState:
     refused: dict[str, str] = field(default_factory=dict)  # sha -> why (signature)
 
 
-def make_source(settings: DaemonSettings) -> GitSource:
+#: bounds of how long an idle ssh master stays (a daemon killed with SIGKILL leaves it that long)
+SSH_PERSIST_MIN_S = 60
+SSH_PERSIST_MAX_S = 900
+
+
+def ssh_persist_s(poll_interval_s: float) -> int:
+    """How long the daemon's ssh master outlives its last fetch: two poll intervals, so polling
+    keeps it open for the next webhook, within 1 and 15 minutes."""
+    return int(min(max(2 * poll_interval_s, SSH_PERSIST_MIN_S), SSH_PERSIST_MAX_S))
+
+
+def _ssh_sharing(settings: DaemonSettings) -> SshSharing | None:
+    if not is_ssh_url(settings.repo.url):
+        return None
+    return SshSharing.for_state_dir(
+        settings.state_dir, ssh_persist_s(settings.repo.poll_interval_s)
+    )
+
+
+def make_source(settings: DaemonSettings, ssh_sharing: SshSharing | None = None) -> GitSource:
     return GitSource(
         settings.repo.url,
         settings.repo.branch,
         settings.checkout_dir,
         ssh_key=settings.repo.ssh_key,
         known_hosts=settings.repo.known_hosts,
+        ssh_sharing=ssh_sharing,
     )
 
 
@@ -117,7 +138,9 @@ class Commits:
         self._sync = sync
         self._errors = errors
         self.parse_cache = parse_cache
-        self.source = make_source(settings)
+        # One ssh connection to the Git host across passes; ended in close().
+        self.ssh_sharing = _ssh_sharing(settings)
+        self.source = make_source(settings, self.ssh_sharing)
         self.state = SourceState()
         self.good: GoodCommit | None = None
         self.invalid: tuple[str, list[SpecProblem]] | None = None  # (sha, problems) of the head
@@ -133,7 +156,13 @@ class Commits:
         """A reloaded config: a new source when the repository settings changed."""
         old, self.settings = self.settings, new
         if _repo_of(new) != _repo_of(old):
-            self.source = make_source(new)
+            self.ssh_sharing = self.ssh_sharing or _ssh_sharing(new)
+            self.source = make_source(new, self.ssh_sharing)
+
+    def close(self) -> None:
+        """End the ssh masters the source's fetches left open (the daemon stops)."""
+        if self.ssh_sharing is not None:
+            self.ssh_sharing.close()
 
     def new_head(self) -> str | None:
         """The branch head when it is neither applied nor already refused."""

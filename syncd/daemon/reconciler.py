@@ -299,6 +299,7 @@ class Reconciler:
     def close(self) -> None:
         self.rollouts.shutdown()
         self.sync.close()
+        self.commits.close()
 
 
 def _sync_settings(settings: DaemonSettings) -> SyncSettings:

@@ -17,6 +17,7 @@ from pathlib import Path
 import git
 
 from syncd.errors import SourceError
+from syncd.source.ssh_sharing import SshSharing
 
 # Never wait for a password on a terminal the daemon does not have; never read a pager.
 _BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_ASKPASS": "true"}
@@ -25,20 +26,37 @@ _BASE_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "GIT_ASKPASS": "tru
 SYNCD_IDENTITY = ("syncd", "syncd@localhost")
 
 
-def ssh_command(ssh_key: Path | None, known_hosts: Path | None) -> str | None:
-    """The GIT_SSH_COMMAND for a deploy key and a pinned known_hosts file (None: ssh's default).
+def ssh_command(
+    ssh_key: Path | None, known_hosts: Path | None, sharing: SshSharing | None = None
+) -> str | None:
+    """The GIT_SSH_COMMAND for a deploy key, a pinned known_hosts file and connection sharing
+    (None: ssh's default, or the user's own GIT_SSH_COMMAND, GIT_SSH or core.sshCommand).
 
     Host keys are always checked strictly: an unknown or changed host key fails the fetch, it is
-    never accepted on first use.
+    never accepted on first use. With ``sharing`` the connection goes through a master that
+    later commands reuse (ssh_sharing.py), unless the user chose their own ssh command and gave
+    no key: that command, and the ssh config it reads, stay untouched.
     """
-    if ssh_key is None and known_hosts is None:
+    if ssh_key is None and known_hosts is None and (sharing is None or _user_ssh_command()):
         return None
     parts = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
     if ssh_key is not None:
         parts += ["-i", str(ssh_key), "-o", "IdentitiesOnly=yes"]
     if known_hosts is not None:
         parts += ["-o", f"UserKnownHostsFile={known_hosts}"]
+    if sharing is not None:
+        parts += sharing.options(ssh_key, known_hosts)
     return " ".join(shlex.quote(part) for part in parts)
+
+
+def _user_ssh_command() -> bool:
+    """Whether the environment or the user's git config names an ssh command of its own."""
+    if os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH"):
+        return True
+    try:
+        return bool(run_git(None, ["config", "--get", "core.sshCommand"]))
+    except git.GitCommandError:  # status 1: not set
+        return False
 
 
 def identity_env(name: str, email: str) -> dict[str, str]:

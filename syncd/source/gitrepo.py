@@ -28,11 +28,13 @@ from syncd.source.commit_reading import (
     verify_commit_signature,
 )
 from syncd.source.gitcommand import git_message, run_git, source_error, ssh_command
+from syncd.source.ssh_sharing import SshSharing
 
 log = logging.getLogger(__name__)
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)")
-_ALLOWED_SCHEMES = ("file", "https", "http", "ssh", "git+ssh", "ssh+git")
+_SSH_SCHEMES = ("ssh", "git+ssh", "ssh+git")
+_ALLOWED_SCHEMES = ("file", "https", "http", *_SSH_SCHEMES)
 
 
 def display_url(url: str) -> str:
@@ -75,8 +77,11 @@ class GitSource:
         *,
         ssh_key: Path | None = None,
         known_hosts: Path | None = None,
+        ssh_sharing: SshSharing | None = None,
         timeout_s: float = 60,
     ) -> None:
+        """``ssh_sharing``: reuse one ssh connection across passes (only for an ssh URL); its
+        owner ends the masters (``SshSharing.close``)."""
         check_url(url)
         if not branch or branch.startswith("-") or ".." in branch or " " in branch:
             raise SourceError(f"invalid branch name {branch!r}", hint="set repo.branch, e.g. main")
@@ -87,7 +92,8 @@ class GitSource:
         self.timeout_s = timeout_s
         self._env: dict[str, str] = {}
         self._origin_url: str | None = None  # as read by the last health check
-        command = ssh_command(ssh_key, known_hosts)
+        sharing = ssh_sharing if is_ssh_url(self.url) else None
+        command = ssh_command(ssh_key, known_hosts, sharing)
         if command is not None:
             self._env["GIT_SSH_COMMAND"] = command
 
@@ -268,3 +274,8 @@ class GitSource:
 
 def _is_remote_url(url: str) -> bool:
     return "://" in url or bool(_SCP_LIKE.match(url))
+
+
+def is_ssh_url(url: str) -> bool:
+    """Whether git reaches ``url`` through ssh (ssh://, git+ssh://, user@host:path)."""
+    return urlsplit(url).scheme.lower() in _SSH_SCHEMES or bool(_SCP_LIKE.match(url))
