@@ -257,8 +257,12 @@ class ParseCache:
         state = self._tree_state(real_root)
         return state.blob_ids if state is not None else {}
 
-    def wrap(self, root: Path, parse: ParseFile[Parsed]) -> ParseFile[Parsed]:
-        """``parse`` behind the per-file cache, for one load of ``root``."""
+    def wrap(
+        self, root: Path, parse: ParseFile[Parsed], *, on_disk: bool = True
+    ) -> ParseFile[Parsed]:
+        """``parse`` behind the per-file cache, for one load of ``root``. ``on_disk`` False:
+        the files are not under ``root`` (a commit read from Git, every blob id known), so a
+        miss leaves the reading to ``parse`` instead of trying the disk first."""
         known = self.blob_ids(root)
 
         def cached(
@@ -281,7 +285,7 @@ class ParseCache:
                     self._hits += 1
                     return found
                 self._misses += 1
-            if data is None:  # known by blob id, so not read yet: read it no bigger than it is
+            if data is None and on_disk:  # known by blob id, not read yet: read it no bigger
                 with contextlib.suppress(OSError):  # parse then reads it, and says why it cannot
                     data = _read_within(root / relative, limit)
             result = parse(root, relative, folder_kind, limit, data)

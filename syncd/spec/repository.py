@@ -150,7 +150,9 @@ def _parser(files: RepoFiles, cache: ParseCache | None) -> Callable[..., ParsedF
     ) -> ParsedFile:
         return _parse_file(files, relative, folder_kind, limit, data)
 
-    return parse if cache is None else cache.wrap(files.root, parse)
+    if cache is None:
+        return parse
+    return cache.wrap(files.root, parse, on_disk=isinstance(files, DirectoryFiles))
 
 
 def _local_build_paths(definitions: list[Loaded[Any]]) -> Iterator[str]:
