@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from syncd.errors import SpecProblem
 from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoint
+from syncd.spec.models_frozen import quick_init
 
 if TYPE_CHECKING:  # shards.py reads these models; the repository only carries its map
     from syncd.spec.shards import ShardMap
@@ -22,6 +23,7 @@ StrategyType = Literal["RollingUpdate", "Recreate", "BlueGreen", "Canary"]
 HealthKind = Literal["http", "tcp", "command"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class SourceLocation:
     """Where a document was read from: a path relative to the repository root, 1-based line."""
@@ -37,6 +39,7 @@ class SourceLocation:
 # --------------------------------------------------------------------------- deployments
 
 
+@quick_init
 @dataclass(frozen=True)
 class CanaryStep:
     """One step of a Canary: this percent of the traffic to the new version, for this long."""
@@ -45,6 +48,7 @@ class CanaryStep:
     pause_s: float = 0.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class Strategy:
     """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"
@@ -59,6 +63,7 @@ class Strategy:
     max_5xx_percent: float = 5.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class Resources:
     """Per-instance limits. None means unlimited (and claims nothing from a node's capacity)."""
@@ -68,6 +73,7 @@ class Resources:
     vram_bytes: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class AutoScaling:
     min_replicas: int
@@ -75,12 +81,14 @@ class AutoScaling:
     cpu_threshold: int  # percent, 1..100
 
 
+@quick_init
 @dataclass(frozen=True)
 class TargetRegion:
     cluster: str
     zone: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class Deployment:
     """A Deployment as the reference defines it (status/details are never read from Git)."""
@@ -101,12 +109,14 @@ class Deployment:
 # --------------------------------------------------------------------------- definitions
 
 
+@quick_init
 @dataclass(frozen=True)
 class ImageSource:
     name: str
     internal_ports: tuple[int, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class RepositorySource:
     """Build from source. ``url`` is a path inside the Git repo (relative to its root) or a URL."""
@@ -118,6 +128,7 @@ class RepositorySource:
     internal_ports: tuple[int, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class PortMapping:
     internal: int
@@ -130,6 +141,7 @@ class PortMapping:
     routed: bool = field(default=False, metadata={"hash_omit_default": True})
 
 
+@quick_init
 @dataclass(frozen=True)
 class HealthCheck:
     """One probe: an HTTP GET (path, port), a TCP connect (port), or a command in the container."""
@@ -144,6 +156,7 @@ class HealthCheck:
     start_period_s: float = 0.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class VolumeMount:
     source: str  # a named volume or an absolute host path
@@ -151,6 +164,7 @@ class VolumeMount:
     read_only: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Definition:
     """A service definition: what to run. Exactly one of ``image`` and ``repository`` is set."""
@@ -181,6 +195,7 @@ class Definition:
 # --------------------------------------------------------------------------- nodes
 
 
+@quick_init
 @dataclass(frozen=True)
 class Capacity:
     cpu_millis: int | None = None
@@ -188,6 +203,7 @@ class Capacity:
     vram_bytes: int | None = None  # total across GPUs, when declared without a gpus list
 
 
+@quick_init
 @dataclass(frozen=True)
 class GpuSpec:
     id: str  # device id as the NVIDIA runtime names it ("0", "GPU-uuid")
@@ -199,6 +215,7 @@ class GpuSpec:
 DEFAULT_PROXY_IMAGE = "haproxy:2.6"
 
 
+@quick_init
 @dataclass(frozen=True)
 class ProxySettings:
     """How a node runs its proxy: the image, the loopback or host address its stable ports and
@@ -209,6 +226,7 @@ class ProxySettings:
     instance_ports: tuple[int, int] = (20000, 20999)  # inclusive range for replicas' ports
 
 
+@quick_init
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
@@ -235,6 +253,7 @@ DEFAULT_SWARM_CLUSTER_LABEL = "syncd.cluster"
 DEFAULT_SWARM_ZONE_LABEL = "syncd.zone"
 
 
+@quick_init
 @dataclass(frozen=True)
 class SwarmClusterSpec:
     """A Docker Swarm that is one cluster (``kind: swarm`` in ``nodes/``): syncd talks to its
@@ -262,6 +281,7 @@ class SwarmClusterSpec:
 # --------------------------------------------------------------------------- the whole repo
 
 
+@quick_init
 @dataclass(frozen=True)
 class RepoSpec:
     """Everything one revision of the repository declares, parsed and cross-checked."""
