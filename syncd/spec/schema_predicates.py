@@ -71,7 +71,8 @@ class _Source:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {"_json_equal": _json_equal}
-        self.tables: dict[str, dict[str, str]] = {}  # property name -> function name, by table
+        # by table: property name -> (the source of its check, the function's name there)
+        self.tables: dict[str, dict[str, tuple[_Source, str]]] = {}
 
     def constant(self, value: Any) -> str:
         name = f"k{len(self.constants)}"
@@ -92,14 +93,17 @@ class _Source:
             return "False"
         if not isinstance(schema, dict):
             raise _Unsupported
+        # The type first: then a keyword for that type needs no test of the type of its own.
+        known = schema.get("type") if isinstance(schema.get("type"), str) else None
+        ordered = sorted(schema.items(), key=lambda pair: pair[0] != "type")
         parts: list[str] = []
         object_keywords = {"properties", "additionalProperties", "required"} & schema.keys()
-        if object_keywords:
-            parts.append(f"{self._object(schema)}({v})")
-        for keyword, argument in schema.items():
+        for keyword, argument in ordered:
             if keyword in _ANNOTATIONS or keyword in object_keywords:
                 continue
-            parts.append(self._keyword(keyword, argument, v))
+            parts.append(self._keyword(keyword, argument, v, known))
+        if object_keywords:
+            parts.append(f"{self._object(schema)}({v})")
         if not parts:
             return "True"
         return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
@@ -108,31 +112,35 @@ class _Source:
         """properties + additionalProperties + required in one pass over the mapping."""
         if "patternProperties" in schema:
             raise _Unsupported
-        checks = {
-            name: self.function([f"return {self.expression(sub, 'value')}"])
-            for name, sub in schema.get("properties", {}).items()
-        }
+        checks = {}
+        for name, sub in schema.get("properties", {}).items():
+            unit = _Source()  # its own source, compiled when the property is first met
+            checks[name] = (unit, unit.function([f"return {unit.expression(sub, 'value')}"]))
         additional = schema.get("additionalProperties", True)
         body = ["if not isinstance(value, dict):", "    return True"]
         required = " and ".join(f"{name!r} in value" for name in schema.get("required", ()))
         if required:
             body += [f"if not ({required}):", "    return False"]
         if checks or additional is not True:
-            table = f"t{len(self.tables)}"  # filled with the functions once they exist
+            table = f"t{len(self.tables)}"  # filled once the source is compiled
             self.tables[table] = checks
             extra = self.expression(additional, "item")
+            unknown = (
+                ["return False"] if extra == "False" else [f"if not {extra}:", "    return False"]
+            )
             body += [
                 "for key, item in value.items():",
                 f"    check = {table}.get(key)",
                 "    if check is None:",
-                f"        if not {extra}:",
-                "            return False",
+                *(f"        {line}" for line in unknown),
                 "    elif not check(item):",
                 "        return False",
             ]
         return self.function([*body, "return True"])
 
-    def _keyword(self, keyword: str, argument: Any, v: str) -> str:
+    def _keyword(self, keyword: str, argument: Any, v: str, known: str | None) -> str:
+        """``keyword``'s test of the value named ``v``, whose type is ``known`` when the
+        schema names one (its test comes first)."""
         if keyword == "type":
             names = [argument] if isinstance(argument, str) else list(argument)
             tests = [_TYPE_TESTS[name].format(v=v) for name in names]
@@ -151,12 +159,13 @@ class _Source:
         if keyword in ("enum", "const"):
             options = list(argument) if keyword == "enum" else [argument]
             if all(isinstance(option, str) for option in options):  # JSON equality is ==
-                return f"(isinstance({v}, str) and {v} in {self.constant(frozenset(options))})"
+                within = f"{v} in {self.constant(frozenset(options))}"
+                return within if known == "string" else f"(isinstance({v}, str) and {within})"
             each = self.constant(options)
             return f"any(_json_equal({v}, option) for option in {each})"
         if keyword == "pattern":
-            search = self.constant(re.compile(argument).search)
-            return f"(not isinstance({v}, str) or {search}({v}) is not None)"
+            found = f"{self.constant(re.compile(argument).search)}({v}) is not None"
+            return found if known == "string" else f"(not isinstance({v}, str) or {found})"
         bounds = {
             "minLength": ("str", "len({v}) >= {k}"),
             "maxLength": ("str", "len({v}) <= {k}"),
@@ -165,12 +174,15 @@ class _Source:
         }
         if keyword in bounds:
             kind, test = bounds[keyword]
-            bound = self.constant(argument)
-            return f"(not isinstance({v}, {kind}) or {test.format(v=v, k=bound)})"
+            within = test.format(v=v, k=self.constant(argument))
+            if known == {"str": "string", "list": "array"}[kind]:
+                return within
+            return f"(not isinstance({v}, {kind}) or {within})"
         if keyword in ("minimum", "maximum"):
-            compare = ">=" if keyword == "minimum" else "<="
-            bound = self.constant(argument)
-            return f"(not {_NUMBER.format(v=v)} or {v} {compare} {bound})"
+            within = f"{v} {'>=' if keyword == 'minimum' else '<='} {self.constant(argument)}"
+            if known in ("number", "integer"):
+                return within
+            return f"(not {_NUMBER.format(v=v)} or {within})"
         if keyword in ("anyOf", "allOf", "oneOf"):
             branches = [self.expression(sub, v) for sub in argument]
             if keyword == "oneOf":
@@ -180,19 +192,37 @@ class _Source:
             return f"(not {self.expression(argument, v)})"
         raise _Unsupported
 
-    def build(self, schema: Any) -> Predicate:
-        top = self.function([f"return {self.expression(schema, 'value')}"])
+    def compiled(self, top: str) -> Predicate:
+        """The function named ``top``, this source compiled; its properties' checks are
+        compiled on their first call (a schema's source is several times its old closures'
+        cost to compile, and most repositories use a few of its fields)."""
         namespace = dict(self.constants)
         exec(compile("\n\n".join(self.lines), "<schema predicates>", "exec"), namespace)  # noqa: S102 (our own generated source)
         for table, checks in self.tables.items():
-            namespace[table] = {key: namespace[function] for key, function in checks.items()}
+            filled: dict[str, Predicate] = {}
+            for key, (unit, name) in checks.items():
+                filled[key] = _on_first_call(filled, key, unit, name)
+            namespace[table] = filled
         predicate: Predicate = namespace[top]
         return predicate
+
+
+def _on_first_call(table: dict[str, Predicate], key: str, unit: _Source, name: str) -> Predicate:
+    """A check that compiles ``unit`` when first called and puts the result in its place in
+    ``table`` (racing threads may both compile it: either result is the same check)."""
+
+    def first_call(value: Any) -> bool:
+        check = unit.compiled(name)
+        table[key] = check
+        return check(value)
+
+    return first_call
 
 
 def compile_schema(schema: Any) -> Predicate | None:
     """A compiled "is it valid?" predicate for ``schema``, or None when it uses other keywords."""
     try:
-        return _Source().build(schema)
+        source = _Source()  # generated whole now: an unsupported keyword anywhere shows here
+        return source.compiled(source.function([f"return {source.expression(schema, 'value')}"]))
     except (_Unsupported, KeyError, re.error, TypeError):
         return None
