@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from syncd.spec.desired import DesiredDeployment
-from syncd.spec.models_frozen import quick_init
 from syncd.state import ObservedInstance
 
 if TYPE_CHECKING:  # swarm_model builds on this module's types
@@ -30,7 +29,6 @@ class ActionKind(StrEnum):
     NOOP = "noop"
 
 
-@quick_init
 @dataclass(frozen=True)
 class Placement:
     """A new instance: replica index, node, GPUs the allocator chose for its vram, the owner
@@ -58,7 +56,6 @@ class MisfitKind(StrEnum):
     NO_GPU = "no-gpu"  # vram asked for, and the node has none
 
 
-@quick_init
 @dataclass(frozen=True)
 class Misfit:
     """One node's reason: its kind and the amounts (millicores or bytes) or port behind it."""
@@ -74,7 +71,6 @@ class Misfit:
         return wording.misfit(self)
 
 
-@quick_init
 @dataclass(frozen=True)
 class PlacementFailure:
     """Replicas of one deployment that fit on no node, and each node's reason.
@@ -96,7 +92,6 @@ class PlacementFailure:
         return wording.placement_failure(self)
 
 
-@quick_init
 @dataclass(frozen=True)
 class FieldChange:
     path: str  # "image", "env.LOG_LEVEL", "resources.memory", "replicas"
@@ -104,7 +99,6 @@ class FieldChange:
     new: str | None
 
 
-@quick_init
 @dataclass(frozen=True)
 class DeploymentPlan:
     """What changes for one deployment, and the counts behind its one-line summary.
@@ -157,7 +151,6 @@ class DeploymentPlan:
         return wording.deployment_summary(self)
 
 
-@quick_init
 @dataclass(frozen=True)
 class ForeignInstances:
     """The containers on one node that this plan leaves alone: another owner's, or unscoped
@@ -170,7 +163,6 @@ class ForeignInstances:
     unscoped_deployments: tuple[str, ...] = ()  # their deployment ids, sorted
 
 
-@quick_init
 @dataclass(frozen=True)
 class Plan:
     revision: str | None
