@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Literal
 
 from syncd.errors import SpecProblem
 from syncd.spec.endpoints import NodeEndpoint, SshFiles, TlsFiles, parse_endpoint
-from syncd.spec.models_frozen import quick_init
 
 if TYPE_CHECKING:  # shards.py reads these models; the repository only carries its map
     from syncd.spec.shards import ShardMap
@@ -23,7 +22,6 @@ StrategyType = Literal["RollingUpdate", "Recreate", "BlueGreen", "Canary"]
 HealthKind = Literal["http", "tcp", "command"]
 
 
-@quick_init
 @dataclass(frozen=True)
 class SourceLocation:
     """Where a document was read from: a path relative to the repository root, 1-based line."""
@@ -39,7 +37,6 @@ class SourceLocation:
 # --------------------------------------------------------------------------- deployments
 
 
-@quick_init
 @dataclass(frozen=True)
 class CanaryStep:
     """One step of a Canary: this percent of the traffic to the new version, for this long."""
@@ -48,7 +45,6 @@ class CanaryStep:
     pause_s: float = 0.0
 
 
-@quick_init
 @dataclass(frozen=True)
 class Strategy:
     """How a new version replaces the old. ``max_surge``/``max_unavailable``: int or "25%"
@@ -63,7 +59,6 @@ class Strategy:
     max_5xx_percent: float = 5.0
 
 
-@quick_init
 @dataclass(frozen=True)
 class Resources:
     """Per-instance limits. None means unlimited (and claims nothing from a node's capacity)."""
@@ -73,7 +68,6 @@ class Resources:
     vram_bytes: int | None = None
 
 
-@quick_init
 @dataclass(frozen=True)
 class AutoScaling:
     min_replicas: int
@@ -81,14 +75,12 @@ class AutoScaling:
     cpu_threshold: int  # percent, 1..100
 
 
-@quick_init
 @dataclass(frozen=True)
 class TargetRegion:
     cluster: str
     zone: str | None = None
 
 
-@quick_init
 @dataclass(frozen=True)
 class Deployment:
     """A Deployment as the reference defines it (status/details are never read from Git)."""
@@ -109,14 +101,12 @@ class Deployment:
 # --------------------------------------------------------------------------- definitions
 
 
-@quick_init
 @dataclass(frozen=True)
 class ImageSource:
     name: str
     internal_ports: tuple[int, ...] = ()
 
 
-@quick_init
 @dataclass(frozen=True)
 class RepositorySource:
     """Build from source. ``url`` is a path inside the Git repo (relative to its root) or a URL."""
@@ -128,7 +118,6 @@ class RepositorySource:
     internal_ports: tuple[int, ...] = ()
 
 
-@quick_init
 @dataclass(frozen=True)
 class PortMapping:
     internal: int
@@ -141,7 +130,6 @@ class PortMapping:
     routed: bool = field(default=False, metadata={"hash_omit_default": True})
 
 
-@quick_init
 @dataclass(frozen=True)
 class HealthCheck:
     """One probe: an HTTP GET (path, port), a TCP connect (port), or a command in the container."""
@@ -156,7 +144,6 @@ class HealthCheck:
     start_period_s: float = 0.0
 
 
-@quick_init
 @dataclass(frozen=True)
 class VolumeMount:
     source: str  # a named volume or an absolute host path
@@ -164,7 +151,6 @@ class VolumeMount:
     read_only: bool = False
 
 
-@quick_init
 @dataclass(frozen=True)
 class Definition:
     """A service definition: what to run. Exactly one of ``image`` and ``repository`` is set."""
@@ -195,7 +181,6 @@ class Definition:
 # --------------------------------------------------------------------------- nodes
 
 
-@quick_init
 @dataclass(frozen=True)
 class Capacity:
     cpu_millis: int | None = None
@@ -203,7 +188,6 @@ class Capacity:
     vram_bytes: int | None = None  # total across GPUs, when declared without a gpus list
 
 
-@quick_init
 @dataclass(frozen=True)
 class GpuSpec:
     id: str  # device id as the NVIDIA runtime names it ("0", "GPU-uuid")
@@ -215,7 +199,6 @@ class GpuSpec:
 DEFAULT_PROXY_IMAGE = "haproxy:2.6"
 
 
-@quick_init
 @dataclass(frozen=True)
 class ProxySettings:
     """How a node runs its proxy: the image, the loopback or host address its stable ports and
@@ -226,7 +209,6 @@ class ProxySettings:
     instance_ports: tuple[int, int] = (20000, 20999)  # inclusive range for replicas' ports
 
 
-@quick_init
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
@@ -253,7 +235,6 @@ DEFAULT_SWARM_CLUSTER_LABEL = "syncd.cluster"
 DEFAULT_SWARM_ZONE_LABEL = "syncd.zone"
 
 
-@quick_init
 @dataclass(frozen=True)
 class SwarmClusterSpec:
     """A Docker Swarm that is one cluster (``kind: swarm`` in ``nodes/``): syncd talks to its
@@ -281,7 +262,6 @@ class SwarmClusterSpec:
 # --------------------------------------------------------------------------- the whole repo
 
 
-@quick_init
 @dataclass(frozen=True)
 class RepoSpec:
     """Everything one revision of the repository declares, parsed and cross-checked."""
