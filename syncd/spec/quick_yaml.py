@@ -31,58 +31,76 @@ class QuickBuilder:
     """The data of a composed node tree, without positions, for the common document: string
     keys, no merge keys, no unknown tags, within the limits. Anything else raises ``Unusual``
     and the recording builder (``loading._Builder``) builds the document instead, and reports
-    what is wrong at its place: the two give the same data, counted the same way against the
-    same limits."""
+    what is wrong at its place: the two give the same data, and the quick one accepts only
+    what the recording one accepts (the same values counted against the same limits).
+
+    A recursive alias needs no set of the nodes being built here: it nests without end, so it
+    passes ``MAX_DEPTH`` and goes to the recording builder, which names it."""
 
     def __init__(self, constructors: Mapping[str | None, Any], loader: Any) -> None:
         self.constructors = constructors  # the loader's scalar constructors, by tag
         self.loader = loader
         self.expanded = 0
-        self.active: set[int] = set()
 
     def build(self, node: yaml.Node, depth: int) -> Any:
+        """The data of ``node`` (the root of a document, at ``depth`` 0)."""
         self.expanded += 1
         if self.expanded > MAX_EXPANDED_NODES:
             raise Unusual
+        return self._value(node, depth)
+
+    def _value(self, node: yaml.Node, depth: int) -> Any:
+        """The data of a node already counted."""
         kind = node.__class__
         if kind is yaml.ScalarNode:
-            tag = node.tag
-            if tag == STR_TAG:
-                return node.value
-            if tag == INT_TAG and is_plain_decimal(node.value):
-                return int(node.value)  # what construct_yaml_int gives, without its detours
-            constructor = self.constructors.get(tag)
-            if constructor is None:
-                raise Unusual
-            try:
-                return constructor(self.loader, node)
-            except yaml.YAMLError:
-                raise Unusual from None
-        if depth > MAX_DEPTH or id(node) in self.active:
+            return self._scalar(node)
+        if depth > MAX_DEPTH:
             raise Unusual
-        self.active.add(id(node))
+        if kind is yaml.MappingNode and node.tag == MAP_TAG:
+            return self._mapping(node.value, depth + 1)
+        if kind is yaml.SequenceNode and node.tag == SEQ_TAG:
+            items = node.value
+            self._count(len(items))
+            return [self._value(item, depth + 1) for item in items]
+        raise Unusual
+
+    def _count(self, values: int) -> None:
+        # a collection counts its values at once, before building them: the same total as one
+        # by one, so a document goes over the limit here exactly when it does there
+        self.expanded += values
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise Unusual
+
+    def _mapping(self, pairs: list[tuple[yaml.Node, yaml.Node]], depth: int) -> dict[str, Any]:
+        self._count(len(pairs))
+        built: dict[str, Any] = {}
+        scalar = yaml.ScalarNode
+        for key_node, value_node in pairs:
+            if key_node.__class__ is not scalar or key_node.tag != STR_TAG:
+                raise Unusual  # a merge key, or a key that is not a string
+            key = key_node.value
+            if key in built:
+                raise Unusual  # a duplicate key: reported with both lines
+            if value_node.__class__ is scalar and value_node.tag == STR_TAG:
+                built[key] = value_node.value  # the most common value, without a call
+            else:
+                built[key] = self._value(value_node, depth)
+        return built
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        text = node.value
+        if tag == STR_TAG:
+            return text
+        if tag == INT_TAG and is_plain_decimal(text):
+            return int(text)  # what construct_yaml_int gives, without its detours
+        constructor = self.constructors.get(tag)
+        if constructor is None:
+            raise Unusual
         try:
-            if kind is yaml.SequenceNode and node.tag == SEQ_TAG:
-                return [self.build(item, depth + 1) for item in node.value]
-            if kind is not yaml.MappingNode or node.tag != MAP_TAG:
-                raise Unusual
-            built: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != STR_TAG:
-                    raise Unusual  # a merge key, or a key that is not a string
-                key = key_node.value
-                if key in built:
-                    raise Unusual  # a duplicate key: reported with both lines
-                if value_node.__class__ is yaml.ScalarNode and value_node.tag == STR_TAG:
-                    self.expanded += 1  # build() inlined for the most common value: a string
-                    if self.expanded > MAX_EXPANDED_NODES:
-                        raise Unusual
-                    built[key] = value_node.value
-                else:
-                    built[key] = self.build(value_node, depth + 1)
-            return built
-        finally:
-            self.active.discard(id(node))
+            return constructor(self.loader, node)
+        except yaml.YAMLError:
+            raise Unusual from None
 
 
 def is_plain_decimal(text: str) -> bool:

@@ -1,12 +1,14 @@
-"""The fast path of schema checks: each schema compiled into plain closures that only answer
-"valid?".
+"""The fast path of schema checks: each schema compiled once into Python source that only
+answers "valid?".
 
 jsonschema builds a validator object per keyword and level, about half a millisecond per
 deployment: too slow for a 1,000-file repository validated on every pass. Valid documents are
-the common case, so each schema is also compiled here for the keywords our schemas use, and
-``schemas.check`` asks jsonschema (the authority) only to explain a document found invalid. A
-schema with any other keyword is not compiled (jsonschema alone decides), and the tests check
-both agree on every case they have.
+the common case, so each schema is also compiled here, for the keywords our schemas use, into
+one Python function per object and array level, the scalar checks written out inline (nested
+closures cost a call per keyword and level: about twice the time), and ``schemas.check`` asks
+jsonschema (the authority) only to explain a document found invalid. A schema with any other
+keyword is not compiled (jsonschema alone decides), and the tests check both agree on every
+case they have.
 """
 
 from __future__ import annotations
@@ -32,18 +34,20 @@ _ANNOTATIONS = {
     "readOnly",
     "writeOnly",
 }
-_TYPE_CHECKS: dict[str, Predicate] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and v.is_integer())
+# Each type as an expression of the value ``{v}``; every expression below is a bool.
+_TYPE_TESTS = {
+    "object": "isinstance({v}, dict)",
+    "array": "isinstance({v}, list)",
+    "string": "isinstance({v}, str)",
+    "boolean": "isinstance({v}, bool)",
+    "null": "{v} is None",
+    "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
+    "integer": (
+        "((isinstance({v}, int) and not isinstance({v}, bool))"
+        " or (isinstance({v}, float) and {v}.is_integer()))"
     ),
 }
+_NUMBER = _TYPE_TESTS["number"]
 
 
 class _Unsupported(Exception):
@@ -61,133 +65,164 @@ def _json_equal(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+class _Source:
+    """The functions of one compiled schema, as Python source, and the constants they use."""
 
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {"_json_equal": _json_equal}
+        # by table: property name -> (the source of its check, the function's name there)
+        self.tables: dict[str, dict[str, tuple[_Source, str]]] = {}
 
-def _compile(schema: Any) -> Predicate:
-    if schema is True:
-        return lambda value: True
-    if schema is False:
-        return lambda value: False
-    if not isinstance(schema, dict):
+    def constant(self, value: Any) -> str:
+        name = f"k{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def function(self, body: list[str]) -> str:
+        """A new function of ``value`` with ``body`` (lines indented under it): its name."""
+        name = f"f{len(self.lines)}"
+        self.lines.append("\n".join([f"def {name}(value):", *(f"    {line}" for line in body)]))
+        return name
+
+    def expression(self, schema: Any, v: str) -> str:
+        """A bool expression: does the value named ``v`` meet ``schema``?"""
+        if schema is True:
+            return "True"
+        if schema is False:
+            return "False"
+        if not isinstance(schema, dict):
+            raise _Unsupported
+        # The type first: then a keyword for that type needs no test of the type of its own.
+        known = schema.get("type") if isinstance(schema.get("type"), str) else None
+        ordered = sorted(schema.items(), key=lambda pair: pair[0] != "type")
+        parts: list[str] = []
+        object_keywords = {"properties", "additionalProperties", "required"} & schema.keys()
+        for keyword, argument in ordered:
+            if keyword in _ANNOTATIONS or keyword in object_keywords:
+                continue
+            parts.append(self._keyword(keyword, argument, v, known))
+        if object_keywords:
+            parts.append(f"{self._object(schema)}({v})")
+        if not parts:
+            return "True"
+        return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+
+    def _object(self, schema: dict[str, Any]) -> str:
+        """properties + additionalProperties + required in one pass over the mapping."""
+        if "patternProperties" in schema:
+            raise _Unsupported
+        checks = {}
+        for name, sub in schema.get("properties", {}).items():
+            unit = _Source()  # its own source, compiled when the property is first met
+            checks[name] = (unit, unit.function([f"return {unit.expression(sub, 'value')}"]))
+        additional = schema.get("additionalProperties", True)
+        body = ["if not isinstance(value, dict):", "    return True"]
+        required = " and ".join(f"{name!r} in value" for name in schema.get("required", ()))
+        if required:
+            body += [f"if not ({required}):", "    return False"]
+        if checks or additional is not True:
+            table = f"t{len(self.tables)}"  # filled once the source is compiled
+            self.tables[table] = checks
+            extra = self.expression(additional, "item")
+            unknown = (
+                ["return False"] if extra == "False" else [f"if not {extra}:", "    return False"]
+            )
+            body += [
+                "for key, item in value.items():",
+                f"    check = {table}.get(key)",
+                "    if check is None:",
+                *(f"        {line}" for line in unknown),
+                "    elif not check(item):",
+                "        return False",
+            ]
+        return self.function([*body, "return True"])
+
+    def _keyword(self, keyword: str, argument: Any, v: str, known: str | None) -> str:
+        """``keyword``'s test of the value named ``v``, whose type is ``known`` when the
+        schema names one (its test comes first)."""
+        if keyword == "type":
+            names = [argument] if isinstance(argument, str) else list(argument)
+            tests = [_TYPE_TESTS[name].format(v=v) for name in names]
+            return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+        if keyword in ("items", "propertyNames"):
+            each = self.expression(argument, "item")
+            kind = "list" if keyword == "items" else "dict"
+            loop = [
+                f"if isinstance(value, {kind}):",
+                "    for item in value:",
+                f"        if not {each}:",
+                "            return False",
+                "return True",
+            ]
+            return f"{self.function(loop)}({v})"
+        if keyword in ("enum", "const"):
+            options = list(argument) if keyword == "enum" else [argument]
+            if all(isinstance(option, str) for option in options):  # JSON equality is ==
+                within = f"{v} in {self.constant(frozenset(options))}"
+                return within if known == "string" else f"(isinstance({v}, str) and {within})"
+            each = self.constant(options)
+            return f"any(_json_equal({v}, option) for option in {each})"
+        if keyword == "pattern":
+            found = f"{self.constant(re.compile(argument).search)}({v}) is not None"
+            return found if known == "string" else f"(not isinstance({v}, str) or {found})"
+        bounds = {
+            "minLength": ("str", "len({v}) >= {k}"),
+            "maxLength": ("str", "len({v}) <= {k}"),
+            "minItems": ("list", "len({v}) >= {k}"),
+            "maxItems": ("list", "len({v}) <= {k}"),
+        }
+        if keyword in bounds:
+            kind, test = bounds[keyword]
+            within = test.format(v=v, k=self.constant(argument))
+            if known == {"str": "string", "list": "array"}[kind]:
+                return within
+            return f"(not isinstance({v}, {kind}) or {within})"
+        if keyword in ("minimum", "maximum"):
+            within = f"{v} {'>=' if keyword == 'minimum' else '<='} {self.constant(argument)}"
+            if known in ("number", "integer"):
+                return within
+            return f"(not {_NUMBER.format(v=v)} or {within})"
+        if keyword in ("anyOf", "allOf", "oneOf"):
+            branches = [self.expression(sub, v) for sub in argument]
+            if keyword == "oneOf":
+                return "(" + " + ".join(branches) + " == 1)"
+            return "(" + (" or " if keyword == "anyOf" else " and ").join(branches) + ")"
+        if keyword == "not":
+            return f"(not {self.expression(argument, v)})"
         raise _Unsupported
-    checks: list[Predicate] = []
-    object_keywords = {"properties", "additionalProperties", "required"} & schema.keys()
-    if object_keywords:
-        checks.append(_object(schema))
-    for keyword, argument in schema.items():
-        if keyword in _ANNOTATIONS or keyword in object_keywords:
-            continue
-        checks.append(_keyword(keyword, argument, schema))
-    if not checks:
-        return lambda value: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:  # the common case ("type" and one more): no loop to enter
-        first, second = checks
-        return lambda value: first(value) and second(value)
 
-    def every(value: Any) -> bool:
-        for check in checks:  # noqa: SIM110 (a plain loop: this is the hot path)
-            if not check(value):
-                return False
-        return True
-
-    return every
+    def compiled(self, top: str) -> Predicate:
+        """The function named ``top``, this source compiled; its properties' checks are
+        compiled on their first call (a schema's source is several times its old closures'
+        cost to compile, and most repositories use a few of its fields)."""
+        namespace = dict(self.constants)
+        exec(compile("\n\n".join(self.lines), "<schema predicates>", "exec"), namespace)  # noqa: S102 (our own generated source)
+        for table, checks in self.tables.items():
+            filled: dict[str, Predicate] = {}
+            for key, (unit, name) in checks.items():
+                filled[key] = _on_first_call(filled, key, unit, name)
+            namespace[table] = filled
+        predicate: Predicate = namespace[top]
+        return predicate
 
 
-def _object(schema: dict[str, Any]) -> Predicate:
-    """properties + additionalProperties + required in one pass over the mapping."""
-    if "patternProperties" in schema:
-        raise _Unsupported
-    properties = {name: _compile(sub) for name, sub in schema.get("properties", {}).items()}
-    additional = schema.get("additionalProperties", True)
-    extra = None if additional is False else _compile(additional)
-    required = tuple(schema.get("required", ()))
+def _on_first_call(table: dict[str, Predicate], key: str, unit: _Source, name: str) -> Predicate:
+    """A check that compiles ``unit`` when first called and puts the result in its place in
+    ``table`` (racing threads may both compile it: either result is the same check)."""
 
-    def check_object(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        for key, item in value.items():
-            check = properties.get(key)
-            if check is None:
-                if extra is None or not extra(item):
-                    return False
-            elif not check(item):
-                return False
-        for name in required:  # noqa: SIM110 (hot path)
-            if name not in value:
-                return False
-        return True
+    def first_call(value: Any) -> bool:
+        check = unit.compiled(name)
+        table[key] = check
+        return check(value)
 
-    return check_object
-
-
-def _keyword(keyword: str, argument: Any, schema: dict[str, Any]) -> Predicate:
-    if keyword == "type":
-        names = [argument] if isinstance(argument, str) else list(argument)
-        tests = [_TYPE_CHECKS[name] for name in names]
-        if len(tests) == 1:
-            return tests[0]
-        return lambda value: any(test(value) for test in tests)
-    if keyword == "propertyNames":
-        names_check = _compile(argument)
-        return lambda value: not isinstance(value, dict) or all(names_check(key) for key in value)
-    if keyword == "items":
-        item_check = _compile(argument)
-
-        def every_item(value: Any) -> bool:
-            if isinstance(value, list):
-                for item in value:  # noqa: SIM110 (hot path: no generator)
-                    if not item_check(item):
-                        return False
-            return True
-
-        return every_item
-    if keyword == "enum":
-        options = list(argument)
-        return lambda value: any(_json_equal(value, option) for option in options)
-    if keyword == "const":
-        return lambda value: _json_equal(value, argument)
-    if keyword == "pattern":
-        search = re.compile(argument).search
-        return lambda value: not isinstance(value, str) or search(value) is not None
-    if keyword == "minLength":
-        return lambda value: not isinstance(value, str) or len(value) >= argument
-    if keyword == "maxLength":
-        return lambda value: not isinstance(value, str) or len(value) <= argument
-    if keyword == "minItems":
-        return lambda value: not isinstance(value, list) or len(value) >= argument
-    if keyword == "maxItems":
-        return lambda value: not isinstance(value, list) or len(value) <= argument
-    if keyword == "minimum":
-        return lambda value: not _is_number(value) or value >= argument
-    if keyword == "maximum":
-        return lambda value: not _is_number(value) or value <= argument
-    if keyword in ("anyOf", "oneOf", "allOf"):
-        branches = [_compile(sub) for sub in argument]
-        if keyword == "anyOf":  # every quantity is one ("500m" or a number): a plain loop
-
-            def any_branch(value: Any) -> bool:
-                for branch in branches:  # noqa: SIM110 (hot path: no generator)
-                    if branch(value):
-                        return True
-                return False
-
-            return any_branch
-        if keyword == "allOf":
-            return lambda value: all(branch(value) for branch in branches)
-        return lambda value: sum(1 for branch in branches if branch(value)) == 1
-    if keyword == "not":
-        negated = _compile(argument)
-        return lambda value: not negated(value)
-    raise _Unsupported
+    return first_call
 
 
 def compile_schema(schema: Any) -> Predicate | None:
     """A compiled "is it valid?" predicate for ``schema``, or None when it uses other keywords."""
     try:
-        return _compile(schema)
+        source = _Source()  # generated whole now: an unsupported keyword anywhere shows here
+        return source.compiled(source.function([f"return {source.expression(schema, 'value')}"]))
     except (_Unsupported, KeyError, re.error, TypeError):
         return None
