@@ -246,6 +246,7 @@ class StatusWriter:
                     notes.ref,
                     ssh_key=self.settings.repo.ssh_key,
                     known_hosts=self.settings.repo.known_hosts,
+                    sharing=source.ssh_sharing,
                 )
             except SourceError as exc:
                 # Pushed again next pass; the note itself is not written again.

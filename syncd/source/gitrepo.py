@@ -93,6 +93,7 @@ class GitSource:
         self._env: dict[str, str] = {}
         self._origin_url: str | None = None  # as read by the last health check
         sharing = ssh_sharing if is_ssh_url(self.url) else None
+        self.ssh_sharing = sharing  # what the notes pushed to the same remote share too
         command = ssh_command(ssh_key, known_hosts, sharing)
         if command is not None:
             self._env["GIT_SSH_COMMAND"] = command

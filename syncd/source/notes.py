@@ -25,6 +25,7 @@ from syncd.source.gitcommand import (
     source_error,
     ssh_command,
 )
+from syncd.source.ssh_sharing import SshSharing
 
 DEFAULT_NOTES_REF = "refs/notes/syncd"
 SHARD_NOTES_PREFIX = "refs/notes/syncd-shards/"
@@ -92,14 +93,16 @@ def push_notes(
     remote: str = "origin",
     ssh_key: Path | None = None,
     known_hosts: Path | None = None,
+    sharing: SshSharing | None = None,
     timeout_s: float = 60,
 ) -> None:
     """Merge the remote's ``ref`` into ours (cat_sort_uniq), then push it; retry once if
     someone pushed in between. Raises SourceError (retryable) when the remote cannot be
-    reached or keeps moving."""
+    reached or keeps moving. ``sharing``: the ssh connection the fetches of that remote share
+    (both the notes' fetch and their push go through it)."""
     _checked_ref(ref)
     env: dict[str, str] = identity_env(*SYNCD_IDENTITY)
-    command = ssh_command(ssh_key, known_hosts)
+    command = ssh_command(ssh_key, known_hosts, sharing)
     if command is not None:
         env["GIT_SSH_COMMAND"] = command
     try:

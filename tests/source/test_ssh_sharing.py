@@ -18,6 +18,7 @@ from test_source_ssh import sshd  # noqa: F401 -- the real sshd these tests conn
 
 from syncd.source.gitcommand import ssh_command
 from syncd.source.gitrepo import GitSource, is_ssh_url
+from syncd.source.notes import push_notes, write_note
 from syncd.source.ssh_sharing import MAX_CONTROL_DIR_LENGTH, SshSharing, control_dir_for
 from testkit.daemon_process import DaemonProcess
 
@@ -100,6 +101,20 @@ def test_a_second_fetch_reuses_the_first_ones_connection(sshd, remote, work, tmp
     sharing.close()
     assert sharing.sockets() == []
     _wait_until(lambda: not _running(master), "the master exited")
+
+
+def test_the_notes_push_goes_through_the_fetches_connection(sshd, remote, tmp_path, sharing):  # noqa: F811
+    """The daemon writes a note after a pass and pushes it to the same remote: its fetch of
+    the remote's notes and its push are sessions on the fetch's master, not new logins."""
+    source, socket_path, master = _cloned_through_a_master(sshd, remote, tmp_path / "co", sharing)
+    assert source.ssh_sharing is sharing
+    logins = _logins(sshd)
+    write_note(source.checkout_dir, source.head(), "syncd: applied\n")
+    push_notes(source.checkout_dir, **_keys(sshd), sharing=source.ssh_sharing)
+    assert _logins(sshd) == logins
+    assert _master_pid(socket_path) == master
+    pushed = git(remote, "notes", "--ref=syncd", "show", source.head())
+    assert pushed.strip() == "syncd: applied"
 
 
 def test_a_socket_left_by_a_killed_master_does_not_break_the_next_fetch(
