@@ -47,6 +47,7 @@ def rolling_update(run: DeploymentRun) -> None:
         max_surge,
         max_unavailable,
     )
+    run.look_ahead(old_serving)
     last_counts: RolloutCounts | None = None
     starts = _Starts(run)
     try:
@@ -101,7 +102,7 @@ def rolling_update(run: DeploymentRun) -> None:
                     starts.wait_one()  # nothing to look at until a create has finished
                     run.check_cancel()
                 else:
-                    run.sleep(run.options.poll_interval_s)
+                    run.wait_for_change(run.options.poll_interval_s)
     except InstanceFailed as failure:
         starts.close()  # every instance created is in run.new_instances before the revert
         # New instances a previous pass started and that do not serve go with this apply's own.

@@ -83,8 +83,10 @@ class RunningDaemon:
             if status != 200:
                 return False
             found = [d for d in json.loads(body)["deployments"] if d["id"] == deployment_id]
-            return bool(found) and found[0]["status"] == "OK" and (
-                found[0]["readyReplicas"] == replicas
+            return (
+                bool(found)
+                and found[0]["status"] == "OK"
+                and (found[0]["readyReplicas"] == replicas)
             )
 
         wait_for(running, timeout, f"{deployment_id} OK with {replicas} ready")
