@@ -51,13 +51,14 @@ class EventWatch:
         try:
             with self._connection.calling("watching container events") as api:
                 stream = api.events(filters=filters, decode=True)
-                with self._lock:
-                    if self._closed.is_set():
-                        stream.close()
-                        return
-                    self._stream = stream
-                for _event in stream:
-                    self._wake()
+            with self._lock:
+                if self._closed.is_set():
+                    stream.close()
+                    return
+                self._stream = stream
+            # read outside ``calling``: a stream ended by ``close`` is no transport failure
+            for _event in stream:
+                self._wake()
         except Exception as error:  # noqa: BLE001 - the polls go on without the watch
             if not self._closed.is_set():
                 log.debug("event watch on %s ended: %s", self._connection.node_id, error)
@@ -71,3 +72,8 @@ class EventWatch:
             with contextlib.suppress(Exception):  # a dead stream may fail to close
                 stream.close()
         self._thread.join(timeout=2.0)
+
+    @property
+    def following(self) -> bool:
+        """Whether the stream's thread still runs (False once closed)."""
+        return self._thread.is_alive()

@@ -45,6 +45,7 @@ def test_a_watch_wakes_on_health_and_exit_of_its_labels_only(engines: HarnessHan
     finally:
         watch.close()
         node.close()
+    assert not watch.following  # no thread left reading a stream after the rollout
 
 
 def test_no_watch_over_ssh_where_sessions_are_few(engines: HarnessHandle) -> None:
