@@ -223,22 +223,6 @@ class DeploymentRun:
         self.traffic.join([_member(item) for item in tracked if item.available])
         return tracked
 
-    def look_ahead(self, instances: Sequence[ObservedInstance]) -> None:
-        """Inspect old instances once, beside the rollout and one at a time, before they are
-        handed over: a driver remembers what an inspect showed (ours, its stop signal), so each
-        hand-over's signal is then one call on the rollout's path instead of two."""
-        batch = list(instances)
-
-        def look() -> None:
-            for instance in batch:
-                try:
-                    self.driver(instance.node_id).health(instance.container_id)
-                except NodeError:  # gone or unreachable: the hand-over finds out and says so
-                    continue
-
-        if batch:
-            self.stops.submit(look)
-
     def _private_ports(self, instance: ObservedInstance) -> tuple[int, ...]:
         if self.plan.desired is None:
             return ()
