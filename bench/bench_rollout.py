@@ -122,6 +122,8 @@ class Profile:
         out = io.StringIO()
         stats.stream = out  # type: ignore[attr-defined]
         stats.sort_stats("tottime").print_stats(top)
+        # and what each node operation cost, summed over the threads that waited for it
+        stats.sort_stats("cumulative").print_stats(r"syncd/nodes/docker_node\.py", top)
         lines.append(out.getvalue())
         return "\n".join(lines)
 

@@ -31,6 +31,7 @@ from syncd.apply.rolling import rolling_update
 from syncd.apply.run import Cancelled, DeploymentRun, DriverSource, parallel
 from syncd.apply.swarm import apply_swarm_deployment
 from syncd.apply.traffic import ProxySource, RouteTables, Traffic
+from syncd.apply.waking import Wakeups
 from syncd.errors import (
     BuildError,
     ImageBuildFailed,
@@ -41,6 +42,7 @@ from syncd.errors import (
 )
 from syncd.plan.model import ActionKind, DeploymentPlan, Plan
 from syncd.spec.models import NodeSpec
+from syncd.state import LABEL_DEPLOYMENT, LABEL_SPEC_HASH
 
 log = logging.getLogger("syncd.apply")
 
@@ -155,6 +157,7 @@ def apply_deployment(
         redact=redact or Redactor(),
         emit_event=events,
         cancel=cancel,
+        wakeups=Wakeups(_target_labels(deployment_plan)),
         traffic=Traffic(
             routes,
             deployment_plan.desired,
@@ -223,6 +226,14 @@ def apply_deployment(
     return result("ok")
 
 
+def _target_labels(plan: DeploymentPlan) -> dict[str, str]:
+    """The labels of the deployment's containers at the version being applied."""
+    labels = {LABEL_DEPLOYMENT: plan.deployment_id}
+    if plan.target_hash:
+        labels[LABEL_SPEC_HASH] = plan.target_hash
+    return labels
+
+
 def build_reason(error: BuildError, *, built: bool) -> str:
     """``build failed: <the engine's words> (image ... on node)``; a build context that cannot
     be used is said after "build failed: ", a missing image that could not be pulled as the
@@ -239,6 +250,7 @@ def _execute(run: DeploymentRun, images: ImageCache, repo_root: Path | None) -> 
         _steps(run, images, repo_root)
         run.stops.wait_all()
     finally:
+        run.wakeups.close()
         run.stops.close()
 
 

@@ -39,6 +39,7 @@ from syncd.apply.listening import host_port_claims
 from syncd.apply.report import ApplyOptions, ProgressEvent
 from syncd.apply.stopping import BackgroundStops, Claim
 from syncd.apply.traffic import Member, Traffic
+from syncd.apply.waking import Wakeups
 from syncd.errors import NodeError
 from syncd.nodes.base import NodeDriver
 from syncd.plan.model import DeploymentPlan, Placement
@@ -95,6 +96,7 @@ class DeploymentRun:
     new_instances: list[Tracked] = field(default_factory=list)
     parked: list[ObservedInstance] = field(default_factory=list)
     stops: BackgroundStops = field(default_factory=BackgroundStops)
+    wakeups: Wakeups = field(default_factory=lambda: Wakeups({}))
     _env: tuple[tuple[str, str], ...] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -135,6 +137,12 @@ class DeploymentRun:
         else:
             time.sleep(seconds)
 
+    def wait_for_change(self, seconds: float) -> None:
+        """Wait between polls of pending instances: ``seconds``, or less when an engine reports
+        that one of the deployment's containers changed health or exited (``waking``)."""
+        if self.wakeups.wait(seconds, self.cancel):
+            raise Cancelled()
+
     def emit(self, phase: str, message: str, **counts: int) -> None:
         if self.emit_event is None:
             return
@@ -167,6 +175,7 @@ class DeploymentRun:
 
         def launch(placement: Placement) -> Tracked:
             driver = self.driver(placement.node_id)
+            self.wakeups.watch(placement.node_id, driver)  # before: its first event counts
             container_id, name = create_instance(
                 driver, self.desired, placement, commit=self.commit, env=env, redact=self.redact
             )
@@ -205,6 +214,7 @@ class DeploymentRun:
                 running_for = (datetime.now(UTC) - instance.started_at).total_seconds()
                 item.available = running_for >= self.options.settle_s
             if not item.available:
+                self.wakeups.watch(instance.node_id, self.driver(instance.node_id))
                 # The list call carries no restart count: take the baseline from one inspect,
                 # or restarts from before this pass would read as a crash loop on first poll.
                 driver = self.driver(instance.node_id)
@@ -251,7 +261,7 @@ class DeploymentRun:
                     total=total + serving_besides,
                 )
             if pending:
-                self.sleep(self.options.poll_interval_s)
+                self.wait_for_change(self.options.poll_interval_s)
 
     def remove_observed(self, instances: Sequence[ObservedInstance]) -> None:
         """Drain (routed), stop (with grace) and remove instances for good; see ``park``."""
@@ -322,14 +332,15 @@ class DeploymentRun:
             self.traffic.withdraw(members)
         else:
             parallel(batch, signal)
-        self.stops.submit(in_background, _observed_claims(batch))
+        self.stops.submit(in_background, _observed_claims(batch), [i.container_id for i in batch])
 
     def remove_parked(self) -> None:
-        """Remove the parked old instances for good, once their stops have ended."""
-        self.stops.wait_all()
+        """Remove the parked old instances for good, each once its own stop has ended (so it
+        keeps its grace): those parked early go while the last batch is still stopping."""
         parked, self.parked = list(self.parked), []
 
         def drop(instance: ObservedInstance) -> None:
+            self.stops.wait_for_containers([instance.container_id])
             self.driver(instance.node_id).remove_instance(instance.container_id)
             with self._lock:
                 self.removed += 1

@@ -35,6 +35,7 @@ Claim = tuple[str, str]  # (node id, host port claim like "8080/tcp")
 class _Batch:
     future: Future[None]
     claims: frozenset[Claim]
+    containers: frozenset[str] = frozenset()
     reported: bool = False  # its error was raised already
 
 
@@ -47,16 +48,21 @@ class BackgroundStops:
     _executor: ThreadPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(self, work: Callable[[], None], claims: Iterable[Claim] = ()) -> None:
+    def submit(
+        self,
+        work: Callable[[], None],
+        claims: Iterable[Claim] = (),
+        containers: Iterable[str] = (),
+    ) -> None:
         """Run ``work`` (one batch: drain, stop, remove or park) in the background; ``claims``
-        are the host ports its containers bind until they are stopped."""
+        are the host ports its ``containers`` bind until they are stopped."""
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     max_workers=self.workers, thread_name_prefix="syncd-stop"
                 )
             future = self._executor.submit(work)
-            self._batches.append(_Batch(future, frozenset(claims)))
+            self._batches.append(_Batch(future, frozenset(claims), frozenset(containers)))
 
     @property
     def in_flight(self) -> int:
@@ -77,6 +83,14 @@ class BackgroundStops:
             return
         with self._lock:
             holding = [b for b in self._batches if b.claims & wanted]
+        wait_futures([batch.future for batch in holding])
+        self._raise_first(holding)
+
+    def wait_for_containers(self, container_ids: Iterable[str]) -> None:
+        """Wait until the stops of ``container_ids`` have ended; raises a failed one's error."""
+        wanted = frozenset(container_ids)
+        with self._lock:
+            holding = [b for b in self._batches if b.containers & wanted]
         wait_futures([batch.future for batch in holding])
         self._raise_first(holding)
 

@@ -1,8 +1,9 @@
 """One node's engine connection: the docker-py client, made on first use and replaced when its
 transport dies, with a bound on calls in flight where the transport needs one (ssh).
 
-A failure never closes the shared client under other threads' feet: unix and tcp connections
-are re-opened per request by urllib3, and a dead ssh transport is replaced on the next call.
+A failure never closes the shared client under other threads' feet: unix and tcp keep one pool
+of keep-alive connections per engine (``docker_pools``), in which urllib3 replaces a broken
+connection on its next use, and a dead ssh transport is replaced on the next call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import requests
 
 from syncd.errors import NodeUnreachable, TlsHandshakeFailed
 from syncd.nodes import transports
+from syncd.nodes.docker_pools import SharedSocketAdapter, share_connections
 from syncd.nodes.engine_errors import translated
 from syncd.nodes.transports import Connection
 from syncd.spec.endpoints import NodeEndpoint
@@ -41,6 +43,7 @@ class EngineConnection:
         self.call_timeout = call_timeout
         self._on_transport_failure = on_transport_failure
         self._connection: Connection | None = None
+        self._sockets: list[SharedSocketAdapter] = []  # of every client made so far
         self._lock = threading.Lock()
         self._calls = 0
         self._calls_lock = threading.Lock()
@@ -52,6 +55,11 @@ class EngineConnection:
     def api_calls(self) -> int:
         """HTTP requests answered by this engine so far (for benchmarks and metrics)."""
         return self._calls
+
+    @property
+    def connections_opened(self) -> int:
+        """Sockets opened to this engine so far over unix (each reused for later calls)."""
+        return sum(adapter.connections_opened for adapter in self._sockets)
 
     @contextmanager
     def calling(self, action: str) -> Iterator[docker.APIClient]:
@@ -96,6 +104,10 @@ class EngineConnection:
             call_timeout=self.call_timeout,
         )
         connection.api.hooks["response"].append(self._count_response)
+        if self.endpoint.scheme != "ssh":
+            shared = share_connections(connection.api)
+            if shared is not None:
+                self._sockets.append(shared)
         try:
             transports.agree_api_version(connection.api, connect_timeout=self.connect_timeout)
         except BaseException:

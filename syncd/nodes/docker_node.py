@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from http import HTTPStatus
 from pathlib import Path
@@ -35,6 +35,8 @@ from syncd.nodes.containers import (
     parse_cpu_sample,
     utc_now,
 )
+from syncd.nodes.docker_events import EventWatch
+from syncd.nodes.docker_known import KnownContainers
 from syncd.nodes.engine_errors import engine_message, is_status
 from syncd.nodes.images import ensure_image
 from syncd.spec.desired import BuildSpec
@@ -83,6 +85,7 @@ class DockerNode:
         self._stats_slots = threading.BoundedSemaphore(stats_bound) if stats_bound else None
         self._lock = threading.Lock()
         self._facts: NodeFacts | None = None
+        self.known = KnownContainers()  # managed containers seen, with their stop signal
         self._facts_at = 0.0
 
     def __repr__(self) -> str:
@@ -111,6 +114,16 @@ class DockerNode:
         """
         with self.connection.calling(action) as api:
             yield api
+
+    def watch_events(
+        self, labels: Mapping[str, str], wake: Callable[[], None]
+    ) -> EventWatch | None:
+        """Call ``wake`` whenever a container with ``labels`` changes health or exits,
+        until the watch is closed (``docker_events``). None over ssh, where a stream would hold
+        one of the few session slots for the whole rollout: the polls alone serve there."""
+        if self.endpoint.scheme == "ssh":
+            return None
+        return EventWatch(self.connection, labels, wake)
 
     def _forget_facts(self) -> None:
         with self._lock:
@@ -184,6 +197,8 @@ class DockerNode:
                 details = InspectedContainer(api.inspect_container(container_id), container_id)
             except docker.errors.NotFound:
                 raise ContainerNotFound(self.node_id, container_id, "inspect it") from None
+        if details.is_managed:
+            self.known.remember(container_id, details.stop_signal)
         return details.health_report()
 
     def tail_logs(self, container_id: str, lines: int = 20) -> str:
@@ -255,7 +270,7 @@ class DockerNode:
         means "quit now" to a program that shuts down gracefully on the first)."""
         with self.connection.calling(f"stopping container {container_id[:12]}") as api:
             try:
-                _require_managed(api, self.node_id, container_id, "stop")
+                _require_managed(api, self.node_id, container_id, "stop", known=self.known)
                 if not signalled:
                     api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
                     return
@@ -277,10 +292,14 @@ class DockerNode:
         """Send a managed container its stop signal (its StopSignal) and return at once."""
         with self.connection.calling(f"signalling container {container_id[:12]}") as api:
             try:
-                details = InspectedContainer(api.inspect_container(container_id), container_id)
-                _require_managed(api, self.node_id, container_id, "stop", details)
-                if details.state == "running":
-                    api.kill(container_id, signal=details.stop_signal)
+                signal = self.known.stop_signal(container_id)
+                if signal is None:  # not inspected yet: is it ours, does it run, which signal
+                    details = InspectedContainer(api.inspect_container(container_id), container_id)
+                    _require_managed(api, self.node_id, container_id, "stop", details, self.known)
+                    if details.state != "running":
+                        return
+                    signal = details.stop_signal
+                api.kill(container_id, signal=signal)  # 409 when it exited meanwhile
             except docker.errors.NotFound:
                 return
             except docker.errors.APIError as error:
@@ -291,7 +310,7 @@ class DockerNode:
         """Start a stopped managed container again (a parked old instance, on revert)."""
         with self.connection.calling(f"starting container {container_id[:12]}") as api:
             try:
-                _require_managed(api, self.node_id, container_id, "start")
+                _require_managed(api, self.node_id, container_id, "start", known=self.known)
                 api.start(container_id)
             except docker.errors.NotFound:
                 raise ContainerNotFound(self.node_id, container_id, "start it again") from None
@@ -306,16 +325,17 @@ class DockerNode:
         removed by another call) is fine."""
         with self.connection.calling(f"removing container {container_id[:12]}") as api:
             try:
-                _require_managed(api, self.node_id, container_id, "remove")
+                _require_managed(api, self.node_id, container_id, "remove", known=self.known)
                 api.remove_container(container_id, force=True, v=True)
             except docker.errors.NotFound:
-                return
+                pass
             except docker.errors.APIError as error:
                 # With force=True the engine answers 409 only while another removal of the same
                 # container is in progress: it is going away, which is what we asked for.
-                if is_status(error, HTTPStatus.CONFLICT):
-                    return
-                raise
+                if not is_status(error, HTTPStatus.CONFLICT):
+                    raise
+            finally:
+                self.known.forget(container_id)
 
     def ensure_image(self, image: str, build: BuildSpec | None, repo_root: Path | None) -> None:
         """Make ``image`` present: already there, built from ``build`` in ``repo_root``, or pulled."""
@@ -336,11 +356,16 @@ def _require_managed(
     container_id: str,
     action: str,
     details: InspectedContainer | None = None,
+    known: KnownContainers | None = None,
 ) -> None:
-    """Inspect (unless ``details`` is the inspect already made); refuse to go on when the
-    container is not ours. NotFound passes through."""
+    """Inspect (unless ``details`` is the inspect already made, or ``known`` has seen it);
+    refuse to go on when the container is not ours. NotFound passes through."""
+    if known is not None and details is None and known.stop_signal(container_id) is not None:
+        return
     if details is None:
         details = InspectedContainer(api.inspect_container(container_id), container_id)
+    if details.is_managed and known is not None:
+        known.remember(container_id, details.stop_signal)
     if not details.is_managed:
         raise NodeError(
             f"node {node_id}: container {details.name} is not managed by syncd "
