@@ -283,6 +283,7 @@ class MemoryNode:
                 env=env,
                 behaviour=behaviour,  # type: ignore[arg-type]
                 has_health_check=request.health_check is not None,
+                stop_grace_s=request.stop_grace_s,
             )
             if not container.has_health_check:
                 container.health = "none"
@@ -299,7 +300,7 @@ class MemoryNode:
                 self.cluster.record(f"signal {self.node_id} {container.name}")
 
     def stop_instance(
-        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+        self, container_id: str, grace_s: float | None = 10.0, *, signalled: bool = False
     ) -> None:
         cluster = self.cluster
         with cluster._lock:
@@ -307,6 +308,8 @@ class MemoryNode:
             container = self._container(container_id, "stop")
             if container is None or (container.stopped and container.state != "running"):
                 return
+            if grace_s is None:  # its own, as the engine keeps it
+                grace_s = container.stop_grace_s if container.stop_grace_s is not None else 10.0
             cluster.stops.append((container.name, grace_s))
             container.stopped = True
             slow = cluster.stop_delay_s > 0 and container.state == "running"

@@ -60,6 +60,7 @@ class Container:
     env: dict[str, str]
     behaviour: FaultKind | Literal["ok"]
     has_health_check: bool
+    stop_grace_s: float | None = None  # the request's (Docker's StopTimeout); None: 10 s
     state: ContainerState = "running"
     health: Health = "starting"
     looks: int = 0  # health() calls so far

@@ -316,7 +316,7 @@ def explain_deadline(
 # --------------------------------------------------------------------------- removal
 
 
-def stop_and_remove(driver: NodeDriver, container_id: str, grace_s: float) -> None:
+def stop_and_remove(driver: NodeDriver, container_id: str, grace_s: float | None) -> None:
     driver.stop_instance(container_id, grace_s)
     driver.remove_instance(container_id)
 

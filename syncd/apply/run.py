@@ -113,13 +113,16 @@ class DeploymentRun:
         return self.pool.driver(node_id)
 
     @property
-    def stop_grace_s(self) -> float:
+    def stop_grace_s(self) -> float | None:
         """How long every stop of this deployment's instances (either version, on rollout,
         revert, scale-down or prune) waits before SIGKILL: the definition's
         ``stopGracePeriod``, else the apply's default. A deployment gone from the repository
-        has no definition left: the default."""
+        has no definition left: None, each container's own grace (the StopTimeout its
+        definition set when it was created), so a prune honours the grace it was given."""
         desired = self.plan.desired
-        if desired is not None and desired.spec.stop_grace_s is not None:
+        if desired is None:
+            return None
+        if desired.spec.stop_grace_s is not None:
             return desired.spec.stop_grace_s
         return self.options.stop_grace_s
 

@@ -82,10 +82,12 @@ class NodeDriver(Protocol):
         ...
 
     def stop_instance(
-        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+        self, container_id: str, grace_s: float | None = 10.0, *, signalled: bool = False
     ) -> None:
         """Stop a managed container (its stop signal, SIGKILL after ``grace_s``); gone is not an
-        error. ``signalled``: ``signal_stop`` sent the signal already; only wait, then kill."""
+        error. ``grace_s`` None: the container's own grace (the StopTimeout its definition's
+        ``stopGracePeriod`` set when it was created, else the engine's 10 s). ``signalled``:
+        ``signal_stop`` sent the signal already; only wait, then kill."""
         ...
 
     def signal_stop(self, container_id: str) -> None:

@@ -168,6 +168,12 @@ class InspectedContainer:
         return str((self._raw.get("Config") or {}).get("StopSignal") or "SIGTERM")
 
     @property
+    def stop_timeout_s(self) -> float:
+        """The grace ``docker stop`` gives it before SIGKILL (its StopTimeout, else 10 s)."""
+        timeout = (self._raw.get("Config") or {}).get("StopTimeout")
+        return float(timeout) if timeout is not None else 10.0
+
+    @property
     def is_managed(self) -> bool:
         return _is_managed(self.labels)
 

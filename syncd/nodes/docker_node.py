@@ -262,7 +262,7 @@ class DockerNode:
         return container_id
 
     def stop_instance(
-        self, container_id: str, grace_s: float = 10.0, *, signalled: bool = False
+        self, container_id: str, grace_s: float | None = 10.0, *, signalled: bool = False
     ) -> None:
         """Stop a managed container (its stop signal, SIGTERM unless its definition set
         ``stopSignal``; SIGKILL after ``grace_s``); gone is fine. ``signalled``: ``signal_stop``
@@ -271,6 +271,9 @@ class DockerNode:
         with self.connection.calling(f"stopping container {container_id[:12]}") as api:
             try:
                 _require_managed(api, self.node_id, container_id, "stop", known=self.known)
+                if grace_s is None:  # its own: a container of a deployment gone from Git
+                    inspected = InspectedContainer(api.inspect_container(container_id))
+                    grace_s = inspected.stop_timeout_s
                 if not signalled:
                     api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
                     return

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from syncd.apply.executor import apply_plan
 from syncd.apply.report import ApplyReport
 from syncd.plan.allocator import Allocator
+from syncd.plan.planner import plan
 from syncd.spec.desired import DesiredState
 from syncd.spec.models import Strategy
 from syncd.spec.rendering import render_desired
@@ -239,3 +241,18 @@ def assert_converged_at(cluster: MemoryCluster, desired: DesiredState, replicas:
     assert {c.labels["io.syncd.spec-hash"] for c in containers} == {
         desired.deployments[0].spec_hash
     }
+
+
+def test_a_prune_uses_each_containers_own_grace(versions) -> None:
+    """A deployment gone from the repository has no definition left to read a grace from: its
+    containers are stopped with the grace they were created with (Docker's StopTimeout)."""
+    old, _ = update(versions, 2, rolling(1, 0))
+    old = _with_grace(old, 9.0)
+    cluster = MemoryCluster(node.id for node in NODES)
+    assert one_pass(cluster, old, commit="v1").ok
+    pool, gone = cluster.pool(), replace(old, deployments=())
+    pruned = plan(gone, pool.observe(), allow_mass_prune=True)  # all of it: on purpose
+    report = apply_plan(pruned, pool, repo_root=None, secrets=None, commit="v2", options=OPTIONS)
+    assert report.ok, report.results
+    assert cluster.of_deployment(DEPLOYMENT) == []
+    assert [grace for _, grace in cluster.stops] == [9.0, 9.0]

@@ -108,3 +108,26 @@ def _roll_version_1_to_2(engines, pool, repo, deployment_id: str, definition):  
     _, report = apply_repo(repo, pool)
     assert report.ok, report.failures
     return node_id, old, began
+
+
+def test_a_removed_deployment_is_stopped_with_the_grace_its_containers_were_given(
+    engines, pool, repo
+) -> None:
+    """Once a deployment is gone from the repository its definition is no longer read: the
+    prune stops each container with the grace the engine keeps for it (its StopTimeout), not
+    the apply's default."""
+    assert FAST_OPTIONS.stop_grace_s < 3
+    definition = _definition(IGNORES_TERM, stopGracePeriod="3s")
+    repo.write([deployment("depl_gone", 1)], [definition])
+    _, report = apply_repo(repo, pool)
+    assert report.ok, report.failures
+    ((node_id, old),) = _containers(engines, "depl_gone")
+    began = time.time()
+    repo.write([], [definition])
+    _, report = apply_repo(repo, pool, allow_mass_prune=True)  # removing all of it: on purpose
+    assert report.ok, report.failures
+    assert _containers(engines, "depl_gone") == []
+    signals = _kill_signals(engines, node_id, old["Id"], began)
+    assert [signal for signal, _ in signals] == ["15", "9"], signals
+    (_, term_at), (_, kill_at) = signals
+    assert kill_at - term_at >= 3_000_000_000, signals  # its own 3 s, not the default 2 s
