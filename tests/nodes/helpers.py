@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from syncd.nodes.base import ContainerRequest
 from syncd.spec.models import HealthCheck
@@ -13,11 +13,12 @@ from syncd.state import (
     LABEL_CPU,
     LABEL_DEPLOYMENT,
     LABEL_HOST_PORTS,
+    LABEL_MANAGED,
     LABEL_MEMORY,
     LABEL_REPLICA,
     LABEL_SPEC_HASH,
 )
-from testkit.harness import BASE_IMAGE
+from testkit.harness import BASE_IMAGE, TEST_LABEL
 
 T = TypeVar("T")
 
@@ -74,3 +75,15 @@ def wait_for(probe: Callable[[], T], until: Callable[[T], bool], limit_s: float 
         time.sleep(0.25)
         value = probe()
     return value
+
+
+def run_impostor(raw: Any) -> Any:
+    """A container that says it is not syncd's (``io.syncd.managed=false``), run beside the
+    driver's: every call that would touch it must refuse (``raw``: a docker.DockerClient)."""
+    return raw.containers.run(
+        BASE_IMAGE,
+        ["sleep", "300"],
+        detach=True,
+        network_mode="none",
+        labels={TEST_LABEL: "1", LABEL_MANAGED: "false"},
+    )

@@ -14,7 +14,14 @@ from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import HealthCheck, PortMapping, VolumeMount
 from syncd.state import LABEL_MANAGED
 from testkit.harness import BASE_IMAGE, TEST_LABEL, free_port
-from tests.nodes.helpers import httpd, managed_labels, quick_http_check, sleeper, wait_for
+from tests.nodes.helpers import (
+    httpd,
+    managed_labels,
+    quick_http_check,
+    run_impostor,
+    sleeper,
+    wait_for,
+)
 
 
 def test_create_observe_stop_remove(driver: DockerNode, raw: docker.DockerClient) -> None:
@@ -121,13 +128,7 @@ def test_unmanaged_containers_are_never_touched(
     bystander = raw.containers.run(
         BASE_IMAGE, ["sleep", "300"], detach=True, network_mode="none", labels={TEST_LABEL: "1"}
     )
-    impostor = raw.containers.run(
-        BASE_IMAGE,
-        ["sleep", "300"],
-        detach=True,
-        network_mode="none",
-        labels={TEST_LABEL: "1", LABEL_MANAGED: "false"},
-    )
+    impostor = run_impostor(raw)
     ours = driver.create_instance(sleeper("syncd-test-own-0"))
 
     assert [i.container_id for i in driver.list_instances()] == [ours]

@@ -11,9 +11,9 @@ from syncd.errors import NodeError
 from syncd.nodes.base import ContainerRequest
 from syncd.nodes.docker_node import DockerNode
 from syncd.spec.models import HealthCheck
-from syncd.state import LABEL_DEPLOYMENT, LABEL_MANAGED
-from testkit.harness import BASE_IMAGE, TEST_LABEL, HarnessHandle
-from tests.nodes.helpers import managed_labels, sleeper, wait_for
+from syncd.state import LABEL_DEPLOYMENT
+from testkit.harness import BASE_IMAGE, HarnessHandle
+from tests.nodes.helpers import managed_labels, run_impostor, sleeper, wait_for
 
 
 def healthy_soon(name: str) -> ContainerRequest:
@@ -70,13 +70,7 @@ def test_a_signal_after_an_inspect_is_one_call(driver: DockerNode) -> None:
 def test_an_inspected_foreign_container_is_still_refused(
     driver: DockerNode, raw: docker.DockerClient
 ) -> None:
-    impostor = raw.containers.run(
-        BASE_IMAGE,
-        ["sleep", "300"],
-        detach=True,
-        network_mode="none",
-        labels={TEST_LABEL: "1", LABEL_MANAGED: "false"},
-    )
+    impostor = run_impostor(raw)
     driver.health(impostor.id)
     for touch in (driver.signal_stop, driver.remove_instance):
         with pytest.raises(NodeError, match="not managed by syncd"):
