@@ -356,8 +356,10 @@ class Harness:
             for container in client.containers.list():
                 with contextlib.suppress(docker.errors.APIError):  # exited meanwhile
                     container.kill()
-        except docker.errors.DockerException:
-            pass  # the engine is going away anyway; SIGKILL follows if it hangs
+        except (docker.errors.DockerException, OSError, ValueError):
+            # the engine is going away anyway; SIGKILL follows if it hangs (a wedged engine
+            # answers its ping but times out here: requests' ReadTimeout is an OSError)
+            pass
         finally:
             client.close()
 

@@ -18,10 +18,13 @@ import pytest
 from syncd.nodes.pool import NodePool
 from tests.apply.applykit import TestRepo, apply_repo, deployment, service_definition
 
-# The test service, but it takes 3 seconds to shut down after SIGTERM (as a real one finishing
-# its work would), so the stops of one batch are still running when the next batch starts (with
-# 1 s, a loaded machine's slow health checks let every stop end before the next batch began).
-SLOW_TO_STOP = "trap 'sleep 3; exit 0' TERM; touch /tmp/ready; while :; do sleep 1 & wait; done"
+# The test service, but it takes a second to shut down after SIGTERM (as a real one finishing
+# its work would), so the stops of one batch are still running when the next batch starts.
+# (At load 30, beside four engineers' suites, slow health checks once let every stop end first;
+# 3 s instead made the old instances of a batch exit together while the next one started, and
+# once wedged Debian's dockerd 20.10.24 in libnetwork's known getSvcRecords/processEndpointDelete
+# deadlock, moby/moby#46661, fixed upstream after 20.10.24: every later test of that engine hung.)
+SLOW_TO_STOP = "trap 'sleep 1; exit 0' TERM; touch /tmp/ready; while :; do sleep 1 & wait; done"
 
 
 @dataclass(frozen=True)
