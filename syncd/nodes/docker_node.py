@@ -85,7 +85,7 @@ class DockerNode:
         self._stats_slots = threading.BoundedSemaphore(stats_bound) if stats_bound else None
         self._lock = threading.Lock()
         self._facts: NodeFacts | None = None
-        self.known = KnownContainers()  # managed containers seen, with their stop signal
+        self.known = KnownContainers()  # managed containers seen, with stop signal and grace
         self._facts_at = 0.0
 
     def __repr__(self) -> str:
@@ -198,7 +198,7 @@ class DockerNode:
             except docker.errors.NotFound:
                 raise ContainerNotFound(self.node_id, container_id, "inspect it") from None
         if details.is_managed:
-            self.known.remember(container_id, details.stop_signal)
+            self.known.remember(container_id, details.stop_signal, details.stop_timeout_s)
         return details.health_report()
 
     def tail_logs(self, container_id: str, lines: int = 20) -> str:
@@ -272,8 +272,10 @@ class DockerNode:
             try:
                 _require_managed(api, self.node_id, container_id, "stop", known=self.known)
                 if grace_s is None:  # its own: a container of a deployment gone from Git
-                    inspected = InspectedContainer(api.inspect_container(container_id))
-                    grace_s = inspected.stop_timeout_s
+                    # known since the check above (its inspect is remembered), so no second one
+                    grace_s = self.known.stop_timeout_s(container_id)
+                if grace_s is None:  # forgotten meanwhile (the memory is bounded): look again
+                    grace_s = InspectedContainer(api.inspect_container(container_id)).stop_timeout_s
                 if not signalled:
                     api.stop(container_id, timeout=max(0, math.ceil(grace_s)))
                     return
@@ -368,7 +370,7 @@ def _require_managed(
     if details is None:
         details = InspectedContainer(api.inspect_container(container_id), container_id)
     if details.is_managed and known is not None:
-        known.remember(container_id, details.stop_signal)
+        known.remember(container_id, details.stop_signal, details.stop_timeout_s)
     if not details.is_managed:
         raise NodeError(
             f"node {node_id}: container {details.name} is not managed by syncd "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import docker
 import pytest
@@ -65,6 +66,22 @@ def test_a_signal_after_an_inspect_is_one_call(driver: DockerNode) -> None:
     assert wait_for(lambda: driver.health(container_id).state, lambda s: s == "exited")
     driver.remove_instance(container_id)
     assert driver.known.stop_signal(container_id) is None
+
+
+def test_a_stop_with_the_containers_own_grace_reads_it_from_the_inspect_already_made(
+    driver: DockerNode,
+) -> None:
+    """A prune stops with the grace the engine keeps (StopTimeout): the inspect that proved the
+    container ours also gave it, so the stop is one call, as with an explicit grace."""
+    request = replace(sleeper("syncd-test-grace-0"), stop_grace_s=7)
+    container_id = driver.create_instance(request)
+    driver.health(container_id)
+    assert driver.known.stop_timeout_s(container_id) == 7
+    calls = driver.api_calls
+    driver.stop_instance(container_id, None)
+    assert driver.api_calls - calls == 1  # the stop itself, no second inspect
+    assert driver.health(container_id).state == "exited"
+    driver.remove_instance(container_id)
 
 
 def test_an_inspected_foreign_container_is_still_refused(
