@@ -13,6 +13,7 @@ from syncd.errors import SpecError
 from syncd.spec.cache import ParseCache
 from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredState
+from syncd.spec.file_source import RepoFiles
 from syncd.spec.models import RepoSpec, SwarmClusterSpec
 from syncd.spec.rendering import render_desired
 from syncd.spec.repository import load_repository
@@ -44,8 +45,12 @@ def load_revision(
     secrets: SecretProvider | None = None,
     read_secrets: bool = True,
     invalid_hint: str | None = None,
+    files: RepoFiles | None = None,
 ) -> LoadedRevision:
     """Load and render ``revision``; raises SpecError listing every problem.
+
+    ``files``: where its files are read from when not from the directory ``revision.root``
+    (a commit read straight from Git, ``source.commit_files``; its ``root`` is the revision's).
 
     ``environ`` resolves ``{{env:NAME}}`` (default this process's). Secrets come from
     ``secrets`` when given, else from ``settings``' secrets directory and age identity; with
@@ -60,7 +65,10 @@ def load_revision(
         # A pass's data holds no cycles: no collector walks while it is built (spec/collector.py).
         with collector_paused():
             repo = load_repository(
-                revision.root, revision=revision.sha, extra_nodes=settings.extra_nodes, cache=cache
+                files if files is not None else revision.root,
+                revision=revision.sha,
+                extra_nodes=settings.extra_nodes,
+                cache=cache,
             )
             if secrets is None and read_secrets:
                 secrets = SecretProvider(

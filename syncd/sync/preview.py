@@ -25,7 +25,7 @@ from pathlib import Path
 
 import git
 
-from syncd.errors import SpecError, UsageError
+from syncd.errors import UsageError
 from syncd.source.commit_files import CommitFiles, commit_files
 from syncd.source.gitcommand import source_error
 from syncd.source.revisions import resolve_revision
@@ -36,10 +36,7 @@ from syncd.spec.cache import (
     git_output,
     work_tree_state,
 )
-from syncd.spec.collector import collector_paused
 from syncd.spec.desired import DesiredState
-from syncd.spec.rendering import render_desired
-from syncd.spec.repository import load_repository
 from syncd.sync.loading import load_revision
 from syncd.sync.revisions import Revision, checked_out, worktree_revision
 
@@ -118,17 +115,18 @@ def _load_commit(
 def _desired_of_files(
     files: CommitFiles, sha: str, cache: ParseCache, environ: Mapping[str, str], hint: str | None
 ) -> DesiredState:
-    """``load_revision`` of the files of a commit as read from Git: the same load and render
-    with the same arguments (no secrets, no config nodes, no remote builds)."""
+    """The files of a commit as read from Git, through the shared parse cache: the load every
+    caller makes (``load_revision``), reading ``files`` instead of a directory."""
     cache.register_tree(files.root, files.blob_ids)
     try:
-        with collector_paused():  # a pass's data holds no cycles (spec/collector.py)
-            repo = load_repository(files, revision=sha, cache=cache)
-            return render_desired(repo, environ=environ, secrets=None, remote_builds=None)
-    except SpecError as error:
-        if hint is not None:
-            error.hint = hint
-        raise
+        return load_revision(
+            Revision(files.root, sha),
+            environ=environ,
+            cache=cache,
+            read_secrets=False,
+            invalid_hint=hint,
+            files=files,
+        ).desired
     finally:
         cache.forget_tree(files.root)
 
