@@ -15,7 +15,6 @@ import sys
 
 import click
 
-from syncd import __version__
 from syncd.errors import SpecError, SyncdError
 
 # command name -> (module, aliases). Listed here so `--help` can show them without importing.
@@ -57,8 +56,25 @@ class LazyGroup(click.Group):
         return getattr(module, "command", None)
 
 
+def _print_version(context: click.Context, _option: click.Parameter, wanted: bool) -> None:
+    """``--version``, looked up only when asked (importlib.metadata costs every call ~40 ms)."""
+    if not wanted or context.resilient_parsing:
+        return
+    from syncd import __version__
+
+    click.echo(f"syncd, version {__version__}")
+    context.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="syncd")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """syncd keeps Docker hosts running exactly what a Git repository declares.
 
