@@ -22,14 +22,13 @@ text, not the content the loader reads).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import posixpath
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -257,12 +256,25 @@ class ParseCache:
         state = self._tree_state(real_root)
         return state.blob_ids if state is not None else {}
 
-    def wrap(
-        self, root: Path, parse: ParseFile[Parsed], *, on_disk: bool = True
-    ) -> ParseFile[Parsed]:
-        """``parse`` behind the per-file cache, for one load of ``root``. ``on_disk`` False:
-        the files are not under ``root`` (a commit read from Git, every blob id known), so a
-        miss leaves the reading to ``parse`` instead of trying the disk first."""
+    def known_misses(
+        self, root: Path, files: Iterable[tuple[str, str | None]], limit: int
+    ) -> list[str]:
+        """Which of ``files`` ((relative path, folder kind) under ``root``) have a blob id known
+        without reading them and no parse kept for it: what a load can hand to a parse helper
+        (a file whose id is unknown is read here anyway, to name its blob)."""
+        known = self.blob_ids(root)
+        with self._lock:
+            return [
+                relative
+                for relative, folder_kind in files
+                if relative in known
+                and (known[relative], relative, folder_kind, limit) not in self._entries
+            ]
+
+    def wrap(self, root: Path, parse: ParseFile[Parsed]) -> ParseFile[Parsed]:
+        """``parse`` behind the per-file cache, for one load of ``root``. A miss whose blob id
+        is known (Git named it) leaves the reading to ``parse``: a commit read from Git is not
+        on disk, and a work tree's file is read once, by the parse."""
         known = self.blob_ids(root)
 
         def cached(
@@ -285,9 +297,6 @@ class ParseCache:
                     self._hits += 1
                     return found
                 self._misses += 1
-            if data is None and on_disk:  # known by blob id, not read yet: read it no bigger
-                with contextlib.suppress(OSError):  # parse then reads it, and says why it cannot
-                    data = _read_within(root / relative, limit)
             result = parse(root, relative, folder_kind, limit, data)
             with self._lock:
                 self._entries[key] = result

@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syncd.errors import SpecError, SpecProblem
-from syncd.spec.file_source import Discovered, RepoFiles, file_too_big
-from syncd.spec.loading import MAX_FILE_BYTES, Document, load_yaml
+from syncd.spec.file_source import Discovered, RepoFiles, read_from_directory
+from syncd.spec.loading import (
+    MAX_FILE_BYTES,
+    Document,
+    PreparedFile,
+    documents_from_quick,
+    load_yaml,
+)
 from syncd.spec.schemas import did_you_mean
 
 KINDS = {"Deployment": "deployment", "Definition": "definition", "Node": "node"}
@@ -144,12 +150,7 @@ class DirectoryFiles:
 
     def read(self, relative: str, limit: int) -> bytes | SpecProblem:
         """The file's bytes, or a problem when it is over ``limit`` (never read whole)."""
-        with open(os.path.join(self.root, relative), "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                return file_too_big(relative, size, limit)
-            # read by its size: read(limit + 1) allocates the whole 1 MiB limit for every file
-            return handle.read(min(size, limit) + 1)
+        return read_from_directory(self.root, relative, limit)
 
     def materialise(self, paths: Iterable[str]) -> None:
         """Nothing to do: every path is on disk already."""
@@ -161,10 +162,16 @@ def file_documents(
     folder_kind: str | None,
     max_file_bytes: int = MAX_FILE_BYTES,
     data: bytes | None = None,
+    prepared: PreparedFile | None = None,
 ) -> tuple[KindedDocuments, list[SpecProblem]]:
     """Read and parse one file found by ``discover``: its documents with the kind each is read
     as, and the problems met (unreadable, too big, not YAML, no or an unknown kind). ``data``:
-    the bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
+    the bytes when the caller has read them already (at most ``max_file_bytes + 1``);
+    ``prepared``: the file's text and documents as a parse helper read and built them
+    (``spec/parse_helper.py``), which leaves nothing to read or parse."""
+    if prepared is not None:
+        text, quick = prepared
+        return _with_kinds(documents_from_quick(text, relative, quick), folder_kind)
     if data is None:
         try:
             read = files.read(relative, max_file_bytes)
@@ -183,6 +190,12 @@ def file_documents(
         documents = load_yaml(read, relative, max_bytes=max_file_bytes)
     except SpecError as exc:
         return [], list(exc.problems)
+    return _with_kinds(documents, folder_kind)
+
+
+def _with_kinds(
+    documents: list[Document], folder_kind: str | None
+) -> tuple[KindedDocuments, list[SpecProblem]]:
     kinded: KindedDocuments = []
     problems: list[SpecProblem] = []
     for document in documents:

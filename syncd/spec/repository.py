@@ -5,6 +5,7 @@ Which files are read, and how, is ``syncd.spec.discovery`` (the layout is descri
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -15,8 +16,9 @@ from syncd.spec import node_checks, reference_checks, validation
 from syncd.spec.converting import convert
 from syncd.spec.discovery import KINDS, DirectoryFiles, file_documents
 from syncd.spec.file_source import RepoFiles
-from syncd.spec.loading import MAX_FILE_BYTES, Document
+from syncd.spec.loading import MAX_FILE_BYTES, Document, PreparedFile
 from syncd.spec.models import Definition, Deployment, NodeSpec, RepoSpec, SwarmClusterSpec
+from syncd.spec.parse_helper import HELPER_FROM_FILES, ParseHelper, helper_wanted, looks_big
 from syncd.spec.shards import SHARDS_FILE, check_assignment, load_shards
 from syncd.spec.validation import Loaded, Rejected
 
@@ -93,11 +95,16 @@ def _parse_file(
     folder_kind: str | None,
     max_file_bytes: int,
     data: bytes | None,
+    prepared: PreparedFile | None = None,
 ) -> ParsedFile:
-    """Parse and convert one file: its (kind, model) items and its problems. Depends on the
-    file's bytes and path alone, so ``ParseCache`` can keep the result by blob id. ``data``: the
-    bytes when the caller has read them already (at most ``max_file_bytes + 1``)."""
-    documents, problems = file_documents(files, relative, folder_kind, max_file_bytes, data)
+    """Parse, convert and check one file (a deployment's own meaning too: replica bounds,
+    strategy, templates): its (kind, model) items and its problems. Depends on the file's bytes
+    and path alone, so ``ParseCache`` can keep the result by blob id. ``data``: the bytes when
+    the caller has read them already (at most ``max_file_bytes + 1``); ``prepared``: its text
+    and documents as a parse helper built them."""
+    documents, problems = file_documents(
+        files, relative, folder_kind, max_file_bytes, data, prepared
+    )
     items: list[tuple[str, Loaded[Any]]] = []
     rejected: list[Rejected] = []
     for kind, document in documents:
@@ -107,6 +114,8 @@ def _parse_file(
         problems.extend(model_problems)
         if model is not None:
             items.append((kind, Loaded(model, document)))
+            if kind == "Deployment":  # its meaning depends on its own document alone
+                problems.extend(validation.check_deployment(model, document))
         elif model_problems and isinstance(_get(document.data, "id"), str):
             rejected.append(Rejected(kind, document.data["id"], model_problems[0]))
     return items, problems, rejected
@@ -130,29 +139,111 @@ def load_repository(
     an unchanged clean tree is not even walked.
     """
     files = DirectoryFiles(Path(root)) if isinstance(root, (str, Path)) else root
-    if cache is not None:
-        arguments = (revision, tuple(extra_nodes), max_file_bytes)
-        result: RepoSpec = cache.load(
-            files.root,
-            arguments,
-            lambda: _load_repository(files, revision, extra_nodes, max_file_bytes, cache),
-        )
-        return result
-    return _load_repository(files, revision, extra_nodes, max_file_bytes, None)
+    with _early_helper(files, cache, max_file_bytes) as helper:
+        if cache is not None:
+            arguments = (revision, tuple(extra_nodes), max_file_bytes)
+            result: RepoSpec = cache.load(
+                files.root,
+                arguments,
+                lambda: _load_repository(
+                    files, revision, extra_nodes, max_file_bytes, cache, helper
+                ),
+            )
+            return result
+        return _load_repository(files, revision, extra_nodes, max_file_bytes, None, helper)
 
 
-def _parser(files: RepoFiles, cache: ParseCache | None) -> Callable[..., ParsedFile]:
-    """``_parse_file`` reading from ``files``, behind the cache when there is one (the cache
-    hands back ``files.root``, which the parse ignores: bytes come from ``files``)."""
+@contextlib.contextmanager
+def _early_helper(
+    files: RepoFiles, cache: ParseCache | None, limit: int
+) -> Iterator[ParseHelper | None]:
+    """A parse helper started before anything is read, for a load that is cold (a cache with
+    nothing in it) and looks big: its start overlaps the Git call and the walk. Closed at the
+    end, used or not (an unchanged tree needs no parse at all)."""
+    helper = None
+    if (
+        isinstance(files, DirectoryFiles)
+        and (cache is None or cache.stats().entries == 0)
+        and helper_wanted(HELPER_FROM_FILES)
+        and looks_big(files.root)
+    ):
+        helper = ParseHelper.spawn(files.root, limit)
+    try:
+        yield helper
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _parser(
+    files: RepoFiles, cache: ParseCache | None, prepared: dict[str, PreparedFile | None]
+) -> Callable[..., ParsedFile]:
+    """``_parse_file`` reading from ``files``, or taking a file from ``prepared`` (what a parse
+    helper built), behind the cache when there is one (the cache hands back ``files.root``,
+    which the parse ignores: bytes come from ``files``)."""
 
     def parse(
         root: Path, relative: str, folder_kind: str | None, limit: int, data: bytes | None
     ) -> ParsedFile:
-        return _parse_file(files, relative, folder_kind, limit, data)
+        return _parse_file(files, relative, folder_kind, limit, data, prepared.pop(relative, None))
 
     if cache is None:
         return parse
-    return cache.wrap(files.root, parse, on_disk=isinstance(files, DirectoryFiles))
+    return cache.wrap(files.root, parse)
+
+
+def _parse_files(
+    files: RepoFiles,
+    found: list[tuple[str, str | None]],
+    limit: int,
+    cache: ParseCache | None,
+    early: ParseHelper | None,
+) -> list[ParsedFile]:
+    """Every found file parsed, in ``found``'s order. A big cold load of a directory shares the
+    reading and YAML with a second process (``spec/parse_helper.py``; ``early`` when one was
+    started before the walk): it takes files from the back, this process parses from the front
+    and converts what comes back as it comes."""
+    root = files.root
+    prepared: dict[str, PreparedFile | None] = {}
+    parse = _parser(files, cache, prepared)
+    helper = None
+    if isinstance(files, DirectoryFiles):
+        # a file outside the kind folders is first tested for a kind: the load's own business
+        in_folders = [(relative, kind) for relative, kind in found if kind is not None]
+        to_hand = (
+            [relative for relative, _ in in_folders]
+            if cache is None
+            else cache.known_misses(root, in_folders, limit)
+        )
+        if helper_wanted(len(to_hand)):
+            helper = early or ParseHelper.spawn(root, limit)
+        if helper is not None:
+            helper.hand(to_hand)
+    if helper is None:
+        return [parse(root, relative, kind, limit, None) for relative, kind in found]
+    parsed: list[ParsedFile | None] = [None] * len(found)
+    handed: dict[str, int] = {}  # handed to the helper: where its result goes
+
+    def take(answers: dict[str, PreparedFile | None]) -> None:
+        prepared.update(answers)
+        for relative in answers:
+            position = handed.pop(relative, None)
+            if position is not None:
+                parsed[position] = parse(root, relative, found[position][1], limit, None)
+
+    try:
+        for position, (relative, kind) in enumerate(found):
+            take(helper.arrived())
+            if helper.claim(relative):
+                parsed[position] = parse(root, relative, kind, limit, None)
+            else:
+                handed[relative] = position
+        take(helper.rest())
+    finally:
+        helper.close()  # done with it (closing twice, as the early one is, does nothing)
+    for relative, position in handed.items():  # never answered: parsed here after all
+        parsed[position] = parse(root, relative, found[position][1], limit, None)
+    return [result for result in parsed if result is not None]
 
 
 def _local_build_paths(definitions: list[Loaded[Any]]) -> Iterator[str]:
@@ -173,6 +264,7 @@ def _load_repository(
     extra_nodes: Sequence[NodeSpec],
     max_file_bytes: int,
     cache: ParseCache | None,
+    early_helper: ParseHelper | None = None,
 ) -> RepoSpec:
     root = files.root
     if not root.is_dir():
@@ -180,20 +272,16 @@ def _load_repository(
     found, problems = files.discover()
     loaded: dict[str, list[Loaded[Any]]] = {kind: [] for kind in KINDS}
     notes: list[SpecProblem] = []
-    parse = _parser(files, cache)
     rejected: list[Rejected] = []
-    for relative, folder_kind in found:
-        items, file_problems, file_rejected = parse(
-            root, relative, folder_kind, max_file_bytes, None
-        )
+    for items, file_problems, file_rejected in _parse_files(
+        files, found, max_file_bytes, cache, early_helper
+    ):
         problems.extend(file_problems)
         rejected.extend(file_rejected)
         for kind, item in items:
             loaded[kind].append(item)
     # the checks below that look at a directory: build contexts on disk, shards.yaml
     files.materialise([SHARDS_FILE, *_local_build_paths(loaded["Definition"])])
-    for item in loaded["Deployment"]:
-        problems.extend(validation.check_deployment(item.model, item.document))
     for item in loaded["Definition"]:
         problems.extend(validation.check_definition(item.model, item.document, root))
     swarms = [item for item in loaded["Node"] if isinstance(item.model, SwarmClusterSpec)]

@@ -39,3 +39,28 @@ def test_a_file_that_grew_after_its_size_was_read_is_read_on(
     monkeypatch.setattr(cache.os, "fstat", lambda fd: Smaller(real_fstat(fd)))
     assert _read_within(path, 64) == b"0123456789" * 3
     assert _read_within(path, 15) == (b"0123456789" * 3)[:16]
+
+
+def test_a_directory_source_reads_by_size_and_refuses_a_file_over_the_limit(tmp_path: Path):
+    from syncd.spec.file_source import read_from_directory
+
+    (tmp_path / "small.yaml").write_bytes(b"id: a\n")
+    (tmp_path / "big.yaml").write_bytes(b"x" * 100)
+    assert read_from_directory(tmp_path, "small.yaml", 64) == b"id: a\n"
+    over = read_from_directory(tmp_path, "big.yaml", 64)
+    assert not isinstance(over, bytes)
+    assert (over.file, over.line, over.path) == ("big.yaml", 1, "$")
+    assert "100 bytes, over the 64-byte limit" in over.message
+    with pytest.raises(OSError):
+        read_from_directory(tmp_path, "missing.yaml", 64)
+
+
+def test_a_directory_source_reads_on_when_a_read_returns_less(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from syncd.spec import file_source
+
+    (tmp_path / "f.yaml").write_bytes(b"0123456789" * 3)
+    real_read = os.read
+    monkeypatch.setattr(file_source.os, "read", lambda fd, count: real_read(fd, min(count, 7)))
+    assert file_source.read_from_directory(tmp_path, "f.yaml", 64) == b"0123456789" * 3
