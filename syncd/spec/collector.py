@@ -7,12 +7,16 @@ young objects, and every time the survivors grow by a quarter it walks all of th
 third of a cold 10,000-deployment load (about a second). ``collector_paused`` turns it off for
 the length of one phase; reference counting still frees everything at once.
 
-When the last section ends, what was made meanwhile is moved into the oldest generation
+When the last section ends after a big pass (``UNWALKED_FROM`` young objects or more: a cold
+load of a few thousand deployments), what was made meanwhile is moved into the oldest generation
 unwalked (``gc.freeze()`` then ``gc.unfreeze()``: two list splices) before the collector comes
 back on. Otherwise the first young collection would walk every object the pass kept (the
 models, documents and plan of 10,000 deployments: 120-300 ms, a fifth of a cold pass) only to
 promote them, and walk them again a generation up. A cycle made meanwhile, by the pass or by
-another thread, is still found: by the next full collection rather than the next young one.
+another thread, is still found, by the next full collection rather than the next young one.
+A small pass (the daemon's usual one makes a few thousand objects at most) is left to the young
+collection as before: its walk costs little, and a daemon that ran only small passes would
+otherwise hand every cycle to full collections, which come rarely.
 
 Paused sections nest and may run on several threads at once: the collector comes back on when
 the last one ends, and only if it was on when the first one began.
@@ -28,6 +32,7 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _paused = 0  # sections running now
 _was_enabled = False  # whether the collector was on when the first of them began
+UNWALKED_FROM = 100_000  # young objects at the end of a pause that make it a big pass
 
 
 @contextmanager
@@ -45,6 +50,7 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             _paused -= 1
             if _paused == 0 and _was_enabled:
-                gc.freeze()  # every tracked object into the permanent generation, unwalked,
-                gc.unfreeze()  # and from there into the oldest one: no young walk of them
+                if gc.get_count()[0] >= UNWALKED_FROM:
+                    gc.freeze()  # every tracked object into the permanent generation, unwalked,
+                    gc.unfreeze()  # and from there into the oldest one: no young walk of them
                 gc.enable()

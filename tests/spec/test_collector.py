@@ -1,5 +1,6 @@
-"""The cyclic collector paused for a pass (spec/collector.py): off inside, back on after, what
-the pass made moved to the oldest generation unwalked, and a cycle made meanwhile still found."""
+"""The cyclic collector paused for a pass (spec/collector.py): off inside, back on after, what a
+big pass made moved to the oldest generation unwalked, a small one's left to the young
+collection, and a cycle made meanwhile still found."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import weakref
 
 import pytest
 
+from syncd.spec import collector
 from syncd.spec.collector import collector_paused
 
 
@@ -51,7 +53,10 @@ def test_a_collector_that_was_off_stays_off():
     assert not gc.isenabled()
 
 
-def test_what_the_pass_kept_is_in_the_oldest_generation_and_the_young_ones_are_empty():
+def test_what_a_big_pass_kept_is_in_the_oldest_generation_and_the_young_ones_are_empty(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(collector, "UNWALKED_FROM", 5_000)  # 10,000 objects make a big pass
     with collector_paused():
         kept = [Node() for _ in range(10_000)]
         assert _generation_of(kept[0]) == 0
@@ -61,7 +66,21 @@ def test_what_the_pass_kept_is_in_the_oldest_generation_and_the_young_ones_are_e
     assert _generation_of(kept[-1]) == 2
 
 
-def test_a_cycle_made_during_a_pass_is_still_collected():
+def test_a_small_pass_is_left_to_the_young_collection():
+    gc.collect()  # young counts at zero: nothing else is due a collection during the test
+    with collector_paused():
+        kept = Node()
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        gone = weakref.ref(first)
+        del first, second
+    assert _generation_of(kept) == 0
+    gc.collect(0)
+    assert gone() is None  # the next young collection found the cycle
+
+
+def test_a_cycle_made_during_a_big_pass_is_still_collected(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(collector, "UNWALKED_FROM", 0)
     with collector_paused():
         first, second = Node(), Node()
         first.other, second.other = second, first
