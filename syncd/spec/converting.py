@@ -79,16 +79,46 @@ def _location(document: Document) -> SourceLocation:
     return SourceLocation(document.file, document.start_line, 1)
 
 
-def _deployment(document: Document, problems: _Problems) -> Deployment:
-    data = document.data
-    strategy_data = data.get("strategy") or {}
+# Strategies and resources by what is written: a repository repeats a few ("RollingUpdate,
+# maxSurge 1", "250m / 128Mi") thousands of times, and a frozen model can be shared. Building
+# one (its quantities parsed, its dataclass filled) was a sixth of converting a deployment.
+_STRATEGIES: dict[tuple[Any, ...], Any] = {}
+_RESOURCES: dict[tuple[Any, ...], Any] = {}
+_SHARED_AT_MOST = 10_000
+
+
+def _shared(
+    made: dict[tuple[Any, ...], Any],
+    written: dict[str, Any],
+    document: Document,
+    problems: _Problems,
+    build: Callable[[dict[str, Any], Document, _Problems], Any],
+) -> Any:
+    """``build(written, ...)``, or the model built before from the same values. Only a model
+    built without a problem is kept: a problem is the document's own, at its own place."""
+    try:
+        # the class too: True == 1, yet only 1 is a number of cpus
+        key = tuple((name, value.__class__, value) for name, value in written.items())
+        found = made.get(key)
+    except TypeError:  # a list or mapping among the values (canary steps): built every time
+        return build(written, document, problems)
+    if found is not None:
+        return found
+    before = len(problems)
+    model = build(written, document, problems)
+    if len(problems) == before and len(made) < _SHARED_AT_MOST:
+        made[key] = model
+    return model
+
+
+def _strategy(strategy_data: dict[str, Any], document: Document, problems: _Problems) -> Strategy:
     drain_timeout = problems.quantity(
         document, ("strategy", "drainTimeout"), parse_duration, strategy_data.get("drainTimeout")
     )
     keep_old = problems.quantity(
         document, ("strategy", "keepOldFor"), parse_duration, strategy_data.get("keepOldFor")
     )
-    strategy = Strategy(
+    return Strategy(
         type=strategy_data.get("type", "RollingUpdate"),
         max_surge=strategy_data.get("maxSurge", "25%"),
         max_unavailable=strategy_data.get("maxUnavailable", "25%"),
@@ -111,8 +141,10 @@ def _deployment(document: Document, problems: _Problems) -> Deployment:
         ),
         max_5xx_percent=float(strategy_data.get("max5xxPercent", 5.0)),
     )
-    res = data.get("resources") or {}
-    resources = Resources(
+
+
+def _resources(res: dict[str, Any], document: Document, problems: _Problems) -> Resources:
+    return Resources(
         cpu_millis=problems.quantity(document, ("resources", "cpu"), parse_cpu, res.get("cpu")),
         memory_bytes=problems.quantity(
             document, ("resources", "memory"), parse_memory, res.get("memory")
@@ -121,6 +153,12 @@ def _deployment(document: Document, problems: _Problems) -> Deployment:
             document, ("resources", "vram"), parse_memory, res.get("vram")
         ),
     )
+
+
+def _deployment(document: Document, problems: _Problems) -> Deployment:
+    data = document.data
+    strategy = _shared(_STRATEGIES, data.get("strategy") or {}, document, problems, _strategy)
+    resources = _shared(_RESOURCES, data.get("resources") or {}, document, problems, _resources)
     scaling_data = data.get("autoScaling")
     scaling = (
         AutoScaling(
