@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.errors import SpecError, SpecProblem, UsageError
 from syncd.spec import node_checks, reference_checks, validation
+from syncd.spec.collector import collector_paused
 from syncd.spec.converting import convert
 from syncd.spec.discovery import KINDS, DirectoryFiles, file_documents
 from syncd.spec.file_source import RepoFiles
@@ -139,7 +140,9 @@ def load_repository(
     an unchanged clean tree is not even walked.
     """
     files = DirectoryFiles(Path(root)) if isinstance(root, (str, Path)) else root
-    with _early_helper(files, cache, max_file_bytes) as helper:
+    # A load's data holds no cycles: no collector walks while it is built (spec/collector.py),
+    # whoever asks (a pass pauses it around load and render already: the pauses nest).
+    with collector_paused(), _early_helper(files, cache, max_file_bytes) as helper:
         if cache is not None:
             arguments = (revision, tuple(extra_nodes), max_file_bytes)
             result: RepoSpec = cache.load(
