@@ -22,12 +22,15 @@ is a fresh Python process (modules imported, nothing parsed, compiled or cached 
   but no file is read or parsed (what a new commit that changes one file costs, plus one parse).
 
 Each phase runs with the cyclic garbage collector paused, as ``load_revision`` and ``plan`` run
-in the daemon (``syncd.spec.collector``); the young collection that catches up afterwards is
-timed apart (``gc``). With ``--baseline DIR`` (a checkout of another commit) the runs alternate
+in the daemon (``syncd.spec.collector``); a phase's time includes the end of its pause (where a
+collection that catches up would run), and ``gc`` times a young collection after the pass (what
+is left to walk). With ``--baseline DIR`` (a checkout of another commit) the runs alternate
 between DIR's code and this tree's, on the same repository and the same machine load, and print
-both rows and their ratio. ``--cpu`` reports CPU time (this process and the git call) instead of
-wall time, for a machine busy with other work. Prints milliseconds per phase and the cache
-counters that prove nothing was reparsed.
+both rows and their ratio; ``--no-helper-baseline`` makes the baseline this tree with its parse
+helper turned off (``SYNCD_PARSE_HELPER=off``, ``syncd/spec/parse_helper.py``). ``--cpu``
+reports CPU time (this process and the children it waited for: the git call and a parse
+helper) instead of wall time, for a machine busy with other work. Prints milliseconds per phase
+and the cache counters that prove nothing was reparsed.
 """
 
 from __future__ import annotations
@@ -229,7 +232,9 @@ def child(root: Path, observed_pickle: Path) -> None:
     )
 
 
-def run_child(tree: Path, root: Path, observed_pickle: Path, cpu: bool) -> dict[str, Any]:
+def run_child(
+    tree: Path, root: Path, observed_pickle: Path, cpu: bool, env: dict[str, str]
+) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(HERE), "--child", str(tree), str(root), str(observed_pickle)],
         check=True,
@@ -239,6 +244,7 @@ def run_child(tree: Path, root: Path, observed_pickle: Path, cpu: bool) -> dict[
             **os.environ,
             "PYTHONDONTWRITEBYTECODE": "1",
             "SYNCD_BENCH_CLOCK": "cpu" if cpu else "wall",
+            **env,
         },
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -266,11 +272,18 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", help="DxN, e.g. 1000x100 (default: the grid)")
     parser.add_argument("--baseline", type=Path, help="a checkout of another commit to compare")
     parser.add_argument("--cpu", action="store_true", help="CPU time instead of wall time")
+    parser.add_argument(
+        "--no-helper-baseline",
+        action="store_true",
+        help="the baseline is this tree with its parse helper off (SYNCD_PARSE_HELPER=off)",
+    )
     args = parser.parse_args()
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes] if args.sizes else GRID
-    trees = [("this", HERE.parents[1])]
+    trees: list[tuple[str, Path, dict[str, str]]] = [("this", HERE.parents[1], {})]
     if args.baseline is not None:
-        trees.insert(0, ("baseline", args.baseline.resolve()))
+        trees.insert(0, ("baseline", args.baseline.resolve(), {}))
+    elif args.no_helper_baseline:
+        trees.insert(0, ("baseline", HERE.parents[1], {"SYNCD_PARSE_HELPER": "off"}))
     print(
         f"python {sys.version.split()[0]}, median of {args.runs} runs (one fresh process each), "
         f"{'CPU' if args.cpu else 'wall'} milliseconds, load average {os.getloadavg()[0]:.1f} "
@@ -293,13 +306,13 @@ def main() -> None:
             observed_pickle = Path(tmp) / "observed.pickle"
             steady = steady_state(render_desired(load_repository(root), environ={}))
             observed_pickle.write_bytes(pickle.dumps(steady))
-            samples: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in trees}
+            samples: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in trees}
             for _ in range(args.runs):
-                for label, tree in trees:  # alternate, so both sides see the same load
-                    samples[label].append(run_child(tree, root, observed_pickle, args.cpu))
-            for label, _ in trees:
+                for label, tree, env in trees:  # alternate, so both sides see the same load
+                    samples[label].append(run_child(tree, root, observed_pickle, args.cpu, env))
+            for label, _, _ in trees:
                 print(row(label, deployments, nodes, samples[label]), flush=True)
-            if args.baseline is not None:
+            if len(trees) > 1:
                 for phase in ("cold", "warm"):
                     ratio = statistics.median(
                         new[phase]["total"] / old[phase]["total"]
