@@ -26,14 +26,13 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from syncd.spec.file_source import read_from_directory
 from syncd.spec.loading import PreparedFile, decode_text, quick_documents
 
 HELPER_FROM_FILES = 2_000  # below this, the helper's start costs more than it saves
-CHUNK_FILES = 48  # a chunk's answer (~30 KiB) fits a pipe's buffer: the helper never waits
+CHUNK_FILES = 48  # an answer (15-28 KiB here) fits a pipe's 64 KiB: the helper never waits
 CHUNKS_IN_FLIGHT = 2  # one being parsed, one waiting: the helper is never idle
 STALL_S = 30.0  # no answer for this long: the helper is stopped, the load parses the rest
 _HEADER = 4  # bytes of a frame's length, big-endian
@@ -78,8 +77,9 @@ def _usable_cores() -> int:
 
 
 class ParseHelper:
-    """One helper process for one load: ``claim`` a file before parsing it here, take what has
-    ``arrived`` as the load goes, and the ``rest`` at the end; use it as a context manager."""
+    """One helper process for one load: ``spawn`` it, ``hand`` it the files, ``claim`` a file
+    before parsing it here, take what has ``arrived`` as the load goes and the ``rest`` at the
+    end; ``close`` it whatever happened."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
@@ -93,22 +93,6 @@ class ParseHelper:
         self._poll.register(self._answers, select.POLLIN)
         self._alive = True
         self.files_answered = 0  # built by the helper (the rest were parsed here)
-
-    @classmethod
-    def start(
-        cls,
-        root: Path,
-        relatives: Sequence[str],
-        limit: int,
-        *,
-        command: Sequence[str] | None = None,
-    ) -> ParseHelper | None:
-        """A helper for ``relatives`` (files under ``root`` in kind folders, in the load's
-        order), or None when it cannot start. ``command``: another program to run (tests)."""
-        helper = cls.spawn(root, limit, command=command)
-        if helper is not None:
-            helper.hand(relatives)
-        return helper
 
     @classmethod
     def spawn(
@@ -231,17 +215,6 @@ class ParseHelper:
         for stream in (self._process.stdin, self._process.stdout):
             if stream is not None:
                 stream.close()
-
-    def __enter__(self) -> ParseHelper:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------- the helper's side
