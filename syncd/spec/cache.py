@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from syncd.spec.file_source import read_within
+
 Parsed = TypeVar("Parsed")
 # parse(root, relative, folder_kind, max_file_bytes, data) -> Parsed; data None: read it yourself
 ParseFile = Callable[[Path, str, "str | None", int, "bytes | None"], Parsed]
@@ -285,7 +287,7 @@ class ParseCache:
             blob = known.get(relative)
             if blob is None:
                 try:
-                    data = _read_within(root / relative, limit)
+                    data = read_within(root / relative, limit)
                 except OSError:
                     return parse(root, relative, folder_kind, limit, None)  # it reports the error
                 blob = git_blob_id(data)
@@ -308,17 +310,3 @@ class ParseCache:
 
 
 _MISSING = object()
-
-
-def _read_within(path: Path, limit: int) -> bytes:
-    """The file's bytes, at most ``limit + 1`` of them (enough to know it is over the limit).
-
-    Read by its size: ``read(limit + 1)`` allocates a limit-sized buffer for every file (a
-    mapping, page faults and a copy for 500 bytes), which made half the cost of reading a
-    repository's files."""
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        data = handle.read(min(size, limit) + 1)
-        if len(data) > size and len(data) <= limit:  # it grew since: read on, to the limit
-            data += handle.read(limit + 1 - len(data))
-        return data

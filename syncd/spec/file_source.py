@@ -58,23 +58,44 @@ def file_too_big(relative: str, size: int, limit: int) -> SpecProblem:
 
 def read_from_directory(root: Path, relative: str, limit: int) -> bytes | SpecProblem:
     """The bytes of the file at ``relative`` under ``root`` (at most ``limit + 1``), or a
-    problem when it is over ``limit`` (never read whole). Raises OSError when it cannot be read.
-
-    By its size, with os.open and os.read: reading ``limit + 1`` would allocate the whole 1 MiB
-    for every file, and a file object costs half again as many system calls (and a buffer),
-    which for 12,000 small files was 40 ms of a cold load."""
+    problem when it is over ``limit`` (never read whole). Raises OSError when it cannot be read."""
     descriptor = os.open(os.path.join(root, relative), os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(descriptor).st_size
         if size > limit:
             return file_too_big(relative, size, limit)
-        count = min(size, limit) + 1
-        data = os.read(descriptor, count)
-        while len(data) < count:  # a read may return less before the end of the file
-            more = os.read(descriptor, count - len(data))
-            if not more:
-                break
-            data += more
-        return data
+        return _read_by_size(descriptor, size, limit)
     finally:
         os.close(descriptor)
+
+
+def read_within(path: Path, limit: int) -> bytes:
+    """The file's bytes, at most ``limit + 1`` of them (enough to know it is over the limit):
+    what the parse cache hashes to name a file Git did not."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _read_by_size(descriptor, os.fstat(descriptor).st_size, limit)
+    finally:
+        os.close(descriptor)
+
+
+def _read_by_size(descriptor: int, size: int, limit: int) -> bytes:
+    """Read by the file's size, with os.read: reading ``limit + 1`` would allocate the whole
+    1 MiB for every file, and a file object costs half again as many system calls (and a
+    buffer), which for 12,000 small files was 40 ms of a cold load. A file that grew since its
+    size was taken is read on, to the limit."""
+    data = _read_count(descriptor, min(size, limit) + 1)
+    if size < len(data) <= limit:
+        data += _read_count(descriptor, limit + 1 - len(data))
+    return data
+
+
+def _read_count(descriptor: int, count: int) -> bytes:
+    """Up to ``count`` bytes, fewer only at the end of the file (a read may return less)."""
+    data = os.read(descriptor, count)
+    while data and len(data) < count:
+        more = os.read(descriptor, count - len(data))
+        if not more:
+            break
+        data += more
+    return data

@@ -1,5 +1,5 @@
-"""The parse cache reads a file by its size (``_read_within``): the same bytes as reading up to
-the limit, without a limit-sized buffer per file."""
+"""Files are read by their size (``file_source.read_within``, ``read_from_directory``): the same
+bytes as reading up to the limit, without a limit-sized buffer per file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd.spec import cache
-from syncd.spec.cache import _read_within
+from syncd.spec.file_source import read_within as _read_within
 
 
 def test_a_file_is_read_whole_and_a_big_one_just_past_the_limit(tmp_path: Path):
